@@ -1,0 +1,126 @@
+"""Counting one contiguous chunk of labels with the C++ kernel: dtype checks, range choice.
+
+A chunk's result is a `Tally`: the distinct label values it holds and how many pixels hold each,
+exact uint64. Tallies of the chunks of one image add up with `merge`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from . import _core
+from .errors import InputError
+
+__all__ = ["Tally", "label_bounds", "merge", "tally"]
+
+# Widest label range counted through a dense table; wider ones go through the sparse kernel.
+DENSE_TABLE_LIMIT = 1 << 20
+
+_KERNEL_DTYPES = frozenset(["uint8", "int8", "uint16", "int16", "uint32", "int32", "int64"])
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Tally:
+    values: np.ndarray  # int64, sorted, distinct
+    counts: np.ndarray  # uint64, > 0
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum(dtype=np.uint64))
+
+
+EMPTY = Tally(np.empty(0, np.int64), np.empty(0, np.uint64))
+
+
+def merge(a: Tally, b: Tally) -> Tally:
+    if a.values.size == 0:
+        return b
+    if b.values.size == 0:
+        return a
+    values = np.union1d(a.values, b.values)
+    counts = np.zeros(values.size, np.uint64)
+    np.add.at(counts, np.searchsorted(values, a.values), a.counts)
+    np.add.at(counts, np.searchsorted(values, b.values), b.counts)
+    return Tally(values, counts)
+
+
+def label_bounds(num_classes: Optional[int], ignore: tuple[int, ...]) -> Optional[tuple[int, int]]:
+    """The label range [lo, hi) that a valid chunk stays inside, when it is known in advance."""
+    if num_classes is None:
+        return None
+    return min(0, *ignore), max(num_classes, *(v + 1 for v in ignore))
+
+
+def countable(chunk: np.ndarray, name: str) -> np.ndarray:
+    """The chunk as an integer array the kernel takes, or an InputError naming the input."""
+    dtype = chunk.dtype
+    if dtype.kind == "b":
+        return chunk.view(np.uint8)
+    if dtype.kind in "iu":
+        if not dtype.isnative:
+            chunk = chunk.astype(dtype.newbyteorder("="))
+        if chunk.dtype.name == "uint64":
+            if chunk.size and int(chunk.max()) > _INT64_MAX:
+                raise InputError(f"{name}: label {int(chunk.max())} is too large to be a class id")
+            return chunk.view(np.int64)
+        return chunk
+    if dtype.kind == "f":
+        return _integral_floats(chunk, name)
+    raise InputError(f"{name}: dtype {dtype} cannot hold labels (expected integers, bool or integral floats)")
+
+
+def _integral_floats(chunk: np.ndarray, name: str) -> np.ndarray:
+    finite = np.isfinite(chunk)
+    if not finite.all():
+        bad = chunk[~finite][0]
+        raise InputError(f"{name}: float labels with non-finite value {bad}; this looks like an intensity image, not a mask")
+    fractional = chunk != np.trunc(chunk)
+    if fractional.any():
+        bad = chunk[fractional][0]
+        raise InputError(
+            f"{name}: float labels with non-integral value {bad!r}; this looks like an intensity "
+            "image, not a mask"
+        )
+    if chunk.size and (chunk.min() < -(2.0**63) or chunk.max() >= 2.0**63):
+        raise InputError(f"{name}: float label out of the int64 range")
+    warnings.warn(f"{name}: float labels, all integral: counted as integers", UserWarning, stacklevel=2)
+    return chunk.astype(np.int64)
+
+
+def tally(chunk: np.ndarray, bounds: Optional[tuple[int, int]], threads: int) -> Tally:
+    """Counts a C-contiguous integer chunk (from `countable`)."""
+    if chunk.size == 0:
+        return EMPTY
+    name = chunk.dtype.name
+    assert name in _KERNEL_DTYPES and chunk.flags.c_contiguous
+    info = np.iinfo(chunk.dtype)
+    if chunk.dtype.itemsize == 1:
+        lo, hi = info.min, info.max + 1
+    elif bounds is not None:
+        lo, hi = max(bounds[0], info.min), min(bounds[1], info.max + 1)
+    else:
+        lo, hi = _min_max(chunk, threads)
+    if lo >= hi or hi - lo > DENSE_TABLE_LIMIT:
+        return _sparse(chunk, threads)
+    table, below, above = getattr(_core, f"count_dense_{name}")(chunk, lo, hi - lo, threads)
+    if below or above:
+        # Labels outside the expected range: rare, and an error upstream; count them all exactly
+        # so the message can name them.
+        return tally(chunk, None, threads)
+    nonzero = np.flatnonzero(table)
+    return Tally(nonzero.astype(np.int64) + lo, table[nonzero])
+
+
+def _min_max(chunk: np.ndarray, threads: int) -> tuple[int, int]:
+    lo, hi = getattr(_core, f"min_max_{chunk.dtype.name}")(chunk, threads)
+    return lo, hi + 1
+
+
+def _sparse(chunk: np.ndarray, threads: int) -> Tally:
+    values, counts = getattr(_core, f"count_sparse_{chunk.dtype.name}")(chunk, threads)
+    return Tally(values, counts)

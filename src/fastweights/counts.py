@@ -1,0 +1,307 @@
+"""`Counts`: exact per-class statistics of a set of masks; they add, save and load losslessly."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import weights as _weights
+
+__all__ = ["Counts"]
+
+FORMAT = "fastweights.counts"
+FORMAT_VERSION = 1
+# Settings that change what a count means: Counts made with different ones do not add.
+_SETTINGS = ("num_classes", "ignore_index", "stack_axis")
+
+
+class Counts:
+    """Per-class pixel statistics of a set of label masks (DESIGN §2).
+
+    pixels[c]        pixels of class c (uint64; ignored pixels excluded)
+    images[c]        inputs (images or volumes) that contain class c
+    image_pixels[c]  total pixels of the inputs that contain class c (median frequency's denominator)
+    n_images         inputs counted
+    n_pixels         pixels counted (ignored pixels excluded)
+    ignored          pixels equal to an ignore_index value
+    per_image        (n_images, num_classes) counts, when asked for with per_image=True
+    sources          the name of each counted input, in order
+    params           the settings the count was made with, and the fastweights version
+    """
+
+    def __init__(
+        self,
+        *,
+        pixels: np.ndarray,
+        images: np.ndarray,
+        image_pixels: np.ndarray,
+        n_images: int,
+        n_pixels: int,
+        ignored: int = 0,
+        per_image: Optional[np.ndarray] = None,
+        sources: Sequence[str] = (),
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self.pixels = _counts_array("pixels", pixels)
+        self.images = _counts_array("images", images, len(self.pixels))
+        self.image_pixels = _counts_array("image_pixels", image_pixels, len(self.pixels))
+        self.n_images = _count("n_images", n_images)
+        self.n_pixels = _count("n_pixels", n_pixels)
+        self.ignored = _count("ignored", ignored)
+        self.per_image = None if per_image is None else _per_image(per_image, self.n_images, len(self.pixels))
+        self.sources = tuple(sources)
+        self.params = dict(params or {})
+        _check_consistent(self)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.pixels)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        pixels: Any,
+        images: Any = None,
+        image_pixels: Any = None,
+        n_images: Optional[int] = None,
+        ignored: int = 0,
+    ) -> Counts:
+        """Counts from statistics obtained elsewhere (a paper, another tool).
+
+        images defaults to 1 for every class present; image_pixels defaults to n_pixels for every
+        class present (as if every image held every class), which makes `median` the same as
+        `inverse` up to scale: pass the real image_pixels for median-frequency weights.
+        """
+        pixels = _counts_array("pixels", pixels)
+        present = (pixels > 0).astype(np.uint64)
+        n_pixels = int(pixels.sum(dtype=np.uint64))
+        images = present if images is None else _counts_array("images", images, len(pixels))
+        if n_images is None:
+            n_images = int(images.max()) if images.size else 0
+        if image_pixels is None:
+            image_pixels = present * np.uint64(n_pixels)
+        return cls(
+            pixels=pixels,
+            images=images,
+            image_pixels=image_pixels,
+            n_images=n_images,
+            n_pixels=n_pixels,
+            ignored=ignored,
+            params={"num_classes": len(pixels), "ignore_index": [], "stack_axis": None},
+        )
+
+    # -- weights -------------------------------------------------------------------------------
+
+    def weights(
+        self,
+        scheme: str = "median",
+        *,
+        absent: Union[float, str] = 0.0,
+        normalize: Optional[str] = None,
+        clip: Union[None, float, tuple[Optional[float], Optional[float]]] = None,
+        **params: Any,
+    ) -> np.ndarray:
+        """Class weights (float64, one per class) by a scheme of `fastweights.SCHEMES`.
+
+        absent: what a class with no pixels gets: a number (default 0), "max" or "error".
+        normalize: None (as published), "sum" (sum = num_classes), "mean" (mean 1), "max" (max 1).
+        clip: an upper bound, or a (low, high) pair, applied after normalize.
+        params: the scheme's own parameters (k for enet, beta for effective, mu for log,
+            median_of for median).
+        """
+        return _weights.class_weights(
+            self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
+        )
+
+    def pos_weight(self, *, absent: Union[float, str] = 0.0) -> np.ndarray:
+        """negatives / positives for BCEWithLogitsLoss: shape (1,) for binary masks, else one per class."""
+        return _weights.pos_weight(self.pixels, absent=absent)
+
+    def class_weight_dict(self, scheme: str = "median", **options: Any) -> dict[int, float]:
+        """{class id: weight}, the form Keras' class_weight takes; options as for `weights`."""
+        return {index: float(value) for index, value in enumerate(self.weights(scheme, **options))}
+
+    # -- arithmetic ----------------------------------------------------------------------------
+
+    def __add__(self, other: object) -> Counts:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        for key in _SETTINGS:
+            mine, theirs = self.params.get(key), other.params.get(key)
+            if mine != theirs:
+                raise ValueError(f"cannot add Counts made with different {key}: {mine!r} and {theirs!r}")
+        size = max(self.num_classes, other.num_classes)
+        per_image = None
+        if self.per_image is not None and other.per_image is not None:
+            per_image = np.vstack([_pad(self.per_image, size), _pad(other.per_image, size)])
+        return Counts(
+            pixels=_pad(self.pixels, size) + _pad(other.pixels, size),
+            images=_pad(self.images, size) + _pad(other.images, size),
+            image_pixels=_pad(self.image_pixels, size) + _pad(other.image_pixels, size),
+            n_images=self.n_images + other.n_images,
+            n_pixels=self.n_pixels + other.n_pixels,
+            ignored=self.ignored + other.ignored,
+            per_image=per_image,
+            sources=self.sources + other.sources,
+            params=self.params,
+        )
+
+    def __radd__(self, other: object) -> Counts:
+        if isinstance(other, int) and other == 0:  # sum() starts from 0
+            return self
+        return NotImplemented
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        same_table = (self.per_image is None) == (other.per_image is None) and (
+            self.per_image is None or np.array_equal(self.per_image, other.per_image)
+        )
+        return (
+            np.array_equal(self.pixels, other.pixels)
+            and np.array_equal(self.images, other.images)
+            and np.array_equal(self.image_pixels, other.image_pixels)
+            and (self.n_images, self.n_pixels, self.ignored) == (other.n_images, other.n_pixels, other.ignored)
+            and same_table
+            and self.sources == other.sources
+            and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "num_classes": self.num_classes,
+            "pixels": self.pixels.tolist(),
+            "images": self.images.tolist(),
+            "image_pixels": self.image_pixels.tolist(),
+            "n_images": self.n_images,
+            "n_pixels": self.n_pixels,
+            "ignored": self.ignored,
+            "per_image": None if self.per_image is None else self.per_image.tolist(),
+            "sources": list(self.sources),
+            "params": self.params,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{origin}: not a fastweights Counts file (format={data.get('format')!r})")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{origin}: Counts format version {data.get('format_version')!r}; "
+                f"this fastweights reads version {FORMAT_VERSION}"
+            )
+        try:
+            return cls(
+                pixels=_from_json(data["pixels"]),
+                images=_from_json(data["images"]),
+                image_pixels=_from_json(data["image_pixels"]),
+                n_images=data["n_images"],
+                n_pixels=data["n_pixels"],
+                ignored=data["ignored"],
+                per_image=None if data.get("per_image") is None else _from_json(data["per_image"]),
+                sources=data.get("sources", ()),
+                params=data.get("params", {}),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
+            raise ValueError(f"{origin}: damaged Counts file ({error!r})") from error
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes JSON with exact integers, atomically (a reader never sees half a file)."""
+        path = os.fspath(path)
+        temporary = f"{path}.tmp{os.getpid()}"
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(self.to_dict(), file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> Counts:
+        path = os.fspath(path)
+        with open(path, encoding="utf-8") as file:
+            try:
+                data = json.load(file)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}: not JSON ({error})") from error
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a fastweights Counts file")
+        return cls.from_dict(data, path)
+
+    def __repr__(self) -> str:
+        share = self.pixels / self.n_pixels if self.n_pixels else np.zeros(self.num_classes)
+        lines = [
+            f"Counts({self.num_classes} classes, {self.n_images:,} images, {self.n_pixels:,} pixels, "
+            f"{self.ignored:,} ignored)"
+        ]
+        shown = min(self.num_classes, 20)
+        if shown:
+            lines.append(f"  {'class':>5}  {'pixels':>16}  {'share':>8}  {'images':>8}")
+            for c in range(shown):
+                lines.append(f"  {c:>5}  {int(self.pixels[c]):>16,}  {share[c]:>8.2%}  {int(self.images[c]):>8,}")
+            if self.num_classes > shown:
+                lines.append(f"  ... {self.num_classes - shown} more classes")
+        return "\n".join(lines)
+
+
+def _counts_array(name: str, values: Any, length: Optional[int] = None) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.trunc(array)):
+        array = array.astype(np.uint64)
+    if array.ndim != 1 or array.dtype.kind not in "iu" and array.size:
+        raise ValueError(f"{name}: expected a 1-D array of integer counts, got {array.dtype} of shape {array.shape}")
+    if array.size and array.dtype.kind == "i" and array.min() < 0:
+        raise ValueError(f"{name}: counts cannot be negative (found {array.min()})")
+    if length is not None and array.size != length:
+        raise ValueError(f"{name}: {array.size} entries, expected one per class ({length})")
+    return array.astype(np.uint64)
+
+
+def _per_image(values: Any, n_images: int, num_classes: int) -> np.ndarray:
+    table = np.asarray(values)
+    if table.size == 0:
+        table = table.reshape(n_images, num_classes)
+    if table.shape != (n_images, num_classes) or table.dtype.kind not in "iu" or (table.size and table.min() < 0):
+        raise ValueError(f"per_image: expected ({n_images}, {num_classes}) non-negative integer counts, got {table.shape}")
+    return table.astype(np.uint64)
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}={value!r}: expected a non-negative integer")
+    return int(value)
+
+
+def _check_consistent(counts: Counts) -> None:
+    if counts.images.size and int(counts.images.max()) > counts.n_images:
+        raise ValueError(f"images: a class is in {int(counts.images.max())} images, but n_images={counts.n_images}")
+    missing = np.flatnonzero((counts.pixels > 0) & (counts.images == 0))
+    if missing.size:
+        raise ValueError(f"images: class {missing[0]} has pixels but is in no image")
+    short = np.flatnonzero(counts.image_pixels < counts.pixels)
+    if short.size:
+        raise ValueError(f"image_pixels: class {short[0]} has fewer image pixels than pixels")
+    if counts.sources and len(counts.sources) != counts.n_images:
+        raise ValueError(f"sources: {len(counts.sources)} names for {counts.n_images} images")
+
+
+def _pad(array: np.ndarray, size: int) -> np.ndarray:
+    missing = size - array.shape[-1]
+    if missing <= 0:
+        return array
+    widths = [(0, 0)] * (array.ndim - 1) + [(0, missing)]
+    return np.pad(array, widths)
+
+
+def _from_json(values: Any) -> np.ndarray:
+    return np.array(values, dtype=np.uint64)

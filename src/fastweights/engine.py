@@ -1,0 +1,260 @@
+"""The counting engine: inputs -> images -> chunks -> kernel -> exact per-image counts -> Counts.
+
+Many small inputs are counted one per worker thread (the kernel runs with the GIL released, so
+the threads run in parallel); an input bigger than a chunk is counted by the calling thread, chunk
+by chunk, each chunk split across `threads` kernel threads. At most two inputs per thread are in
+flight, so memory does not grow with the size of the data set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+
+from ._tally import EMPTY, Tally, countable, label_bounds, merge, tally
+from .counts import Counts
+from .errors import InputError
+from .images import Image
+from ._version import __version__
+from .sources import Input, expand
+
+__all__ = ["count", "default_threads"]
+
+CHUNK_BYTES = 16 << 20
+# A class id this large would make the per-class arrays hundreds of megabytes: almost surely not
+# a class but an instance id or garbage.
+MAX_CLASSES = 1 << 24
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on (launchers like srun and mpiexec narrow this)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    num_classes: Optional[int]
+    ignore: tuple[int, ...]
+    stack_axis: Optional[int]
+
+    @property
+    def bounds(self) -> Optional[tuple[int, int]]:
+        return label_bounds(self.num_classes, self.ignore)
+
+
+@dataclass(frozen=True)
+class ImageCount:
+    name: str
+    pixels: np.ndarray  # uint64 per class id, as long as the largest class seen + 1 (or num_classes)
+    ignored: int
+
+    @property
+    def total(self) -> int:
+        return int(self.pixels.sum(dtype=np.uint64))
+
+
+def count(
+    inputs: object,
+    *,
+    num_classes: Optional[int] = None,
+    ignore_index: Union[int, Iterable[int], None] = None,
+    threads: Optional[int] = None,
+    per_image: bool = False,
+    stack_axis: Optional[int] = None,
+) -> Counts:
+    """Counts the pixels of every class over a set of label masks, exactly.
+
+    inputs: a path, a folder (walked recursively, sorted), a glob pattern, a numpy array,
+        `fastweights.raw(...)`, or a list mixing them. Each file or array is one image (or volume).
+    num_classes: labels must lie in [0, num_classes); if None, it is the largest label seen + 1.
+    ignore_index: a label value, or several, counted as ignored instead of as a class (e.g. 255, -1).
+    threads: worker threads; default: the CPUs this process may use.
+    per_image: also keep the (images x classes) table of counts.
+    stack_axis: count every slice along this axis as its own image (e.g. 0 for a stack of 2-D masks).
+    """
+    settings = Settings(_check_num_classes(num_classes), _check_ignore(ignore_index), _check_stack_axis(stack_axis))
+    workers = _check_threads(threads)
+    items = expand(inputs)
+    total = Accumulator(settings.num_classes or 0, per_image)
+    if workers == 1:
+        for index, item in enumerate(items):
+            total.add(index, _count_input(item, settings, 1))
+    else:
+        _count_parallel(items, settings, workers, total)
+    return total.counts(settings)
+
+
+def _count_parallel(items: list[Input], settings: Settings, workers: int, total: Accumulator) -> None:
+    pending: dict[Future[list[ImageCount]], int] = {}
+
+    def collect(futures: Iterable[Future[list[ImageCount]]]) -> None:
+        for future in futures:
+            total.add(pending.pop(future), future.result())
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastweights") as pool:
+        try:
+            for index, item in enumerate(items):
+                if item.nbytes > CHUNK_BYTES:
+                    total.add(index, _count_input(item, settings, workers))
+                    continue
+                if len(pending) >= 2 * workers:
+                    collect(wait(pending, return_when=FIRST_COMPLETED).done)
+                pending[pool.submit(_count_input, item, settings, 1)] = index
+            collect(list(pending))
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _count_input(item: Input, settings: Settings, kernel_threads: int) -> list[ImageCount]:
+    try:
+        return [_count_image(image, settings, kernel_threads) for image in item.images(settings.stack_axis)]
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise InputError(f"{item.name}: cannot be read: {reason}") from error
+
+
+def _count_image(image: Image, settings: Settings, kernel_threads: int) -> ImageCount:
+    total: Tally = EMPTY
+    for chunk in image.chunks(CHUNK_BYTES):
+        total = merge(total, tally(countable(chunk, image.name), settings.bounds, kernel_threads))
+    return _classify(image.name, total, settings)
+
+
+def _classify(name: str, total: Tally, settings: Settings) -> ImageCount:
+    """Splits an image's label tally into class counts and ignored pixels; refuses bad labels."""
+    ignored_mask = np.isin(total.values, settings.ignore)
+    ignored = int(total.counts[ignored_mask].sum(dtype=np.uint64))
+    values, counts = total.values[~ignored_mask], total.counts[~ignored_mask]
+    if values.size and values[0] < 0:
+        raise InputError(
+            f"{name}: negative label {values[0]} ({counts[0]} pixels); if it marks unlabelled pixels, "
+            f"pass ignore_index={values[0]}"
+        )
+    if settings.num_classes is not None:
+        length = settings.num_classes
+        if values.size and values[-1] >= length:
+            raise InputError(
+                f"{name}: label {values[-1]} ({counts[-1]} pixels) is not below num_classes={length}; "
+                "raise num_classes, or pass ignore_index if it marks pixels to leave out"
+            )
+    else:
+        length = int(values[-1]) + 1 if values.size else 0
+        if length > MAX_CLASSES:
+            raise InputError(
+                f"{name}: label {values[-1]} is too large for a class id (at most {MAX_CLASSES - 1}); "
+                "pass ignore_index if it marks pixels to leave out"
+            )
+    pixels = np.zeros(length, np.uint64)
+    pixels[values] = counts
+    return ImageCount(name, pixels, ignored)
+
+
+class Accumulator:
+    """Sums per-image counts as they arrive, in any order; keeps the per-input order of names
+    (and rows, with per_image) so the result does not depend on which thread finished first."""
+
+    def __init__(self, num_classes: int, per_image: bool) -> None:
+        self.pixels = np.zeros(num_classes, np.uint64)
+        self.images = np.zeros(num_classes, np.uint64)
+        self.image_pixels = np.zeros(num_classes, np.uint64)
+        self.n_pixels = 0
+        self.ignored = 0
+        self.names: dict[int, list[str]] = {}
+        self.rows: Optional[dict[int, list[np.ndarray]]] = {} if per_image else None
+
+    def add(self, index: int, results: list[ImageCount]) -> None:
+        for image in results:
+            self._grow(image.pixels.size)
+            span = image.pixels.size
+            present = np.flatnonzero(image.pixels)
+            total = image.total
+            self.pixels[:span] += image.pixels
+            self.images[present] += np.uint64(1)
+            self.image_pixels[present] += np.uint64(total)
+            self.n_pixels += total
+            self.ignored += image.ignored
+        self.names[index] = [image.name for image in results]
+        if self.rows is not None:
+            self.rows[index] = [image.pixels for image in results]
+
+    def _grow(self, size: int) -> None:
+        missing = size - self.pixels.size
+        if missing > 0:
+            padding = np.zeros(missing, np.uint64)
+            self.pixels, self.images, self.image_pixels = (
+                np.concatenate([array, padding]) for array in (self.pixels, self.images, self.image_pixels)
+            )
+
+    def counts(self, settings: Settings) -> Counts:
+        order = sorted(self.names)
+        sources = tuple(name for index in order for name in self.names[index])
+        table = None
+        if self.rows is not None:
+            table = np.zeros((len(sources), self.pixels.size), np.uint64)
+            rows = (row for index in order for row in self.rows[index])
+            for position, row in enumerate(rows):
+                table[position, : row.size] = row
+        return Counts(
+            pixels=self.pixels,
+            images=self.images,
+            image_pixels=self.image_pixels,
+            n_images=len(sources),
+            n_pixels=self.n_pixels,
+            ignored=self.ignored,
+            per_image=table,
+            sources=sources,
+            params={
+                "num_classes": settings.num_classes,
+                "ignore_index": list(settings.ignore),
+                "stack_axis": settings.stack_axis,
+                "version": __version__,
+            },
+        )
+
+
+def _check_num_classes(num_classes: object) -> Optional[int]:
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or not 1 <= num_classes <= MAX_CLASSES:
+        raise ValueError(f"num_classes={num_classes!r}: expected an integer from 1 to {MAX_CLASSES}")
+    return int(num_classes)
+
+
+def _check_ignore(ignore_index: object) -> tuple[int, ...]:
+    if ignore_index is None:
+        return ()
+    values = [ignore_index] if isinstance(ignore_index, (int, np.integer)) else ignore_index
+    if not isinstance(values, Iterable):
+        raise TypeError(f"ignore_index={ignore_index!r}: expected an integer or a list of integers")
+    checked = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"ignore_index={ignore_index!r}: {value!r} is not an integer")
+        checked.append(int(value))
+    return tuple(sorted(set(checked)))
+
+
+def _check_stack_axis(stack_axis: object) -> Optional[int]:
+    if stack_axis is None:
+        return None
+    if isinstance(stack_axis, bool) or not isinstance(stack_axis, (int, np.integer)):
+        raise TypeError(f"stack_axis={stack_axis!r}: expected an integer axis or None")
+    return int(stack_axis)
+
+
+def _check_threads(threads: object) -> int:
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads={threads!r}: expected a positive integer")
+    return int(threads)

@@ -1,0 +1,209 @@
+"""`.npy` (memory-mapped), `.npz` (stored members memory-mapped, compressed ones streamed) and raw
+binary files (memory-mapped, through `fastweights.raw`)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Optional, Union
+
+import numpy as np
+
+from ..errors import InputError
+from ..images import Image, check_stack_axis, images_of_array
+from ._mapped import MappedFile
+
+__all__ = ["RawFile", "open_npy", "open_npz", "raw"]
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    shape: tuple[int, ...]
+    fortran: bool
+    dtype: np.dtype
+    offset: int  # where the data starts, from the start of the file
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+def read_npy_header(file: IO[bytes], name: str) -> NpyHeader:
+    start = file.tell()
+    try:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
+        else:
+            shape, fortran, dtype = np.lib.format._read_array_header(file, version)
+    except (ValueError, OSError, SyntaxError) as error:
+        raise InputError(f"{name}: not a valid .npy header ({error})") from error
+    if dtype.hasobject:
+        raise InputError(f"{name}: holds Python objects (a pickled array), not labels")
+    return NpyHeader(tuple(shape), bool(fortran), dtype, file.tell() - start)
+
+
+def open_npy(path: str, stack_axis: Optional[int]) -> Iterator[Image]:
+    with open(path, "rb") as file:
+        header = read_npy_header(file, path)
+    mapped = MappedFile(path)
+    if mapped.size < header.offset + header.nbytes:
+        raise InputError(
+            f"{path}: truncated .npy: shape {header.shape} of {header.dtype} needs "
+            f"{header.offset + header.nbytes} bytes, the file has {mapped.size}"
+        )
+    array = mapped.array(header.dtype, header.shape, header.offset, header.fortran)
+    yield from images_of_array(path, array, stack_axis, mapped.release)
+
+
+def open_npz(path: str, stack_axis: Optional[int]) -> Iterator[Image]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(f"{path}: not a valid .npz archive ({error})") from error
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if not members:
+            raise InputError(f"{path}: the .npz archive holds no arrays")
+        for info in members:
+            name = f"{path}:{info.filename.removesuffix('.npy')}"
+            if info.compress_type == zipfile.ZIP_STORED:
+                yield from _stored_member(path, name, info, stack_axis)
+            else:
+                yield from _compressed_member(archive, name, info, stack_axis)
+
+
+def _stored_member(path: str, name: str, info: zipfile.ZipInfo, stack_axis: Optional[int]) -> Iterator[Image]:
+    with open(path, "rb") as file:
+        file.seek(info.header_offset)
+        local = file.read(30)
+        if len(local) < 30 or local[:4] != ZIP_MAGIC:
+            raise InputError(f"{name}: damaged .npz member header")
+        name_length, extra_length = struct.unpack("<HH", local[26:30])
+        start = info.header_offset + 30 + name_length + extra_length
+        file.seek(start)
+        header = read_npy_header(file, name)
+    if header.offset + header.nbytes != info.file_size:
+        raise InputError(f"{name}: member is {info.file_size} bytes, its header describes {header.offset + header.nbytes}")
+    mapped = MappedFile(path)
+    array = mapped.array(header.dtype, header.shape, start + header.offset, header.fortran)
+    yield from images_of_array(name, array, stack_axis, mapped.release)
+
+
+def _compressed_member(
+    archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo, stack_axis: Optional[int]
+) -> Iterator[Image]:
+    try:
+        with archive.open(info) as stream:
+            header = read_npy_header(stream, name)
+            if header.offset + header.nbytes != info.file_size:
+                raise InputError(
+                    f"{name}: member is {info.file_size} bytes, its header describes "
+                    f"{header.offset + header.nbytes}"
+                )
+            check_stack_axis(name, header.shape, stack_axis)
+            ndim = len(header.shape)
+            outer_axis = ndim - 1 if header.fortran else 0
+            if stack_axis is None or stack_axis % ndim == outer_axis:
+                # The images are consecutive runs of the stream: count it as it inflates.
+                yield from _streamed_images(stream, name, header, stack_axis)
+            else:
+                data = stream.read()
+                array = np.frombuffer(data, header.dtype).reshape(header.shape, order="F" if header.fortran else "C")
+                yield from images_of_array(name, array, stack_axis)
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise InputError(f"{name}: damaged .npz member ({error})") from error
+
+
+def _streamed_images(stream: IO[bytes], name: str, header: NpyHeader, stack_axis: Optional[int]) -> Iterator[Image]:
+    total = int(np.prod(header.shape, dtype=np.int64))
+    if stack_axis is None:
+        sizes = [(name, total)]
+    else:
+        depth = header.shape[stack_axis]
+        sizes = [(f"{name}[{index}]", total // depth if depth else 0) for index in range(depth)]
+    itemsize = header.dtype.itemsize
+    for image_name, size in sizes:
+
+        def chunks(max_bytes: int, size: int = size, image_name: str = image_name) -> Iterator[np.ndarray]:
+            step = max(1, max_bytes // itemsize)
+            for start in range(0, size, step):
+                want = min(step, size - start) * itemsize
+                data = stream.read(want)
+                if len(data) != want:
+                    raise InputError(f"{image_name}: truncated .npz member")
+                yield np.frombuffer(data, header.dtype)
+
+        yield Image(image_name, size, header.dtype, chunks)
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A headerless binary file of labels: made by `fastweights.raw`, counted by `fastweights.count`."""
+
+    path: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    offset: int = 0
+    order: str = "C"
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+        mapped = MappedFile(self.path)
+        _check_raw_size(self.path, mapped.size, self)
+        array = mapped.array(self.dtype, self.shape, self.offset, self.order == "F")
+        yield from images_of_array(self.path, array, stack_axis, mapped.release)
+
+
+def raw(
+    path: Union[str, os.PathLike],
+    dtype: object,
+    shape: Union[int, tuple[int, ...]],
+    *,
+    offset: int = 0,
+    order: str = "C",
+) -> RawFile:
+    """Describes a headerless binary label file for `fastweights.count` (memory-mapped when counted).
+
+    The file must hold exactly `offset` bytes of header to skip and then the array: a file of any
+    other size is refused.
+    """
+    path = os.fspath(path)
+    try:
+        label_dtype = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError as error:
+        raise TypeError(f"raw({path!r}): dtype={dtype!r} is not a numpy dtype") from error
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if not all(isinstance(d, (int, np.integer)) and d >= 0 for d in dims):
+        raise ValueError(f"raw({path!r}): shape={shape!r} must be non-negative integers")
+    if not isinstance(offset, (int, np.integer)) or offset < 0:
+        raise ValueError(f"raw({path!r}): offset={offset!r} must be a non-negative integer")
+    if order not in ("C", "F"):
+        raise ValueError(f"raw({path!r}): order={order!r} must be 'C' or 'F'")
+    described = RawFile(path, label_dtype, tuple(int(d) for d in dims), int(offset), order)
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    _check_raw_size(path, size, described)
+    return described
+
+
+def _check_raw_size(path: str, size: int, described: RawFile) -> None:
+    expected = described.offset + described.nbytes
+    if size != expected:
+        raise InputError(
+            f"{path}: raw file is {size} bytes, but shape {described.shape} of {described.dtype}"
+            f"{f' after {described.offset} header bytes' if described.offset else ''} needs {expected}"
+        )

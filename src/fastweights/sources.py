@@ -1,0 +1,138 @@
+"""What the user passed -> an ordered list of inputs: files (folders walked recursively and
+sorted, globs expanded, duplicates dropped, symlink loops refused), arrays and raw files."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+
+from .errors import InputError
+from .images import Image, images_of_array
+from .readers import RawFile, is_mask_file, open_path, supported_extensions
+
+__all__ = ["Input", "expand"]
+
+
+@dataclass(frozen=True)
+class FileInput:
+    path: str
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    @property
+    def nbytes(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+        return open_path(self.path, stack_axis)
+
+
+@dataclass(frozen=True)
+class ArrayInput:
+    array: np.ndarray
+    name: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+        return images_of_array(self.name, self.array, stack_axis)
+
+
+@dataclass(frozen=True)
+class RawInput:
+    raw: RawFile
+
+    @property
+    def name(self) -> str:
+        return self.raw.path
+
+    @property
+    def nbytes(self) -> int:
+        return self.raw.nbytes
+
+    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+        return self.raw.images(stack_axis)
+
+
+Input = Union[FileInput, ArrayInput, RawInput]
+
+
+def expand(inputs: object) -> list[Input]:
+    """The inputs in order: each file and array once, folders' files sorted."""
+    if _is_single(inputs):
+        inputs = [inputs]
+    if not isinstance(inputs, Iterable):
+        raise TypeError(f"inputs: expected a path, folder, glob, array or a list of them, got {type(inputs).__name__}")
+    expanded: list[Input] = []
+    seen_files: set[str] = set()
+    arrays = 0
+    for position, item in enumerate(inputs):
+        if isinstance(item, (str, os.PathLike)):
+            for path in _files_of(os.fspath(item)):
+                real = os.path.realpath(path)
+                if real not in seen_files:
+                    seen_files.add(real)
+                    expanded.append(FileInput(path))
+        elif isinstance(item, RawFile):
+            expanded.append(RawInput(item))
+        elif isinstance(item, np.ndarray) or hasattr(item, "__array__"):
+            expanded.append(ArrayInput(np.asarray(item), f"<array {arrays}>"))
+            arrays += 1
+        else:
+            raise TypeError(
+                f"inputs[{position}]: expected a path, folder, glob, numpy array or fastweights.raw(...), "
+                f"got {type(item).__name__}"
+            )
+    if not expanded:
+        raise ValueError("inputs: nothing to count (an empty list)")
+    return expanded
+
+
+def _is_single(inputs: object) -> bool:
+    return isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile)) or (
+        hasattr(inputs, "__array__") and not isinstance(inputs, (list, tuple))
+    )
+
+
+def _files_of(path: str) -> list[str]:
+    if os.path.isdir(path):
+        files = sorted(_walk(path))
+        if not files:
+            raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
+        return files
+    if os.path.exists(path):
+        return [path]
+    if glob.has_magic(path):
+        matches = sorted(glob.glob(path, recursive=True))
+        if not matches:
+            raise FileNotFoundError(f"{path}: no file matches this pattern")
+        return [file for match in matches for file in _files_of(match)]
+    raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[str]:
+    """Files below `folder`, following symbolic links but refusing a link back to an ancestor."""
+    info = os.stat(folder)
+    identity = (info.st_dev, info.st_ino)
+    if identity in ancestors:
+        raise InputError(f"{folder}: symbolic link loop (this folder contains itself)")
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                yield from _walk(entry.path, (*ancestors, identity))
+            elif entry.is_file() and is_mask_file(entry.path):
+                yield entry.path
