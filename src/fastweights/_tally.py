@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -49,11 +48,11 @@ def merge(a: Tally, b: Tally) -> Tally:
     return Tally(values, counts)
 
 
-def label_bounds(num_classes: Optional[int], ignore: tuple[int, ...]) -> Optional[tuple[int, int]]:
+def label_bounds(num_classes: int | None, ignore: tuple[int, ...]) -> tuple[int, int] | None:
     """The label range [lo, hi) that a valid chunk stays inside, when it is known in advance."""
     if num_classes is None:
         return None
-    return min(0, *ignore), max(num_classes, *(v + 1 for v in ignore))
+    return min((0, *ignore)), max((num_classes, *(v + 1 for v in ignore)))
 
 
 def countable(chunk: np.ndarray, name: str) -> np.ndarray:
@@ -77,14 +76,15 @@ def countable(chunk: np.ndarray, name: str) -> np.ndarray:
 def _integral_floats(chunk: np.ndarray, name: str) -> np.ndarray:
     finite = np.isfinite(chunk)
     if not finite.all():
-        bad = chunk[~finite][0]
-        raise InputError(f"{name}: float labels with non-finite value {bad}; this looks like an intensity image, not a mask")
+        bad = float(chunk[~finite][0])
+        raise InputError(
+            f"{name}: float labels with non-finite value {bad}; this looks like an intensity image, not a mask"
+        )
     fractional = chunk != np.trunc(chunk)
     if fractional.any():
-        bad = chunk[fractional][0]
+        bad = float(chunk[fractional][0])
         raise InputError(
-            f"{name}: float labels with non-integral value {bad!r}; this looks like an intensity "
-            "image, not a mask"
+            f"{name}: float labels with non-integral value {bad}; this looks like an intensity image, not a mask"
         )
     if chunk.size and (chunk.min() < -(2.0**63) or chunk.max() >= 2.0**63):
         raise InputError(f"{name}: float label out of the int64 range")
@@ -92,7 +92,7 @@ def _integral_floats(chunk: np.ndarray, name: str) -> np.ndarray:
     return chunk.astype(np.int64)
 
 
-def tally(chunk: np.ndarray, bounds: Optional[tuple[int, int]], threads: int) -> Tally:
+def tally(chunk: np.ndarray, bounds: tuple[int, int] | None, threads: int) -> Tally:
     """Counts a C-contiguous integer chunk (from `countable`)."""
     if chunk.size == 0:
         return EMPTY

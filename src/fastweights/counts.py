@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +42,9 @@ class Counts:
         n_images: int,
         n_pixels: int,
         ignored: int = 0,
-        per_image: Optional[np.ndarray] = None,
+        per_image: np.ndarray | None = None,
         sources: Sequence[str] = (),
-        params: Optional[Mapping[str, Any]] = None,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         self.pixels = _counts_array("pixels", pixels)
         self.images = _counts_array("images", images, len(self.pixels))
@@ -68,7 +68,7 @@ class Counts:
         pixels: Any,
         images: Any = None,
         image_pixels: Any = None,
-        n_images: Optional[int] = None,
+        n_images: int | None = None,
         ignored: int = 0,
     ) -> Counts:
         """Counts from statistics obtained elsewhere (a paper, another tool).
@@ -101,9 +101,9 @@ class Counts:
         self,
         scheme: str = "median",
         *,
-        absent: Union[float, str] = 0.0,
-        normalize: Optional[str] = None,
-        clip: Union[None, float, tuple[Optional[float], Optional[float]]] = None,
+        absent: float | str = 0.0,
+        normalize: str | None = None,
+        clip: float | tuple[float | None, float | None] | None = None,
         **params: Any,
     ) -> np.ndarray:
         """Class weights (float64, one per class) by a scheme of `fastweights.SCHEMES`.
@@ -118,7 +118,7 @@ class Counts:
             self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
         )
 
-    def pos_weight(self, *, absent: Union[float, str] = 0.0) -> np.ndarray:
+    def pos_weight(self, *, absent: float | str = 0.0) -> np.ndarray:
         """negatives / positives for BCEWithLogitsLoss: shape (1,) for binary masks, else one per class."""
         return _weights.pos_weight(self.pixels, absent=absent)
 
@@ -159,8 +159,10 @@ class Counts:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Counts):
             return NotImplemented
-        same_table = (self.per_image is None) == (other.per_image is None) and (
-            self.per_image is None or np.array_equal(self.per_image, other.per_image)
+        same_table = (
+            self.per_image is None
+            if other.per_image is None
+            else self.per_image is not None and np.array_equal(self.per_image, other.per_image)
         )
         return (
             np.array_equal(self.pixels, other.pixels)
@@ -216,7 +218,7 @@ class Counts:
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             raise ValueError(f"{origin}: damaged Counts file ({error!r})") from error
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Writes JSON with exact integers, atomically (a reader never sees half a file)."""
         path = os.fspath(path)
         temporary = f"{path}.tmp{os.getpid()}"
@@ -227,7 +229,7 @@ class Counts:
         os.replace(temporary, path)
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> Counts:
+    def load(cls, path: str | os.PathLike) -> Counts:
         path = os.fspath(path)
         with open(path, encoding="utf-8") as file:
             try:
@@ -254,11 +256,11 @@ class Counts:
         return "\n".join(lines)
 
 
-def _counts_array(name: str, values: Any, length: Optional[int] = None) -> np.ndarray:
+def _counts_array(name: str, values: Any, length: int | None = None) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.trunc(array)):
         array = array.astype(np.uint64)
-    if array.ndim != 1 or array.dtype.kind not in "iu" and array.size:
+    if array.ndim != 1 or (array.dtype.kind not in "iu" and array.size):
         raise ValueError(f"{name}: expected a 1-D array of integer counts, got {array.dtype} of shape {array.shape}")
     if array.size and array.dtype.kind == "i" and array.min() < 0:
         raise ValueError(f"{name}: counts cannot be negative (found {array.min()})")
@@ -272,7 +274,9 @@ def _per_image(values: Any, n_images: int, num_classes: int) -> np.ndarray:
     if table.size == 0:
         table = table.reshape(n_images, num_classes)
     if table.shape != (n_images, num_classes) or table.dtype.kind not in "iu" or (table.size and table.min() < 0):
-        raise ValueError(f"per_image: expected ({n_images}, {num_classes}) non-negative integer counts, got {table.shape}")
+        raise ValueError(
+            f"per_image: expected ({n_images}, {num_classes}) non-negative integer counts, got {table.shape}"
+        )
     return table.astype(np.uint64)
 
 

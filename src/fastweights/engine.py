@@ -12,15 +12,14 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Optional, Union
 
 import numpy as np
 
 from ._tally import EMPTY, Tally, countable, label_bounds, merge, tally
+from ._version import __version__
 from .counts import Counts
 from .errors import InputError
 from .images import Image
-from ._version import __version__
 from .sources import Input, expand
 
 __all__ = ["count", "default_threads"]
@@ -41,12 +40,12 @@ def default_threads() -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    num_classes: Optional[int]
+    num_classes: int | None
     ignore: tuple[int, ...]
-    stack_axis: Optional[int]
+    stack_axis: int | None
 
     @property
-    def bounds(self) -> Optional[tuple[int, int]]:
+    def bounds(self) -> tuple[int, int] | None:
         return label_bounds(self.num_classes, self.ignore)
 
 
@@ -64,11 +63,11 @@ class ImageCount:
 def count(
     inputs: object,
     *,
-    num_classes: Optional[int] = None,
-    ignore_index: Union[int, Iterable[int], None] = None,
-    threads: Optional[int] = None,
+    num_classes: int | None = None,
+    ignore_index: int | Iterable[int] | None = None,
+    threads: int | None = None,
     per_image: bool = False,
-    stack_axis: Optional[int] = None,
+    stack_axis: int | None = None,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -170,7 +169,7 @@ class Accumulator:
         self.n_pixels = 0
         self.ignored = 0
         self.names: dict[int, list[str]] = {}
-        self.rows: Optional[dict[int, list[np.ndarray]]] = {} if per_image else None
+        self.rows: dict[int, list[np.ndarray]] | None = {} if per_image else None
 
     def add(self, index: int, results: list[ImageCount]) -> None:
         for image in results:
@@ -222,10 +221,14 @@ class Accumulator:
         )
 
 
-def _check_num_classes(num_classes: object) -> Optional[int]:
+def _check_num_classes(num_classes: object) -> int | None:
     if num_classes is None:
         return None
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or not 1 <= num_classes <= MAX_CLASSES:
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or not 1 <= num_classes <= MAX_CLASSES
+    ):
         raise ValueError(f"num_classes={num_classes!r}: expected an integer from 1 to {MAX_CLASSES}")
     return int(num_classes)
 
@@ -244,7 +247,7 @@ def _check_ignore(ignore_index: object) -> tuple[int, ...]:
     return tuple(sorted(set(checked)))
 
 
-def _check_stack_axis(stack_axis: object) -> Optional[int]:
+def _check_stack_axis(stack_axis: object) -> int | None:
     if stack_axis is None:
         return None
     if isinstance(stack_axis, bool) or not isinstance(stack_axis, (int, np.integer)):

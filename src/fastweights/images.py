@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class Image:
 
 
 def images_of_array(
-    name: str, array: np.ndarray, stack_axis: Optional[int], release: Optional[Release] = None
+    name: str, array: np.ndarray, stack_axis: int | None, release: Release | None = None
 ) -> Iterator[Image]:
     """The images of an array: the whole array, or each slice along `stack_axis`."""
     if stack_axis is None:
@@ -38,7 +38,7 @@ def images_of_array(
         yield _array_image(f"{name}[{index}]", stacked[index], release)
 
 
-def _array_image(name: str, array: np.ndarray, release: Optional[Release]) -> Image:
+def _array_image(name: str, array: np.ndarray, release: Release | None) -> Image:
     def chunks(max_bytes: int) -> Iterator[np.ndarray]:
         max_elements = max(1, max_bytes // max(array.dtype.itemsize, 1))
         for chunk, region in contiguous_chunks(array, max_elements):
@@ -49,6 +49,6 @@ def _array_image(name: str, array: np.ndarray, release: Optional[Release]) -> Im
     return Image(name, int(array.size), array.dtype, chunks)
 
 
-def check_stack_axis(name: str, shape: tuple[int, ...], stack_axis: Optional[int]) -> None:
+def check_stack_axis(name: str, shape: tuple[int, ...], stack_axis: int | None) -> None:
     if stack_axis is not None and not -len(shape) <= stack_axis < len(shape):
         raise InputError(f"{name}: stack_axis={stack_axis} is out of range for an array of shape {shape}")

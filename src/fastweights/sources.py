@@ -7,7 +7,7 @@ import glob
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class FileInput:
         except OSError:
             return 0
 
-    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+    def images(self, stack_axis: int | None) -> Iterator[Image]:
         return open_path(self.path, stack_axis)
 
 
@@ -46,7 +46,7 @@ class ArrayInput:
     def nbytes(self) -> int:
         return int(self.array.nbytes)
 
-    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+    def images(self, stack_axis: int | None) -> Iterator[Image]:
         return images_of_array(self.name, self.array, stack_axis)
 
 
@@ -62,7 +62,7 @@ class RawInput:
     def nbytes(self) -> int:
         return self.raw.nbytes
 
-    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+    def images(self, stack_axis: int | None) -> Iterator[Image]:
         return self.raw.images(stack_axis)
 
 

@@ -28,21 +28,18 @@ Clip = Union[None, float, tuple[Optional[float], Optional[float]]]
 
 SCHEMES: dict[str, str] = {
     "inverse": "N / n_c: classic inverse class frequency 1 / f_c.",
-    "balanced": ("N / (K * n_c): King & Zeng 2001; scikit-learn compute_class_weight('balanced')."),
+    "balanced": "N / (K * n_c): King & Zeng 2001; scikit-learn compute_class_weight('balanced').",
     "median": (
         "median(freq) / freq_c with freq_c = n_c / pixels of the images containing c: "
         "median frequency balancing, Eigen & Fergus ICCV 2015; SegNet."
     ),
-    "enet": ("1 / ln(k + f_c), k=1.02 (ERFNet/ESPNet use 1.10): Paszke et al. 2016 (ENet)."),
+    "enet": "1 / ln(k + f_c), k=1.02 (ERFNet/ESPNet use 1.10): Paszke et al. 2016 (ENet).",
     "sqrt": "1 / sqrt(f_c): square-root frequency, Mahajan et al. ECCV 2018.",
     "effective": (
         "(1 - beta) / (1 - beta**n_c) normalised to sum K, beta = 1 - 1/N by default: "
         "effective number of samples, Cui et al. CVPR 2019."
     ),
-    "log": (
-        "ln(N / n_c), or max(1, ln(mu * N / n_c)) with mu given (Keras recipe, mu=0.15): "
-        "nnU-Net discussions."
-    ),
+    "log": ("ln(N / n_c), or max(1, ln(mu * N / n_c)) with mu given (Keras recipe, mu=0.15): nnU-Net discussions."),
 }
 
 _SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
@@ -93,8 +90,7 @@ def class_weights(
     if unexpected:
         accepted = ", ".join(_SCHEME_PARAMS[scheme]) or "none"
         raise TypeError(
-            f"scheme {scheme!r} got unexpected parameter(s) {', '.join(unexpected)}; "
-            f"it accepts: {accepted}"
+            f"scheme {scheme!r} got unexpected parameter(s) {', '.join(unexpected)}; it accepts: {accepted}"
         )
     image_counts: FloatArray | None = None
     if image_pixels is not None:
@@ -116,9 +112,7 @@ def class_weights(
     n = counts[present]
     if scheme == "median":
         assert image_counts is not None  # checked above: median needs image_pixels
-        weights = _median(
-            n, image_counts[present], _median_mask(scheme_params["median_of"], present)
-        )
+        weights = _median(n, image_counts[present], _median_mask(scheme_params["median_of"], present))
     else:
         weights = _SCHEME_FUNCTIONS[scheme](n, **scheme_params)
     if not np.all(np.isfinite(weights)):
@@ -144,9 +138,7 @@ def pos_weight(pixels: npt.ArrayLike, *, absent: Absent = 0.0) -> FloatArray:
     if counts.size == 2:
         if counts[1] == 0:
             if isinstance(absent, str):
-                raise ValueError(
-                    f"class 1 has no pixels, so no positive weight (absent={absent!r})"
-                )
+                raise ValueError(f"class 1 has no pixels, so no positive weight (absent={absent!r})")
             return np.array([absent], dtype=np.float64)
         return np.array([counts[0] / counts[1]])
 
@@ -240,9 +232,7 @@ def _as_counts(values: npt.ArrayLike, name: str) -> FloatArray:
 
 def _check_image_counts(image_counts: FloatArray, counts: FloatArray) -> None:
     if image_counts.shape != counts.shape:
-        raise ValueError(
-            f"image_pixels must have the shape of pixels {counts.shape}, got {image_counts.shape}"
-        )
+        raise ValueError(f"image_pixels must have the shape of pixels {counts.shape}, got {image_counts.shape}")
     # Rounding to float64 is monotone, so this never rejects a valid pair of counts.
     smaller = image_counts < counts
     if smaller.any():
@@ -331,8 +321,7 @@ def _parse_clip(clip: object) -> tuple[float | None, float | None]:
         return None, None
     if isinstance(clip, numbers.Real):
         return None, _bound(clip)
-    is_pair = isinstance(clip, Iterable) and not isinstance(clip, (str, bytes))
-    bounds = list(clip) if isinstance(clip, Iterable) and is_pair else []
+    bounds = list(clip) if isinstance(clip, (tuple, list, np.ndarray)) else []
     if len(bounds) != 2:
         raise TypeError(f"clip must be None, a number or a (low, high) pair, got {clip!r}")
     low, high = (None if bound is None else _bound(bound) for bound in bounds)

@@ -47,10 +47,12 @@ def is_mask_file(path: str) -> bool:
     return extension in READERS
 
 
-def open_path(path: str, stack_axis: Optional[int]) -> Iterator[Image]:
+def open_path(path: str, stack_axis: int | None) -> Iterator[Image]:
     extension = extension_of(path)
     if extension not in READERS:
-        raise InputError(f"{path}: unknown extension {extension or '(none)'!r}; fastweights reads {supported_extensions()}")
+        raise InputError(
+            f"{path}: unknown extension {extension or '(none)'!r}; fastweights reads {supported_extensions()}"
+        )
     reader, magic = READERS[extension]
     with open(path, "rb") as file:
         start = file.read(len(magic))

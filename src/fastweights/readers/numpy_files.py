@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Optional, Union
+from typing import IO
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from ._mapped import MappedFile
 __all__ = ["RawFile", "open_npy", "open_npz", "raw"]
 
 NPY_MAGIC = b"\x93NUMPY"
+_DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -43,7 +45,7 @@ def read_npy_header(file: IO[bytes], name: str) -> NpyHeader:
         elif version == (2, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
         else:
-            shape, fortran, dtype = np.lib.format._read_array_header(file, version)
+            shape, fortran, dtype = np.lib.format._read_array_header(file, version)  # type: ignore[attr-defined]
     except (ValueError, OSError, SyntaxError) as error:
         raise InputError(f"{name}: not a valid .npy header ({error})") from error
     if dtype.hasobject:
@@ -51,7 +53,7 @@ def read_npy_header(file: IO[bytes], name: str) -> NpyHeader:
     return NpyHeader(tuple(shape), bool(fortran), dtype, file.tell() - start)
 
 
-def open_npy(path: str, stack_axis: Optional[int]) -> Iterator[Image]:
+def open_npy(path: str, stack_axis: int | None) -> Iterator[Image]:
     with open(path, "rb") as file:
         header = read_npy_header(file, path)
     mapped = MappedFile(path)
@@ -64,7 +66,7 @@ def open_npy(path: str, stack_axis: Optional[int]) -> Iterator[Image]:
     yield from images_of_array(path, array, stack_axis, mapped.release)
 
 
-def open_npz(path: str, stack_axis: Optional[int]) -> Iterator[Image]:
+def open_npz(path: str, stack_axis: int | None) -> Iterator[Image]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
@@ -81,7 +83,7 @@ def open_npz(path: str, stack_axis: Optional[int]) -> Iterator[Image]:
                 yield from _compressed_member(archive, name, info, stack_axis)
 
 
-def _stored_member(path: str, name: str, info: zipfile.ZipInfo, stack_axis: Optional[int]) -> Iterator[Image]:
+def _stored_member(path: str, name: str, info: zipfile.ZipInfo, stack_axis: int | None) -> Iterator[Image]:
     with open(path, "rb") as file:
         file.seek(info.header_offset)
         local = file.read(30)
@@ -92,22 +94,23 @@ def _stored_member(path: str, name: str, info: zipfile.ZipInfo, stack_axis: Opti
         file.seek(start)
         header = read_npy_header(file, name)
     if header.offset + header.nbytes != info.file_size:
-        raise InputError(f"{name}: member is {info.file_size} bytes, its header describes {header.offset + header.nbytes}")
+        raise InputError(
+            f"{name}: member is {info.file_size} bytes, its header describes {header.offset + header.nbytes}"
+        )
     mapped = MappedFile(path)
     array = mapped.array(header.dtype, header.shape, start + header.offset, header.fortran)
     yield from images_of_array(name, array, stack_axis, mapped.release)
 
 
 def _compressed_member(
-    archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo, stack_axis: Optional[int]
+    archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo, stack_axis: int | None
 ) -> Iterator[Image]:
     try:
         with archive.open(info) as stream:
             header = read_npy_header(stream, name)
             if header.offset + header.nbytes != info.file_size:
                 raise InputError(
-                    f"{name}: member is {info.file_size} bytes, its header describes "
-                    f"{header.offset + header.nbytes}"
+                    f"{name}: member is {info.file_size} bytes, its header describes {header.offset + header.nbytes}"
                 )
             check_stack_axis(name, header.shape, stack_axis)
             ndim = len(header.shape)
@@ -119,11 +122,11 @@ def _compressed_member(
                 data = stream.read()
                 array = np.frombuffer(data, header.dtype).reshape(header.shape, order="F" if header.fortran else "C")
                 yield from images_of_array(name, array, stack_axis)
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
+    except _DAMAGED_ARCHIVE as error:
         raise InputError(f"{name}: damaged .npz member ({error})") from error
 
 
-def _streamed_images(stream: IO[bytes], name: str, header: NpyHeader, stack_axis: Optional[int]) -> Iterator[Image]:
+def _streamed_images(stream: IO[bytes], name: str, header: NpyHeader, stack_axis: int | None) -> Iterator[Image]:
     total = int(np.prod(header.shape, dtype=np.int64))
     if stack_axis is None:
         sizes = [(name, total)]
@@ -137,7 +140,10 @@ def _streamed_images(stream: IO[bytes], name: str, header: NpyHeader, stack_axis
             step = max(1, max_bytes // itemsize)
             for start in range(0, size, step):
                 want = min(step, size - start) * itemsize
-                data = stream.read(want)
+                try:
+                    data = stream.read(want)
+                except _DAMAGED_ARCHIVE as error:
+                    raise InputError(f"{image_name}: damaged .npz member ({error})") from error
                 if len(data) != want:
                     raise InputError(f"{image_name}: truncated .npz member")
                 yield np.frombuffer(data, header.dtype)
@@ -159,7 +165,7 @@ class RawFile:
     def nbytes(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
-    def images(self, stack_axis: Optional[int]) -> Iterator[Image]:
+    def images(self, stack_axis: int | None) -> Iterator[Image]:
         mapped = MappedFile(self.path)
         _check_raw_size(self.path, mapped.size, self)
         array = mapped.array(self.dtype, self.shape, self.offset, self.order == "F")
@@ -167,9 +173,9 @@ class RawFile:
 
 
 def raw(
-    path: Union[str, os.PathLike],
+    path: str | os.PathLike,
     dtype: object,
-    shape: Union[int, tuple[int, ...]],
+    shape: int | tuple[int, ...],
     *,
     offset: int = 0,
     order: str = "C",

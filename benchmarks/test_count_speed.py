@@ -1,0 +1,192 @@
+"""Speed of `fastweights.count` against np.bincount and a plain read of the same memory.
+
+Not part of the test suite (pytest's testpaths is tests/); name this folder to run it.
+
+    python -m pytest benchmarks -q --benchmark-disable   # correctness only: every benchmark once
+    python benchmarks/report.py                          # timed run -> BENCHMARKS.md
+
+Each group holds one kind of data with its references, all measured in the same run: ratios
+between them mean something on a noisy machine, absolute times much less. Every benchmark checks
+what it computed, so one that times nothing, or counts wrong, fails.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pytest
+from speed_data import KINDS, Dataset, SmallFiles, read_words
+
+import fastweights
+
+ROUNDS = 7  # fast variants (fastweights, the read ceiling)
+SLOW_ROUNDS = 3  # np.bincount: 10-100x slower
+
+
+def same_counts(got: np.ndarray, expected: np.ndarray) -> bool:
+    """Equal, once the shorter array is padded with zeros (count() stops at the largest label)."""
+    size = max(got.size, expected.size)
+    return np.array_equal(
+        np.pad(got, (0, size - got.size)),
+        np.pad(expected.astype(np.uint64), (0, size - expected.size)),
+    )
+
+
+def run(
+    benchmark,
+    fn: Callable[[], object],
+    *,
+    variant: str,
+    role: str,
+    nbytes: int,
+    data: str,
+    rounds: int = ROUNDS,
+) -> object:
+    """Times fn with pedantic settings; records what report.py needs to build its tables."""
+    benchmark.extra_info.update(variant=variant, role=role, nbytes=nbytes, data=data)
+    return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+
+
+# One group per kind of data: its fastweights variants and their references side by side.
+IN_MEMORY = [pytest.param(key, id=key, marks=pytest.mark.benchmark(group=key)) for key in KINDS]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dataset", IN_MEMORY, indirect=True)
+def test_fastweights(benchmark, dataset: Dataset, threads: int) -> None:
+    result = run(
+        benchmark,
+        lambda: fastweights.count(dataset.array, threads=threads),
+        variant=f"fastweights.count, threads={threads}",
+        role="fastweights",
+        nbytes=dataset.nbytes,
+        data=dataset.description,
+    )
+    assert same_counts(result.pixels, dataset.expected)
+    assert (result.n_images, result.n_pixels) == (1, dataset.array.size)
+
+
+@pytest.mark.parametrize("dataset", IN_MEMORY, indirect=True)
+def test_bincount(benchmark, dataset: Dataset) -> None:
+    result = run(
+        benchmark,
+        lambda: np.bincount(dataset.array.ravel(), minlength=dataset.classes),
+        variant="np.bincount(arr.ravel(), minlength)",
+        role="bincount",
+        nbytes=dataset.nbytes,
+        data=dataset.description,
+        rounds=SLOW_ROUNDS,
+    )
+    assert same_counts(result, dataset.expected)
+
+
+@pytest.mark.parametrize("dataset", IN_MEMORY, indirect=True)
+def test_read_ceiling(benchmark, dataset: Dataset) -> None:
+    result = run(
+        benchmark,
+        lambda: read_words(dataset.array),
+        variant="read ceiling: np.add.reduce(uint64 view)",
+        role="ceiling",
+        nbytes=dataset.nbytes,
+        data=dataset.description,
+    )
+    assert result == dataset.checksum
+
+
+MAPPED = "mapped"
+MAPPED_DATA = "the realistic masks (256 MiB) as a .npy file, warm page cache"
+
+
+@pytest.mark.benchmark(group=MAPPED)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mapped_file(benchmark, masks_npy, masks: Dataset, threads: int) -> None:
+    result = run(
+        benchmark,
+        lambda: fastweights.count(str(masks_npy), threads=threads),
+        variant=f"fastweights.count(path), threads={threads}",
+        role="fastweights",
+        nbytes=masks.nbytes,
+        data=MAPPED_DATA,
+    )
+    assert same_counts(result.pixels, masks.expected)
+    assert (result.n_images, result.n_pixels) == (1, masks.array.size)
+
+
+@pytest.mark.benchmark(group=MAPPED)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mapped_in_memory(benchmark, masks_npy, masks: Dataset, threads: int) -> None:
+    result = run(
+        benchmark,
+        lambda: fastweights.count(masks.array, threads=threads),
+        variant=f"fastweights.count(array in memory), threads={threads}",
+        role="in-memory",
+        nbytes=masks.nbytes,
+        data=MAPPED_DATA,
+    )
+    assert same_counts(result.pixels, masks.expected)
+
+
+@pytest.mark.benchmark(group=MAPPED)
+def test_mapped_read(benchmark, masks_npy, masks: Dataset) -> None:
+    result = run(
+        benchmark,
+        lambda: read_words(np.load(masks_npy, mmap_mode="r")),
+        variant="plain read of the memory map: np.add.reduce(uint64 view)",
+        role="mapped read",
+        nbytes=masks.nbytes,
+        data=MAPPED_DATA,
+    )
+    assert result == masks.checksum
+
+
+@pytest.mark.benchmark(group=MAPPED)
+def test_mapped_ceiling(benchmark, masks_npy, masks: Dataset) -> None:
+    result = run(
+        benchmark,
+        lambda: read_words(masks.array),
+        variant="read ceiling (in memory): np.add.reduce(uint64 view)",
+        role="ceiling",
+        nbytes=masks.nbytes,
+        data=MAPPED_DATA,
+    )
+    assert result == masks.checksum
+
+
+SMALL = "small-files"
+SMALL_DATA = "a folder of 2,000 .npy files of 128 x 128 uint8 blocky masks (20 classes), warm cache"
+
+
+@pytest.mark.benchmark(group=SMALL)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_small_files(benchmark, small_files: SmallFiles, threads: int) -> None:
+    result = run(
+        benchmark,
+        lambda: fastweights.count(str(small_files.folder), threads=threads),
+        variant=f"fastweights.count(folder), threads={threads}",
+        role="fastweights",
+        nbytes=small_files.nbytes,
+        data=SMALL_DATA,
+    )
+    assert same_counts(result.pixels, small_files.expected)
+    assert result.n_images == len(small_files.paths)
+
+
+@pytest.mark.benchmark(group=SMALL)
+def test_small_files_numpy(benchmark, small_files: SmallFiles) -> None:
+    def numpy_loop() -> np.ndarray:
+        total = np.zeros(small_files.classes, np.int64)
+        for path in small_files.paths:
+            total += np.bincount(np.load(path).ravel(), minlength=small_files.classes)
+        return total
+
+    result = run(
+        benchmark,
+        numpy_loop,
+        variant="loop: np.load + np.bincount per file",
+        role="bincount",
+        nbytes=small_files.nbytes,
+        data=SMALL_DATA,
+        rounds=SLOW_ROUNDS,
+    )
+    assert same_counts(result, small_files.expected)

@@ -1,0 +1,90 @@
+"""Paths, folders, globs and arrays -> the ordered list of inputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastweights
+
+
+def save(path: Path, value: int, shape: tuple[int, ...] = (2, 3)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.full(shape, value, np.uint8))
+
+
+def test_folders_are_walked_recursively_sorted_and_deduplicated(tmp_path: Path) -> None:
+    save(tmp_path / "b" / "z.npy", 1)
+    save(tmp_path / "b" / "a.npy", 2)
+    save(tmp_path / "a.npy", 3)
+    (tmp_path / "README.txt").write_text("not a mask")
+    (tmp_path / ".hidden.npy").write_bytes(b"junk")
+    got = fastweights.count([tmp_path, tmp_path / "a.npy", str(tmp_path / "b")])
+    names = [os.path.relpath(s, tmp_path) for s in got.sources]
+    assert names == ["a.npy", os.path.join("b", "a.npy"), os.path.join("b", "z.npy")]
+    assert got.pixels.tolist() == [0, 6, 6, 6]
+
+
+def test_glob_patterns(tmp_path: Path) -> None:
+    for i in range(4):
+        save(tmp_path / f"d{i % 2}" / f"m{i}.npy", i)
+    got = fastweights.count(str(tmp_path / "**" / "m[12].npy"))
+    assert sorted(Path(s).name for s in got.sources) == ["m1.npy", "m2.npy"]
+    with pytest.raises(FileNotFoundError, match=r"nothing\*\.npy: no file matches this pattern"):
+        fastweights.count(str(tmp_path / "nothing*.npy"))
+
+
+def test_a_mixed_list_of_paths_arrays_and_raw_files(tmp_path: Path) -> None:
+    save(tmp_path / "m.npy", 1)
+    (tmp_path / "r.bin").write_bytes(bytes([2] * 6))
+    inputs = (
+        x for x in [tmp_path / "m.npy", np.full(4, 3, np.int32), fastweights.raw(tmp_path / "r.bin", "u1", (2, 3))]
+    )
+    got = fastweights.count(inputs, per_image=True)
+    assert got.sources[1] == "<array 0>"
+    assert got.pixels.tolist() == [0, 6, 6, 4]
+
+
+def test_symlinked_duplicates_count_once_and_loops_are_refused(tmp_path: Path) -> None:
+    save(tmp_path / "data" / "m.npy", 1)
+    os.symlink(tmp_path / "data" / "m.npy", tmp_path / "data" / "alias.npy")
+    assert fastweights.count(tmp_path / "data").n_images == 1
+    os.symlink(tmp_path / "data", tmp_path / "data" / "loop")
+    with pytest.raises(ValueError, match="symbolic link loop"):
+        fastweights.count(tmp_path / "data")
+
+
+def test_missing_paths_and_empty_folders(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nope\.npy: no such file or folder"):
+        fastweights.count(tmp_path / "nope.npy")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"empty: folder holds no masks \(fastweights reads \.npy, \.npz"):
+        fastweights.count(tmp_path / "empty")
+    with pytest.raises(ValueError, match="nothing to count"):
+        fastweights.count([])
+
+
+def test_unknown_extensions_are_refused_with_the_supported_ones(tmp_path: Path) -> None:
+    (tmp_path / "mask.xyz").write_bytes(b"1234")
+    with pytest.raises(
+        ValueError, match=r"mask\.xyz: unknown extension '\.xyz'; fastweights reads \.npy, \.npz and raw"
+    ):
+        fastweights.count(tmp_path / "mask.xyz")
+
+
+def test_a_folder_with_masks_this_version_cannot_read_is_not_counted_partially(tmp_path: Path) -> None:
+    save(tmp_path / "a.npy", 1)
+    (tmp_path / "b.png").write_bytes(b"\x89PNG")
+    with pytest.raises(ValueError, match=r"b\.png: \.png masks cannot be read by this version"):
+        fastweights.count(tmp_path)
+
+
+def test_inputs_of_the_wrong_type() -> None:
+    with pytest.raises(TypeError, match=r"inputs\[1\]: expected a path, folder, glob, numpy array"):
+        fastweights.count([np.zeros(3, np.uint8), 42])
+    with pytest.raises(TypeError, match="inputs: expected a path"):
+        fastweights.count(3.5)
