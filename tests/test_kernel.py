@@ -1,0 +1,78 @@
+"""The C++ kernel on its own: dense, out-of-range and sparse counts, every dtype, several threads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastweights import _core
+
+DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "int64"]
+# Enough elements that the kernel splits them across threads (it wants 65,536 per thread).
+N = 300_001
+
+
+def labels(dtype: str, seed: int = 0) -> np.ndarray:
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(seed)
+    low, high = max(info.min, -40), min(info.max, 300)
+    array = rng.integers(low, high + 1, N).astype(dtype)
+    array[:7] = [info.min, info.max, 0, info.min, info.max, low, high]  # the extremes of the dtype
+    return array
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_dense_table_over_a_range_counts_outside_values_without_writing_them(dtype: str, threads: int) -> None:
+    array = labels(dtype)
+    lo, size = -5, 200
+    table, below, above = getattr(_core, f"count_dense_{dtype}")(array, lo, size, threads)
+    wide = array.astype(np.int64)
+    inside = wide[(wide >= lo) & (wide < lo + size)]
+    np.testing.assert_array_equal(table, np.bincount(inside - lo, minlength=size))
+    assert below == int((wide < lo).sum()) and above == int((wide >= lo + size).sum())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_min_max_and_a_table_over_the_whole_range(dtype: str, threads: int) -> None:
+    array = labels(dtype, 1)
+    info = np.iinfo(dtype)
+    lo, hi = getattr(_core, f"min_max_{dtype}")(array, threads)
+    assert (lo, hi) == (info.min, info.max)
+    if hi - lo < 1 << 17:
+        table, below, above = getattr(_core, f"count_dense_{dtype}")(array, lo, hi - lo + 1, threads)
+        np.testing.assert_array_equal(table, np.bincount(array.astype(np.int64) - lo, minlength=hi - lo + 1))
+        assert below == above == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sparse_counts(dtype: str, threads: int) -> None:
+    array = labels(dtype, 2)
+    values, counts = getattr(_core, f"count_sparse_{dtype}")(array, threads)
+    expected_values, expected_counts = np.unique(array.astype(np.int64), return_counts=True)
+    np.testing.assert_array_equal(values, expected_values)
+    np.testing.assert_array_equal(counts, expected_counts)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_table_larger_than_the_replicated_limit(threads: int) -> None:
+    array = np.random.default_rng(3).integers(0, 200_000, N).astype(np.int32)
+    table, below, above = _core.count_dense_int32(array, 0, 200_000, threads)
+    np.testing.assert_array_equal(table, np.bincount(array, minlength=200_000))
+    assert _core.replicated_table_limit == 65_536 and below == above == 0
+
+
+def test_long_runs_and_unaligned_tails() -> None:
+    for n in (0, 1, 7, 8, 9, 65_537, 262_147):
+        array = np.repeat(np.arange(5, dtype=np.uint8), n // 5 + 1)[:n]
+        table, _, _ = _core.count_dense_uint8(array, 0, 256, 2)
+        np.testing.assert_array_equal(table, np.bincount(array, minlength=256))
+
+
+def test_arguments_are_not_converted_silently() -> None:
+    with pytest.raises(TypeError):
+        _core.count_dense_uint8(np.zeros(4, np.int16), 0, 256, 1)
+    with pytest.raises(TypeError):
+        _core.count_dense_uint8(np.zeros((4, 4), np.uint8)[:, ::2], 0, 256, 1)
