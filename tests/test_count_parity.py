@@ -15,6 +15,13 @@ DTYPES = ["uint8", "int8", "uint16", "int16", "int32", "uint32", "int64", "uint6
 THREADS = [1, 2, 4]
 
 
+def shrink_chunks(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    from fastweights import engine, images
+
+    monkeypatch.setattr(images, "CHUNK_BYTES", size)
+    monkeypatch.setattr(engine, "CHUNK_BYTES", size)
+
+
 def random_labels(rng: np.random.Generator, dtype: str, shape: tuple[int, ...], high: int = 12) -> np.ndarray:
     if dtype == "bool":
         return rng.integers(0, 2, shape).astype(bool)
@@ -54,9 +61,7 @@ def test_every_memory_layout(dtype: str, threads: int) -> None:
 
 
 def test_strided_view_larger_than_a_chunk_is_copied_in_bounded_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastweights import engine
-
-    monkeypatch.setattr(engine, "CHUNK_BYTES", 1000)
+    shrink_chunks(monkeypatch, 1000)
     rng = np.random.default_rng(3)
     base = rng.integers(0, 50, (40, 300, 3)).astype(np.int16)
     for view in (base[:, ::3, 1], base[::-1, 7:, ::2].transpose(1, 0, 2), np.asfortranarray(base)[:, :, 0]):
@@ -93,9 +98,7 @@ def test_result_does_not_depend_on_threads_or_order(threads: int) -> None:
 
 
 def test_large_input_is_split_across_kernel_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastweights import engine
-
-    monkeypatch.setattr(engine, "CHUNK_BYTES", 1 << 16)
+    shrink_chunks(monkeypatch, 1 << 16)
     rng = np.random.default_rng(9)
     big = rng.integers(0, 7, 1_000_003).astype(np.int32)
     small = [rng.integers(0, 9, 500).astype(np.int32) for _ in range(10)]

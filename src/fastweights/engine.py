@@ -15,16 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._tally import EMPTY, Tally, countable, label_bounds, merge, tally
+from ._tally import Tally, label_bounds
 from ._version import __version__
 from .counts import Counts
 from .errors import InputError
-from .images import Image
+from .images import CHUNK_BYTES, Image, ReadOptions
 from .sources import Input, expand
 
 __all__ = ["count", "default_threads"]
 
-CHUNK_BYTES = 16 << 20
 # A class id this large would make the per-class arrays hundreds of megabytes: almost surely not
 # a class but an instance id or garbage.
 MAX_CLASSES = 1 << 24
@@ -42,7 +41,7 @@ def default_threads() -> int:
 class Settings:
     num_classes: int | None
     ignore: tuple[int, ...]
-    stack_axis: int | None
+    read: ReadOptions
 
     @property
     def bounds(self) -> tuple[int, int] | None:
@@ -79,7 +78,9 @@ def count(
     per_image: also keep the (images x classes) table of counts.
     stack_axis: count every slice along this axis as its own image (e.g. 0 for a stack of 2-D masks).
     """
-    settings = Settings(_check_num_classes(num_classes), _check_ignore(ignore_index), _check_stack_axis(stack_axis))
+    settings = Settings(
+        _check_num_classes(num_classes), _check_ignore(ignore_index), ReadOptions(_check_stack_axis(stack_axis))
+    )
     workers = _check_threads(threads)
     items = expand(inputs)
     total = Accumulator(settings.num_classes or 0, per_image)
@@ -116,17 +117,14 @@ def _count_parallel(items: list[Input], settings: Settings, workers: int, total:
 
 def _count_input(item: Input, settings: Settings, kernel_threads: int) -> list[ImageCount]:
     try:
-        return [_count_image(image, settings, kernel_threads) for image in item.images(settings.stack_axis)]
+        return [_count_image(image, settings, kernel_threads) for image in item.images(settings.read)]
     except OSError as error:
         reason = error.strerror or str(error)
         raise InputError(f"{item.name}: cannot be read: {reason}") from error
 
 
 def _count_image(image: Image, settings: Settings, kernel_threads: int) -> ImageCount:
-    total: Tally = EMPTY
-    for chunk in image.chunks(CHUNK_BYTES):
-        total = merge(total, tally(countable(chunk, image.name), settings.bounds, kernel_threads))
-    return _classify(image.name, total, settings)
+    return _classify(image.name, image.tally(settings.bounds, kernel_threads), settings)
 
 
 def _classify(name: str, total: Tally, settings: Settings) -> ImageCount:
@@ -215,7 +213,7 @@ class Accumulator:
             params={
                 "num_classes": settings.num_classes,
                 "ignore_index": list(settings.ignore),
-                "stack_axis": settings.stack_axis,
+                "stack_axis": settings.read.stack_axis,
                 "version": __version__,
             },
         )

@@ -1,28 +1,51 @@
-"""`Image`: one counted unit (an image or a volume), read as bounded chunks of labels."""
+"""`Image`: one counted unit (an image or a volume) and how to tally its labels.
+
+A reader turns a file into images. An image read as a numpy array (memory-mapped or decoded) is
+tallied chunk by chunk; a decoder that counts as it decodes (the fast PNG path) tallies directly.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
 from ._chunks import contiguous_chunks
+from ._tally import EMPTY, Tally, countable, merge, tally
 from .errors import InputError
 
-__all__ = ["Image", "check_stack_axis", "images_of_array"]
+__all__ = ["CHUNK_BYTES", "Image", "ReadOptions", "check_stack_axis", "images_of_array", "tally_chunks"]
 
-Chunks = Callable[[int], Iterator[np.ndarray]]
+# Elements of one chunk handed to the kernel: big enough to amortise a call, small enough that
+# a copied or converted chunk stays cheap and memory stays flat.
+CHUNK_BYTES = 16 << 20
+
+Bounds = Optional[tuple[int, int]]
 Release = Callable[[np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How readers turn files into images."""
+
+    stack_axis: int | None = None
 
 
 @dataclass(frozen=True)
 class Image:
     name: str
     size: int  # pixels
-    dtype: np.dtype
-    chunks: Chunks  # max_bytes -> C-contiguous 1-D chunks, each valid until the next is asked for
+    tally: Callable[[Bounds, int], Tally]  # (label bounds, kernel threads) -> exact label counts
+
+
+def tally_chunks(name: str, chunks: Iterator[np.ndarray], bounds: Bounds, threads: int) -> Tally:
+    """Tallies a stream of label chunks (any dtype `countable` takes) of one image."""
+    total = EMPTY
+    for chunk in chunks:
+        total = merge(total, tally(countable(chunk, name), bounds, threads))
+    return total
 
 
 def images_of_array(
@@ -30,23 +53,25 @@ def images_of_array(
 ) -> Iterator[Image]:
     """The images of an array: the whole array, or each slice along `stack_axis`."""
     if stack_axis is None:
-        yield _array_image(name, array, release)
+        yield array_image(name, array, release)
         return
     check_stack_axis(name, array.shape, stack_axis)
     stacked = np.moveaxis(array, stack_axis, 0)
     for index in range(stacked.shape[0]):
-        yield _array_image(f"{name}[{index}]", stacked[index], release)
+        yield array_image(f"{name}[{index}]", stacked[index], release)
 
 
-def _array_image(name: str, array: np.ndarray, release: Release | None) -> Image:
-    def chunks(max_bytes: int) -> Iterator[np.ndarray]:
-        max_elements = max(1, max_bytes // max(array.dtype.itemsize, 1))
+def array_image(name: str, array: np.ndarray, release: Release | None = None) -> Image:
+    """An image held as an array of any layout; `release` is told when a region has been counted."""
+
+    def chunks() -> Iterator[np.ndarray]:
+        max_elements = max(1, CHUNK_BYTES // max(array.dtype.itemsize, 1))
         for chunk, region in contiguous_chunks(array, max_elements):
             yield chunk
             if release is not None:
                 release(region)
 
-    return Image(name, int(array.size), array.dtype, chunks)
+    return Image(name, int(array.size), lambda bounds, threads: tally_chunks(name, chunks(), bounds, threads))
 
 
 def check_stack_axis(name: str, shape: tuple[int, ...], stack_axis: int | None) -> None:

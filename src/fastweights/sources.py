@@ -12,7 +12,7 @@ from typing import Union
 import numpy as np
 
 from .errors import InputError
-from .images import Image, images_of_array
+from .images import Image, ReadOptions, images_of_array
 from .readers import RawFile, is_mask_file, open_path, supported_extensions
 
 __all__ = ["Input", "expand"]
@@ -33,8 +33,8 @@ class FileInput:
         except OSError:
             return 0
 
-    def images(self, stack_axis: int | None) -> Iterator[Image]:
-        return open_path(self.path, stack_axis)
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return open_path(self.path, options)
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class ArrayInput:
     def nbytes(self) -> int:
         return int(self.array.nbytes)
 
-    def images(self, stack_axis: int | None) -> Iterator[Image]:
-        return images_of_array(self.name, self.array, stack_axis)
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return images_of_array(self.name, self.array, options.stack_axis)
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class RawInput:
     def nbytes(self) -> int:
         return self.raw.nbytes
 
-    def images(self, stack_axis: int | None) -> Iterator[Image]:
-        return self.raw.images(stack_axis)
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return self.raw.images(options)
 
 
 Input = Union[FileInput, ArrayInput, RawInput]

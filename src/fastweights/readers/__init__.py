@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Callable, Optional
+from typing import Callable
 
 from ..errors import InputError
-from ..images import Image
+from ..images import Image, ReadOptions
 from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw
 
 __all__ = ["READERS", "RawFile", "is_mask_file", "open_path", "raw", "supported_extensions"]
 
-Reader = Callable[[str, Optional[int]], Iterator[Image]]
+Reader = Callable[[str, ReadOptions], Iterator[Image]]
 
 # extension -> (reader, the magic bytes a file of that kind starts with)
 READERS: dict[str, tuple[Reader, bytes]] = {
@@ -47,7 +47,7 @@ def is_mask_file(path: str) -> bool:
     return extension in READERS
 
 
-def open_path(path: str, stack_axis: int | None) -> Iterator[Image]:
+def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
     extension = extension_of(path)
     if extension not in READERS:
         raise InputError(
@@ -60,4 +60,4 @@ def open_path(path: str, stack_axis: int | None) -> Iterator[Image]:
         raise InputError(f"{path}: 0-byte file")
     if start != magic:
         raise InputError(f"{path}: not a {extension} file (it does not start with {magic!r})")
-    return reader(path, stack_axis)
+    return reader(path, options)

@@ -14,7 +14,8 @@ from typing import IO
 import numpy as np
 
 from ..errors import InputError
-from ..images import Image, check_stack_axis, images_of_array
+from .._tally import Tally
+from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
 from ._mapped import MappedFile
 
 __all__ = ["RawFile", "open_npy", "open_npz", "raw"]
@@ -53,7 +54,7 @@ def read_npy_header(file: IO[bytes], name: str) -> NpyHeader:
     return NpyHeader(tuple(shape), bool(fortran), dtype, file.tell() - start)
 
 
-def open_npy(path: str, stack_axis: int | None) -> Iterator[Image]:
+def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
     with open(path, "rb") as file:
         header = read_npy_header(file, path)
     mapped = MappedFile(path)
@@ -63,10 +64,10 @@ def open_npy(path: str, stack_axis: int | None) -> Iterator[Image]:
             f"{header.offset + header.nbytes} bytes, the file has {mapped.size}"
         )
     array = mapped.array(header.dtype, header.shape, header.offset, header.fortran)
-    yield from images_of_array(path, array, stack_axis, mapped.release)
+    yield from images_of_array(path, array, options.stack_axis, mapped.release)
 
 
-def open_npz(path: str, stack_axis: int | None) -> Iterator[Image]:
+def open_npz(path: str, options: ReadOptions) -> Iterator[Image]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
@@ -78,9 +79,9 @@ def open_npz(path: str, stack_axis: int | None) -> Iterator[Image]:
         for info in members:
             name = f"{path}:{info.filename.removesuffix('.npy')}"
             if info.compress_type == zipfile.ZIP_STORED:
-                yield from _stored_member(path, name, info, stack_axis)
+                yield from _stored_member(path, name, info, options.stack_axis)
             else:
-                yield from _compressed_member(archive, name, info, stack_axis)
+                yield from _compressed_member(archive, name, info, options.stack_axis)
 
 
 def _stored_member(path: str, name: str, info: zipfile.ZipInfo, stack_axis: int | None) -> Iterator[Image]:
@@ -133,22 +134,28 @@ def _streamed_images(stream: IO[bytes], name: str, header: NpyHeader, stack_axis
     else:
         depth = header.shape[stack_axis]
         sizes = [(f"{name}[{index}]", total // depth if depth else 0) for index in range(depth)]
-    itemsize = header.dtype.itemsize
+    step = max(1, CHUNK_BYTES // header.dtype.itemsize)
+
+    def chunks(image_name: str, size: int) -> Iterator[np.ndarray]:
+        for start in range(0, size, step):
+            want = min(step, size - start) * header.dtype.itemsize
+            try:
+                data = stream.read(want)
+            except _DAMAGED_ARCHIVE as error:
+                raise InputError(f"{image_name}: damaged .npz member ({error})") from error
+            if len(data) != want:
+                raise InputError(f"{image_name}: truncated .npz member")
+            yield np.frombuffer(data, header.dtype)
+
+    def image(image_name: str, size: int) -> Image:
+        def tally_image(bounds: Bounds, threads: int) -> Tally:
+            return tally_chunks(image_name, chunks(image_name, size), bounds, threads)
+
+        return Image(image_name, size, tally_image)
+
+    # The images are read in order from one stream: each must be tallied before the next.
     for image_name, size in sizes:
-
-        def chunks(max_bytes: int, size: int = size, image_name: str = image_name) -> Iterator[np.ndarray]:
-            step = max(1, max_bytes // itemsize)
-            for start in range(0, size, step):
-                want = min(step, size - start) * itemsize
-                try:
-                    data = stream.read(want)
-                except _DAMAGED_ARCHIVE as error:
-                    raise InputError(f"{image_name}: damaged .npz member ({error})") from error
-                if len(data) != want:
-                    raise InputError(f"{image_name}: truncated .npz member")
-                yield np.frombuffer(data, header.dtype)
-
-        yield Image(image_name, size, header.dtype, chunks)
+        yield image(image_name, size)
 
 
 @dataclass(frozen=True)
@@ -165,11 +172,11 @@ class RawFile:
     def nbytes(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
-    def images(self, stack_axis: int | None) -> Iterator[Image]:
+    def images(self, options: ReadOptions) -> Iterator[Image]:
         mapped = MappedFile(self.path)
         _check_raw_size(self.path, mapped.size, self)
         array = mapped.array(self.dtype, self.shape, self.offset, self.order == "F")
-        yield from images_of_array(self.path, array, stack_axis, mapped.release)
+        yield from images_of_array(self.path, array, options.stack_axis, mapped.release)
 
 
 def raw(
