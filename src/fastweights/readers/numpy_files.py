@@ -13,8 +13,8 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import InputError
 from .._tally import Tally
+from ..errors import InputError
 from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
 from ._mapped import MappedFile
 
