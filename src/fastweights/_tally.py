@@ -27,6 +27,7 @@ _INT64_MAX = np.iinfo(np.int64).max
 class Tally:
     values: np.ndarray  # int64, sorted, distinct
     counts: np.ndarray  # uint64, > 0
+    ignored: int = 0  # pixels a reader already knows to leave out (e.g. colours not in a colormap)
 
     @property
     def total(self) -> int:
@@ -37,15 +38,16 @@ EMPTY = Tally(np.empty(0, np.int64), np.empty(0, np.uint64))
 
 
 def merge(a: Tally, b: Tally) -> Tally:
+    ignored = a.ignored + b.ignored
     if a.values.size == 0:
-        return b
+        return Tally(b.values, b.counts, ignored)
     if b.values.size == 0:
-        return a
+        return Tally(a.values, a.counts, ignored)
     values = np.union1d(a.values, b.values)
     counts = np.zeros(values.size, np.uint64)
     np.add.at(counts, np.searchsorted(values, a.values), a.counts)
     np.add.at(counts, np.searchsorted(values, b.values), b.counts)
-    return Tally(values, counts)
+    return Tally(values, counts, ignored)
 
 
 def label_bounds(num_classes: int | None, ignore: tuple[int, ...]) -> tuple[int, int] | None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
 from ._chunks import contiguous_chunks
 from ._tally import EMPTY, Tally, countable, merge, tally
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .colormaps import Colormap
 
 __all__ = ["CHUNK_BYTES", "Image", "ReadOptions", "check_stack_axis", "images_of_array", "tally_chunks"]
 
@@ -31,6 +34,8 @@ class ReadOptions:
     """How readers turn files into images."""
 
     stack_axis: int | None = None
+    colormap: Colormap | None = None  # RGB colour -> class id, for colour masks
+    allow_lossy: bool = False  # count JPEG (and other lossy) masks anyway
 
 
 @dataclass(frozen=True)
