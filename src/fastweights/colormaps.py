@@ -16,8 +16,9 @@ import numpy as np
 
 from ._tally import EMPTY, Tally, merge, tally
 from .errors import InputError
+from .images import Image, ReadOptions, array_image
 
-__all__ = ["BUILTIN", "Colormap", "resolve_colormap", "rgb_tally"]
+__all__ = ["BUILTIN", "Colormap", "colour_image", "resolve_colormap", "rgb_tally"]
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,6 @@ def rgb_tally(name: str, rgb: np.ndarray, colormap: Colormap | None, bounds: Any
 
 
 def _tally_gray(gray: np.ndarray, bounds: Any, threads: int) -> Tally:
-    from .images import array_image
-
     return array_image("", gray).tally(bounds, threads)
 
 
@@ -203,3 +202,10 @@ def _row_blocks(rgb: np.ndarray, max_pixels: int = 1 << 22) -> Iterator[np.ndarr
     step = max(1, max_pixels // max(rows.shape[1], 1))
     for start in range(0, rows.shape[0], step):
         yield rows[start : start + step]
+
+
+def colour_image(name: str, rgb: np.ndarray, options: ReadOptions) -> Image:
+    """An image of an (..., 3) colour mask, counted through `options.colormap`."""
+    return Image(
+        name, int(rgb.size // 3), lambda bounds, threads: rgb_tally(name, rgb, options.colormap, bounds, threads)
+    )

@@ -16,7 +16,7 @@ __all__ = ["Counts"]
 FORMAT = "fastweights.counts"
 FORMAT_VERSION = 1
 # Settings that change what a count means: Counts made with different ones do not add.
-_SETTINGS = ("num_classes", "ignore_index", "stack_axis")
+_SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
 
 
 class Counts:
@@ -30,6 +30,7 @@ class Counts:
     ignored          pixels equal to an ignore_index value
     per_image        (n_images, num_classes) counts, when asked for with per_image=True
     sources          the name of each counted input, in order
+    errors           (input, reason) of each input left out with on_error="skip"
     params           the settings the count was made with, and the fastweights version
     """
 
@@ -44,6 +45,7 @@ class Counts:
         ignored: int = 0,
         per_image: np.ndarray | None = None,
         sources: Sequence[str] = (),
+        errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
     ) -> None:
         self.pixels = _counts_array("pixels", pixels)
@@ -54,6 +56,7 @@ class Counts:
         self.ignored = _count("ignored", ignored)
         self.per_image = None if per_image is None else _per_image(per_image, self.n_images, len(self.pixels))
         self.sources = tuple(sources)
+        self.errors = [(str(name), str(reason)) for name, reason in errors]
         self.params = dict(params or {})
         _check_consistent(self)
 
@@ -148,6 +151,7 @@ class Counts:
             ignored=self.ignored + other.ignored,
             per_image=per_image,
             sources=self.sources + other.sources,
+            errors=self.errors + other.errors,
             params=self.params,
         )
 
@@ -171,6 +175,7 @@ class Counts:
             and (self.n_images, self.n_pixels, self.ignored) == (other.n_images, other.n_pixels, other.ignored)
             and same_table
             and self.sources == other.sources
+            and self.errors == other.errors
             and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
         )
 
@@ -191,6 +196,7 @@ class Counts:
             "ignored": self.ignored,
             "per_image": None if self.per_image is None else self.per_image.tolist(),
             "sources": list(self.sources),
+            "errors": [list(error) for error in self.errors],
             "params": self.params,
         }
 
@@ -213,6 +219,7 @@ class Counts:
                 ignored=data["ignored"],
                 per_image=None if data.get("per_image") is None else _from_json(data["per_image"]),
                 sources=data.get("sources", ()),
+                errors=[tuple(error) for error in data.get("errors", ())],
                 params=data.get("params", {}),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as error:
@@ -244,7 +251,7 @@ class Counts:
         share = self.pixels / self.n_pixels if self.n_pixels else np.zeros(self.num_classes)
         lines = [
             f"Counts({self.num_classes} classes, {self.n_images:,} images, {self.n_pixels:,} pixels, "
-            f"{self.ignored:,} ignored)"
+            f"{self.ignored:,} ignored{f', {len(self.errors)} skipped' if self.errors else ''})"
         ]
         shown = min(self.num_classes, 20)
         if shown:

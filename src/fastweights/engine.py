@@ -9,17 +9,21 @@ flight, so memory does not grow with the size of the data set.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 
 from ._tally import Tally, label_bounds
 from ._version import __version__
+from .colormaps import ColormapSpec, resolve_colormap
 from .counts import Counts
 from .errors import InputError
 from .images import CHUNK_BYTES, Image, ReadOptions
+from .progress import ProgressSpec, Reporter, make_reporter
 from .sources import Input, expand
 
 __all__ = ["count", "default_threads"]
@@ -42,6 +46,7 @@ class Settings:
     num_classes: int | None
     ignore: tuple[int, ...]
     read: ReadOptions
+    on_error: str
 
     @property
     def bounds(self) -> tuple[int, int] | None:
@@ -59,6 +64,17 @@ class ImageCount:
         return int(self.pixels.sum(dtype=np.uint64))
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An input left out of the count with on_error="skip", and why."""
+
+    name: str
+    reason: str
+
+
+Outcome = Union[list[ImageCount], Skipped]
+
+
 def count(
     inputs: object,
     *,
@@ -67,6 +83,11 @@ def count(
     threads: int | None = None,
     per_image: bool = False,
     stack_axis: int | None = None,
+    colormap: ColormapSpec = None,
+    unknown_color: str = "error",
+    allow_lossy: bool = False,
+    on_error: str = "raise",
+    progress: ProgressSpec = False,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -77,25 +98,40 @@ def count(
     threads: worker threads; default: the CPUs this process may use.
     per_image: also keep the (images x classes) table of counts.
     stack_axis: count every slice along this axis as its own image (e.g. 0 for a stack of 2-D masks).
+    colormap: for RGB colour masks: "voc", "cityscapes", "camvid", a JSON file, or {(r, g, b): class id}.
+    unknown_color: "error" (default) or "ignore": what a colour missing from the colormap is.
+    allow_lossy: count JPEG masks anyway (their compression noise makes fake classes: refused by default).
+    on_error: "raise" (stop at the first bad input) or "skip" (leave it out; listed in counts.errors).
+    progress: True for a progress bar on a terminal, or a callable receiving `Progress` updates.
     """
     settings = Settings(
-        _check_num_classes(num_classes), _check_ignore(ignore_index), ReadOptions(_check_stack_axis(stack_axis))
+        _check_num_classes(num_classes),
+        _check_ignore(ignore_index),
+        ReadOptions(_check_stack_axis(stack_axis), resolve_colormap(colormap, unknown_color), bool(allow_lossy)),
+        _check_choice("on_error", on_error, ("raise", "skip")),
     )
     workers = _check_threads(threads)
     items = expand(inputs)
-    total = Accumulator(settings.num_classes or 0, per_image)
+    total = Accumulator(settings.num_classes or 0, per_image, len(items), make_reporter(progress, len(items)))
     if workers == 1:
         for index, item in enumerate(items):
             total.add(index, _count_input(item, settings, 1))
     else:
         _count_parallel(items, settings, workers, total)
-    return total.counts(settings)
+    counts = total.counts(settings)
+    if counts.errors:
+        warnings.warn(
+            f"fastweights: skipped {len(counts.errors)} of {len(items)} inputs (listed in counts.errors)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return counts
 
 
 def _count_parallel(items: list[Input], settings: Settings, workers: int, total: Accumulator) -> None:
-    pending: dict[Future[list[ImageCount]], int] = {}
+    pending: dict[Future[Outcome], int] = {}
 
-    def collect(futures: Iterable[Future[list[ImageCount]]]) -> None:
+    def collect(futures: Iterable[Future[Outcome]]) -> None:
         for future in futures:
             total.add(pending.pop(future), future.result())
 
@@ -115,12 +151,18 @@ def _count_parallel(items: list[Input], settings: Settings, workers: int, total:
             raise
 
 
-def _count_input(item: Input, settings: Settings, kernel_threads: int) -> list[ImageCount]:
+def _count_input(item: Input, settings: Settings, kernel_threads: int) -> Outcome:
+    """The counts of every image of one input, or, with on_error="skip", why it was left out."""
     try:
-        return [_count_image(image, settings, kernel_threads) for image in item.images(settings.read)]
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise InputError(f"{item.name}: cannot be read: {reason}") from error
+        try:
+            return [_count_image(image, settings, kernel_threads) for image in item.images(settings.read)]
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise InputError(f"{item.name}: cannot be read: {reason}") from error
+    except InputError as error:
+        if settings.on_error == "raise":
+            raise
+        return Skipped(item.name, str(error))
 
 
 def _count_image(image: Image, settings: Settings, kernel_threads: int) -> ImageCount:
@@ -160,7 +202,7 @@ class Accumulator:
     """Sums per-image counts as they arrive, in any order; keeps the per-input order of names
     (and rows, with per_image) so the result does not depend on which thread finished first."""
 
-    def __init__(self, num_classes: int, per_image: bool) -> None:
+    def __init__(self, num_classes: int, per_image: bool, n_inputs: int, report: Reporter | None = None) -> None:
         self.pixels = np.zeros(num_classes, np.uint64)
         self.images = np.zeros(num_classes, np.uint64)
         self.image_pixels = np.zeros(num_classes, np.uint64)
@@ -168,8 +210,20 @@ class Accumulator:
         self.ignored = 0
         self.names: dict[int, list[str]] = {}
         self.rows: dict[int, list[np.ndarray]] | None = {} if per_image else None
+        self.skipped: dict[int, Skipped] = {}
+        self.n_inputs = n_inputs
+        self.report = report
 
-    def add(self, index: int, results: list[ImageCount]) -> None:
+    def add(self, index: int, outcome: Outcome) -> None:
+        if isinstance(outcome, Skipped):
+            self.skipped[index] = outcome
+        else:
+            self._add_images(index, outcome)
+        if self.report is not None:
+            done = len(self.names) + len(self.skipped)
+            self.report(done, self.n_pixels, len(self.skipped), done == self.n_inputs)
+
+    def _add_images(self, index: int, results: list[ImageCount]) -> None:
         for image in results:
             self._grow(image.pixels.size)
             span = image.pixels.size
@@ -210,10 +264,13 @@ class Accumulator:
             ignored=self.ignored,
             per_image=table,
             sources=sources,
+            errors=[(skip.name, skip.reason) for _, skip in sorted(self.skipped.items())],
             params={
                 "num_classes": settings.num_classes,
                 "ignore_index": list(settings.ignore),
                 "stack_axis": settings.read.stack_axis,
+                "colormap": None if settings.read.colormap is None else settings.read.colormap.name,
+                "allow_lossy": settings.read.allow_lossy,
                 "version": __version__,
             },
         )
@@ -259,3 +316,9 @@ def _check_threads(threads: object) -> int:
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads={threads!r}: expected a positive integer")
     return int(threads)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")
+    return str(value)

@@ -11,6 +11,7 @@ from typing import Union
 
 import numpy as np
 
+from .colormaps import colour_image
 from .errors import InputError
 from .images import Image, ReadOptions, images_of_array
 from .readers import RawFile, is_mask_file, open_path, supported_extensions
@@ -47,7 +48,11 @@ class ArrayInput:
         return int(self.array.nbytes)
 
     def images(self, options: ReadOptions) -> Iterator[Image]:
-        return images_of_array(self.name, self.array, options.stack_axis)
+        if options.colormap is not None and self.array.dtype == np.uint8 and self.array.shape[-1:] == (3,):
+            # With a colormap, an (..., 3) uint8 array is a colour mask.
+            yield colour_image(self.name, self.array, options)
+            return
+        yield from images_of_array(self.name, self.array, options.stack_axis)
 
 
 @dataclass(frozen=True)
