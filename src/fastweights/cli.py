@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._optional import MissingDependency
+from .colormaps import BUILTIN
 from .counts import Counts
 from .errors import InputError
 from .table import format_table
@@ -23,11 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            # The skipped files are listed in the output; the library's summary warning would repeat it.
+            warnings.filterwarnings("ignore", message="fastweights: skipped")
+            return int(args.run(args))
     except KeyboardInterrupt:
         print("fastweights: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (InputError, FileNotFoundError, PermissionError) as error:
+    except (InputError, MissingDependency, FileNotFoundError, PermissionError) as error:
         return _fail(args, error, EXIT_BAD_DATA)
     except (ValueError, TypeError) as error:
         return _fail(args, error, EXIT_USAGE)
@@ -54,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--threads", type=int, metavar="T")
     count.add_argument("--stack-axis", type=int, metavar="AXIS", help="count each slice along AXIS as an image")
     count.add_argument("--per-image", action="store_true", help="keep the per-image table in the saved counts")
+    count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
+    count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
+    count.add_argument("--allow-lossy", action="store_true", help="count JPEG masks anyway")
+    count.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="skip bad files and list them")
+    count.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _weight_options(count)
     count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
     count.set_defaults(run=_count)
@@ -90,8 +101,16 @@ def _count(args: argparse.Namespace) -> int:
         threads=args.threads,
         per_image=args.per_image,
         stack_axis=args.stack_axis,
+        colormap=args.colormap,
+        unknown_color=args.unknown_color,
+        allow_lossy=args.allow_lossy,
+        on_error=args.on_error,
+        progress=not args.quiet,
     )
-    print(format_table(counts, counts.weights(args.scheme, normalize=args.normalize), args.scheme))
+    names = BUILTIN[args.colormap][1] if args.colormap in BUILTIN else ()
+    print(format_table(counts, counts.weights(args.scheme, normalize=args.normalize), args.scheme, names))
+    for name, reason in counts.errors:
+        print(f"skipped {name}: {reason}")
     if args.output:
         counts.save(args.output)
         print(f"counts saved to {args.output}")
