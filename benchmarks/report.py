@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,17 +38,22 @@ ROLES = ["fastweights", "in-memory", "bincount", "mapped read", "ceiling"]
 def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "benchmarks.json"
-        load_before = os.getloadavg()
-        started = time.perf_counter()
         command = [sys.executable, "-m", "pytest", "benchmarks", "-q", f"--benchmark-json={results}"]
+        busy_before, steal_before = cpu_times()
+        ours_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
         completed = subprocess.run(command, cwd=ROOT, check=False)
         elapsed = time.perf_counter() - started
-        load_after = os.getloadavg()
+        ours_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy_after, steal_after = cpu_times()
+        ours = (ours_after.ru_utime - ours_before.ru_utime) + (ours_after.ru_stime - ours_before.ru_stime)
+        others = max(0.0, busy_after - busy_before - ours) / elapsed
+        steal = (steal_after - steal_before) / elapsed
         if completed.returncode != 0:
             print(f"benchmarks failed (exit {completed.returncode}); {OUTPUT.name} left as it was")
             return completed.returncode
         run = json.loads(results.read_text())
-    text = render(run, elapsed, load_before, load_after)
+    text = render(run, elapsed, others, steal)
     OUTPUT.write_text(text)
     print(f"wrote {OUTPUT} ({elapsed:.0f} s run)")
     return 0
@@ -201,7 +207,34 @@ def machine() -> list[str]:
     return lines
 
 
-def render(run: dict, elapsed: float, load_before: tuple, load_after: tuple) -> str:
+def cpu_times() -> tuple[float, float]:
+    """Seconds of CPU time used on the whole machine (all processes) and stolen by the hypervisor."""
+    if not Path("/proc/stat").exists():  # not Linux: no figure
+        return math.nan, math.nan
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def busy_note(others: float, steal: float) -> list[str]:
+    """others, steal: CPUs' worth used by processes not ours, and stolen, on average over the run."""
+    if math.isnan(others):
+        return []
+    lines = [
+        f"- during the run, other processes on this machine used {others:.2f} CPUs on average "
+        f"(all CPU time minus the benchmark's own), and the hypervisor stole {steal:.2f}."
+    ]
+    if others >= 0.25:
+        lines.append(
+            "- **The machine was not quiet during this run**: the threads=2 rows compete with "
+            "those processes for the second core and are the least reliable numbers here; "
+            "single-threaded ratios suffer less."
+        )
+    return lines
+
+
+def render(run: dict, elapsed: float, others: float, steal: float) -> str:
     groups = groups_of(run)
     with contextlib.redirect_stdout(io.StringIO()):
         kernel = fastweights.show_config()["kernel"]
@@ -224,9 +257,8 @@ def render(run: dict, elapsed: float, load_before: tuple, load_after: tuple) -> 
         "## Machine",
         "",
         *machine(),
-        f"- load average (1 min) before / after the run: {load_before[0]:.2f} / {load_after[0]:.2f}. "
-        "The machine is shared and noisy: compare ratios within one group, not absolute times "
-        "across runs.",
+        "- The machine is shared and noisy: compare ratios within one group, not absolute times across runs.",
+        *busy_note(others, steal),
         "",
         "## Method",
         "",

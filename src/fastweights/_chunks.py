@@ -16,7 +16,8 @@ __all__ = ["contiguous_chunks"]
 
 def contiguous_chunks(array: np.ndarray, max_elements: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yields (chunk, region): a C-contiguous 1-D chunk and the part of `array` it was made from."""
-    array = _densest_first(array)
+    if not array.flags.c_contiguous:
+        array = _densest_first(array)
     if array.flags.c_contiguous:
         flat = array.reshape(-1)
         for start in range(0, flat.size, max_elements):

@@ -19,7 +19,11 @@ __all__ = ["Tally", "label_bounds", "merge", "tally"]
 # Widest label range counted through a dense table; wider ones go through the sparse kernel.
 DENSE_TABLE_LIMIT = 1 << 20
 
-_KERNEL_DTYPES = frozenset(["uint8", "int8", "uint16", "int16", "uint32", "int32", "int64"])
+# The label range [min, max + 1) of each dtype the kernel counts.
+_DTYPE_RANGE = {
+    name: (int(np.iinfo(name).min), int(np.iinfo(name).max) + 1)
+    for name in ("uint8", "int8", "uint16", "int16", "uint32", "int32", "int64")
+}
 _INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -99,12 +103,12 @@ def tally(chunk: np.ndarray, bounds: tuple[int, int] | None, threads: int) -> Ta
     if chunk.size == 0:
         return EMPTY
     name = chunk.dtype.name
-    assert name in _KERNEL_DTYPES and chunk.flags.c_contiguous
-    info = np.iinfo(chunk.dtype)
+    assert chunk.flags.c_contiguous
+    lowest, highest = _DTYPE_RANGE[name]
     if chunk.dtype.itemsize == 1:
-        lo, hi = info.min, info.max + 1
+        lo, hi = lowest, highest
     elif bounds is not None:
-        lo, hi = max(bounds[0], info.min), min(bounds[1], info.max + 1)
+        lo, hi = max(bounds[0], lowest), min(bounds[1], highest)
     else:
         lo, hi = _min_max(chunk, threads)
     if lo >= hi or hi - lo > DENSE_TABLE_LIMIT:

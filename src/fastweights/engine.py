@@ -171,9 +171,11 @@ def _count_image(image: Image, settings: Settings, kernel_threads: int) -> Image
 
 def _classify(name: str, total: Tally, settings: Settings) -> ImageCount:
     """Splits an image's label tally into class counts and ignored pixels; refuses bad labels."""
-    ignored_mask = np.isin(total.values, settings.ignore)
-    ignored = int(total.counts[ignored_mask].sum(dtype=np.uint64)) + total.ignored
-    values, counts = total.values[~ignored_mask], total.counts[~ignored_mask]
+    values, counts, ignored = total.values, total.counts, total.ignored
+    if settings.ignore:
+        ignored_mask = np.isin(values, settings.ignore)
+        ignored += int(counts[ignored_mask].sum(dtype=np.uint64))
+        values, counts = values[~ignored_mask], counts[~ignored_mask]
     if values.size and values[0] < 0:
         raise InputError(
             f"{name}: negative label {values[0]} ({counts[0]} pixels); if it marks unlabelled pixels, "

@@ -7,7 +7,7 @@ import glob
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from .colormaps import colour_image
 from .errors import InputError
 from .images import Image, ReadOptions, images_of_array
 from .readers import RawFile, is_mask_file, open_path, supported_extensions
+from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
 
 __all__ = ["Input", "expand"]
 
@@ -22,17 +23,11 @@ __all__ = ["Input", "expand"]
 @dataclass(frozen=True)
 class FileInput:
     path: str
+    nbytes: int
 
     @property
     def name(self) -> str:
         return self.path
-
-    @property
-    def nbytes(self) -> int:
-        try:
-            return os.stat(self.path).st_size
-        except OSError:
-            return 0
 
     def images(self, options: ReadOptions) -> Iterator[Image]:
         return open_path(self.path, options)
@@ -71,7 +66,50 @@ class RawInput:
         return self.raw.images(options)
 
 
-Input = Union[FileInput, ArrayInput, RawInput]
+@dataclass(frozen=True)
+class HDF5Input:
+    path: str
+    dataset: str
+    nbytes: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}:{self.dataset}"
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return open_hdf5(self.path, self.dataset, options)
+
+
+@dataclass(frozen=True)
+class ZarrInput:
+    path: str
+    # Unknown without opening the store: count it as a big input, with every thread on its chunks.
+    nbytes: int = 1 << 62
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return open_zarr(self.path, options)
+
+
+@dataclass(frozen=True)
+class ArrayLikeInput:
+    """An h5py dataset or a zarr array passed in: read a block at a time, never whole."""
+
+    array: Any
+    name: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.array.shape, dtype=np.int64)) * np.dtype(self.array.dtype).itemsize
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return array_like_images(self.name, self.array, options)
+
+
+Input = Union[FileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput]
 
 
 def expand(inputs: object) -> list[Input]:
@@ -81,15 +119,24 @@ def expand(inputs: object) -> list[Input]:
     if not isinstance(inputs, Iterable):
         raise TypeError(f"inputs: expected a path, folder, glob, array or a list of them, got {type(inputs).__name__}")
     expanded: list[Input] = []
-    seen_files: set[str] = set()
+    seen_files: set[tuple[int, int]] = set()
     arrays = 0
     for position, item in enumerate(inputs):
         if isinstance(item, (str, os.PathLike)):
-            for path in _files_of(os.fspath(item)):
-                real = os.path.realpath(path)
-                if real not in seen_files:
-                    seen_files.add(real)
-                    expanded.append(FileInput(path))
+            text = os.fspath(item)
+            hdf5 = split_hdf5_path(text)
+            if hdf5 is not None and not os.path.exists(text):
+                expanded.append(HDF5Input(*hdf5, _size(hdf5[0])))
+                continue
+            for path in _files_of(text):
+                info = os.stat(path)
+                identity = (info.st_dev, info.st_ino)  # the same file under two names counts once
+                if identity not in seen_files:
+                    seen_files.add(identity)
+                    expanded.append(ZarrInput(path) if is_zarr_store(path) else FileInput(path, info.st_size))
+        elif is_array_like(item):
+            expanded.append(ArrayLikeInput(item, _array_like_name(item, arrays)))
+            arrays += 1
         elif isinstance(item, RawFile):
             expanded.append(RawInput(item))
         elif isinstance(item, np.ndarray) or hasattr(item, "__array__"):
@@ -106,12 +153,28 @@ def expand(inputs: object) -> list[Input]:
 
 
 def _is_single(inputs: object) -> bool:
-    return isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile)) or (
-        hasattr(inputs, "__array__") and not isinstance(inputs, (list, tuple))
+    return (
+        isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile))
+        or is_array_like(inputs)
+        or (hasattr(inputs, "__array__") and not isinstance(inputs, (list, tuple)))
     )
 
 
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _array_like_name(array: Any, position: int) -> str:
+    file = getattr(getattr(array, "file", None), "filename", None)  # h5py
+    return f"{file}:{array.name}" if file else f"<{type(array).__name__} {position}>"
+
+
 def _files_of(path: str) -> list[str]:
+    if is_zarr_store(path):
+        return [path]
     if os.path.isdir(path):
         files = sorted(_walk(path))
         if not files:
@@ -137,7 +200,9 @@ def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir():
+            if entry.is_dir() and is_zarr_store(entry.path):
+                yield entry.path
+            elif entry.is_dir():
                 yield from _walk(entry.path, (*ancestors, identity))
             elif entry.is_file() and is_mask_file(entry.path):
                 yield entry.path

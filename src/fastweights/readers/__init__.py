@@ -8,23 +8,50 @@ from typing import Callable
 
 from ..errors import InputError
 from ..images import Image, ReadOptions
+from .arrays import open_hdf5
+from .lossy import JPEG_MAGIC, open_jpeg
+from .nifti import GZIP_MAGIC, NII_MAGICS, open_nifti
 from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw
+from .png import PNG_MAGIC, open_png
+from .tiff import TIFF_MAGICS, open_tiff
 
 __all__ = ["READERS", "RawFile", "is_mask_file", "open_path", "raw", "supported_extensions"]
 
 Reader = Callable[[str, ReadOptions], Iterator[Image]]
 
-# extension -> (reader, the magic bytes a file of that kind starts with)
-READERS: dict[str, tuple[Reader, bytes]] = {
+# extension -> (reader, the magic bytes a file of that kind starts with, or a tuple of the choices)
+READERS: dict[str, tuple[Reader, bytes | tuple[bytes, ...]]] = {
     ".npy": (open_npy, NPY_MAGIC),
     ".npz": (open_npz, ZIP_MAGIC),
+    ".png": (open_png, PNG_MAGIC),
+    ".jpg": (open_jpeg, JPEG_MAGIC),
+    ".jpeg": (open_jpeg, JPEG_MAGIC),
+    ".tif": (open_tiff, TIFF_MAGICS),
+    ".tiff": (open_tiff, TIFF_MAGICS),
+    ".nii": (open_nifti, NII_MAGICS),
+    ".nii.gz": (open_nifti, GZIP_MAGIC),
 }
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def open_hdf5_file(path: str, options: ReadOptions) -> Iterator[Image]:
+    """An HDF5 file named without a dataset: which of its arrays holds the labels is the user's call."""
+    try:
+        yield from open_hdf5(path, "/", options)
+    except InputError as error:
+        listing = str(error).split("; ", 1)[-1]
+        raise InputError(
+            f"{path}: an HDF5 file: name the dataset that holds the labels, as {path}:/dataset ({listing})"
+        ) from None
+
+
+for _extension in (".h5", ".hdf5", ".he5"):
+    READERS[_extension] = (open_hdf5_file, HDF5_MAGIC)
 
 # Mask formats a folder may hold that this version cannot read yet: listing a folder refuses them
 # rather than leave part of a data set out of the count silently.
-UNREADABLE_MASK_EXTENSIONS = frozenset(
-    [".png", ".tif", ".tiff", ".nii", ".nii.gz", ".h5", ".hdf5", ".zarr", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"]
-)
+UNREADABLE_MASK_EXTENSIONS = frozenset([".bmp", ".gif", ".webp"])
 
 
 def supported_extensions() -> str:
@@ -54,10 +81,12 @@ def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
             f"{path}: unknown extension {extension or '(none)'!r}; fastweights reads {supported_extensions()}"
         )
     reader, magic = READERS[extension]
+    magics = magic if isinstance(magic, tuple) else (magic,)
     with open(path, "rb") as file:
-        start = file.read(len(magic))
+        start = file.read(max(len(m) for m in magics))
     if not start:
         raise InputError(f"{path}: 0-byte file")
-    if start != magic:
-        raise InputError(f"{path}: not a {extension} file (it does not start with {magic!r})")
+    if not any(start.startswith(m) for m in magics):
+        shown = " or ".join(repr(m) for m in magics)
+        raise InputError(f"{path}: not a {extension} file (it does not start with {shown})")
     return reader(path, options)

@@ -4,6 +4,7 @@ binary files (memory-mapped, through `fastweights.raw`)."""
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -37,8 +38,30 @@ class NpyHeader:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
+# How numpy writes every header of a plain array: parsed without `ast`, which costs more than
+# counting a small mask. Anything else goes through numpy's own parser.
+_PLAIN_HEADER = re.compile(
+    r"\{'descr': '([<>|=][a-z][0-9]+)', 'fortran_order': (True|False), 'shape': \(([0-9, ]*)\), *\} *\n?$"
+)
+# Below this size a .npy is read with one read() instead of memory-mapped.
+SMALL_FILE_BYTES = 1 << 20
+
+
 def read_npy_header(file: IO[bytes], name: str) -> NpyHeader:
     start = file.tell()
+    prefix = file.read(12)
+    if len(prefix) >= 10 and prefix[:6] == NPY_MAGIC and prefix[6] in (1, 2, 3):
+        size_bytes = 2 if prefix[6] == 1 else 4
+        length = int.from_bytes(prefix[8 : 8 + size_bytes], "little")
+        text_start = 8 + size_bytes
+        text = (prefix[text_start:] + file.read(length - (len(prefix) - text_start)))[:length]
+        match = _PLAIN_HEADER.match(text.decode("latin-1"))
+        if match and len(text) == length:
+            shape = tuple(int(dim) for dim in match[3].split(",") if dim.strip())
+            dtype = np.dtype(match[1])
+            file.seek(start + text_start + length)
+            return NpyHeader(shape, match[2] == "True", dtype, text_start + length)
+    file.seek(start)
     try:
         version = np.lib.format.read_magic(file)
         if version == (1, 0):
@@ -57,12 +80,18 @@ def read_npy_header(file: IO[bytes], name: str) -> NpyHeader:
 def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
     with open(path, "rb") as file:
         header = read_npy_header(file, path)
+        size = os.fstat(file.fileno()).st_size
+        if size < header.offset + header.nbytes:
+            raise InputError(
+                f"{path}: truncated .npy: shape {header.shape} of {header.dtype} needs "
+                f"{header.offset + header.nbytes} bytes, the file has {size}"
+            )
+        if size <= SMALL_FILE_BYTES:
+            data = file.read(header.nbytes)
+            array = np.frombuffer(data, header.dtype).reshape(header.shape, order="F" if header.fortran else "C")
+            yield from images_of_array(path, array, options.stack_axis)
+            return
     mapped = MappedFile(path)
-    if mapped.size < header.offset + header.nbytes:
-        raise InputError(
-            f"{path}: truncated .npy: shape {header.shape} of {header.dtype} needs "
-            f"{header.offset + header.nbytes} bytes, the file has {mapped.size}"
-        )
     array = mapped.array(header.dtype, header.shape, header.offset, header.fortran)
     yield from images_of_array(path, array, options.stack_axis, mapped.release)
 
