@@ -1,0 +1,109 @@
+"""PNG mask folders: fastweights.count against a plain loop of Pillow + np.bincount over the same
+files, measured in the same run (DESIGN.md §4: >= 3x on one thread, >= 1.6x more on two).
+
+    python -m pytest benchmarks/test_png_speed.py -q --benchmark-disable   # correctness only
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from speed_data import SEED, blocky_masks, skewed
+from test_count_speed import run, same_counts
+
+import fastweights
+
+pil = pytest.importorskip("PIL.Image")
+
+REAL_DATA = Path(os.environ.get("FASTWEIGHTS_REAL_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+ROUNDS = 5
+
+
+class PngFolder:
+    def __init__(self, paths: list[Path], description: str) -> None:
+        self.paths = paths
+        self.description = description
+        self.expected = pillow_loop(paths)
+        self.pixels = int(self.expected.sum())
+
+
+def pillow_loop(paths: list[Path]) -> np.ndarray:
+    """The reference every seed script amounts to: decode with Pillow, np.bincount, add."""
+    total = np.zeros(65536, np.int64)
+    for path in paths:
+        with pil.open(path) as image:
+            labels = np.asarray(image)
+        total[: int(labels.max()) + 1] += np.bincount(labels.ravel())
+    return total
+
+
+@pytest.fixture(scope="session")
+def camvid() -> PngFolder:
+    folder = REAL_DATA / "camvid" / "trainannot"
+    if not folder.is_dir():
+        pytest.skip(f"CamVid masks not found at {folder}")
+    paths = sorted(folder.glob("*.png"))
+    return PngFolder(paths, f"CamVid trainannot: {len(paths)} gray 480 x 360 PNGs (SegNet)")
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory):
+    """300 gray and 300 palette PNGs of 512 x 512 blocky masks, 20 classes (one at 70 %), saved by Pillow."""
+    folder = tmp_path_factory.mktemp("png")
+    masks, _ = blocky_masks(np.random.default_rng(SEED + 9), 600, 512, 512, skewed(20, 0.70), np.uint8)
+    palette = [value for index in range(256) for value in (index * 37 % 256, index * 91 % 256, index * 13 % 256)]
+    paths = []
+    for index, mask in enumerate(masks):
+        image = pil.fromarray(mask)
+        if index % 2:
+            image = image.convert("P")
+            image.putpalette(palette)
+            image.putdata(mask.ravel())  # the indices are the labels
+        path = folder / f"mask_{index:04d}.png"
+        image.save(path)
+        paths.append(path)
+    yield PngFolder(paths, "600 PNGs of 512 x 512 blocky masks (300 gray 'L', 300 palette 'P'), 20 classes")
+    shutil.rmtree(folder)
+
+
+def folders() -> list:
+    return [pytest.param(name, id=name, marks=pytest.mark.benchmark(group=f"png-{name}")) for name in ("camvid", "generated")]
+
+
+@pytest.fixture
+def png_folder(request: pytest.FixtureRequest) -> PngFolder:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("png_folder", folders(), indirect=True)
+def test_png_fastweights(benchmark, png_folder: PngFolder, threads: int) -> None:
+    result = run(
+        benchmark,
+        lambda: fastweights.count(png_folder.paths, threads=threads),
+        variant=f"fastweights.count threads={threads}",
+        role="fastweights",
+        nbytes=png_folder.pixels,
+        data=png_folder.description,
+        rounds=ROUNDS,
+    )
+    assert same_counts(result.pixels, png_folder.expected)
+    assert result.n_images == len(png_folder.paths)
+
+
+@pytest.mark.parametrize("png_folder", folders(), indirect=True)
+def test_png_pillow_loop(benchmark, png_folder: PngFolder) -> None:
+    result = run(
+        benchmark,
+        lambda: pillow_loop(png_folder.paths),
+        variant="Pillow + np.bincount loop",
+        role="bincount",
+        nbytes=png_folder.pixels,
+        data=png_folder.description,
+        rounds=ROUNDS,
+    )
+    assert same_counts(result, png_folder.expected)
