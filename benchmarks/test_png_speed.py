@@ -19,7 +19,9 @@ import fastweights
 
 pil = pytest.importorskip("PIL.Image")
 
-REAL_DATA = Path(os.environ.get("FASTWEIGHTS_REAL_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+REAL_DATA = Path(
+    os.environ.get("FASTWEIGHTS_REAL_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+)
 ROUNDS = 5
 
 
@@ -71,7 +73,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
 
 
 def folders() -> list:
-    return [pytest.param(name, id=name, marks=pytest.mark.benchmark(group=f"png-{name}")) for name in ("camvid", "generated")]
+    return [
+        pytest.param(name, id=name, marks=pytest.mark.benchmark(group=f"png-{name}"))
+        for name in ("camvid", "generated")
+    ]
 
 
 @pytest.fixture

@@ -7,8 +7,11 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "fastweights/histogram.hpp"
+#include "fastweights/png.hpp"
 
 namespace py = pybind11;
 
@@ -74,6 +77,68 @@ void bind_dtype(py::module_& m, const std::string& name) {
           py::arg("threads"));
 }
 
+// A read-only, contiguous byte view of any buffer-protocol object (bytes, memoryview, uint8 array),
+// held for as long as this lives; the exporter keeps the memory alive and unmoved meanwhile.
+class ByteView {
+  public:
+    explicit ByteView(const py::object& object) {
+        if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    }
+    ByteView(const ByteView&) = delete;
+    ByteView& operator=(const ByteView&) = delete;
+    ~ByteView() { PyBuffer_Release(&view_); }
+    const unsigned char* data() const { return static_cast<const unsigned char*>(view_.buf); }
+    std::size_t size() const { return static_cast<std::size_t>(view_.len); }
+
+  private:
+    Py_buffer view_{};
+};
+
+py::object table_array(std::vector<std::uint64_t>&& table) {
+    if (table.empty()) return py::none();
+    auto* owned = new std::vector<std::uint64_t>(std::move(table));
+    py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<std::uint64_t>*>(p); });
+    return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(owned->size()), owned->data(), free_when_done);
+}
+
+py::tuple count_png(const py::object& data, std::uint64_t max_pixels) {
+    const ByteView bytes(data);
+    fastweights::png::CountResult result;
+    {
+        py::gil_scoped_release release;
+        result = fastweights::png::count_png(bytes.data(), bytes.size(), max_pixels);
+    }
+    const auto& h = result.header;
+    return py::make_tuple(static_cast<int>(result.status), result.message, table_array(std::move(result.table)),
+                          h.width, h.height, h.bit_depth, h.color_type);
+}
+
+py::tuple decode_png(const py::object& data, std::uint64_t max_pixels) {
+    const ByteView bytes(data);
+    fastweights::png::DecodeResult result;
+    {
+        py::gil_scoped_release release;
+        result = fastweights::png::decode_png(bytes.data(), bytes.size(), max_pixels);
+    }
+    py::object samples = py::none();
+    if (!result.samples.empty()) {
+        auto* owned = new std::vector<unsigned char>(std::move(result.samples));
+        py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<unsigned char>*>(p); });
+        samples = py::array_t<std::uint8_t>(static_cast<py::ssize_t>(owned->size()), owned->data(), free_when_done);
+    }
+    const auto& h = result.header;
+    return py::make_tuple(static_cast<int>(result.status), result.message, samples, h.width, h.height, h.bit_depth,
+                          h.color_type, h.interlace);
+}
+
+py::tuple png_header(const py::object& data) {
+    const ByteView bytes(data);
+    const auto result = fastweights::png::png_header(bytes.data(), bytes.size());
+    const auto& h = result.header;
+    return py::make_tuple(static_cast<int>(result.status), result.message, h.width, h.height, h.bit_depth,
+                          h.color_type, h.interlace);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -87,5 +152,11 @@ PYBIND11_MODULE(_core, m) {
     bind_dtype<std::int64_t>(m, "int64");
     m.def("openmp_enabled", &fastweights::openmp_enabled);
     m.attr("replicated_table_limit") = fastweights::replicated_table_limit;
+    m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
+          "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");
+    m.def("decode_png", &decode_png, py::arg("data"), py::arg("max_pixels"),
+          "Decodes a PNG held in a bytes-like object to its samples in raster order (GIL released).");
+    m.def("png_header", &png_header, py::arg("data"),
+          "The signature and IHDR of a PNG held in a bytes-like object.");
     m.attr("__version__") = FASTWEIGHTS_VERSION;
 }

@@ -181,3 +181,8 @@ def test_property_equals_numpy(images: list[np.ndarray], threads: int, ignore: i
     ignored = () if ignore is None else (ignore,) if isinstance(ignore, int) else ignore
     got = fastweights.count(images, threads=threads, ignore_index=ignore, per_image=True)
     assert_same_statistics(got, numpy_counts(images, ignored))
+
+
+def test_bool_arrays_whose_true_bytes_are_not_one() -> None:
+    raw = np.frombuffer(bytes([0, 255, 1, 7, 0]), dtype=np.bool_)  # as a decoder may hand them over
+    assert fastweights.count(raw).pixels.tolist() == [2, 3]

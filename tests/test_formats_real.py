@@ -6,17 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_same_statistics, numpy_counts
+from conftest import CAMVID_IMAGES, CAMVID_MEDIAN, CAMVID_PIXELS, assert_same_statistics, numpy_counts
 
 import fastweights
 from fastweights.errors import InputError
 
 pil = pytest.importorskip("PIL.Image")
-
-# ../shared/data/README.md: alexgkendall/caffe-segnet issue #37 (SegNet-Tutorial issue #101).
-CAMVID_PIXELS = [10682767, 14750079, 623349, 20076880, 2845085, 6166762, 743859, 714595, 3719877, 405385, 184967, 2503995]
-CAMVID_IMAGES = [366, 365, 366, 367, 349, 319, 351, 173, 360, 317, 201, 367]
-CAMVID_MEDIAN = [0.2565, 0.1853, 4.3963, 0.1369, 0.9185, 0.3873, 3.5331, 1.8127, 0.7246, 5.8550, 8.1365, 1.0974]
 
 
 def pillow_labels(path: Path) -> np.ndarray:

@@ -57,3 +57,19 @@ def count_dense_int64(
 def count_sparse_int64(
     labels: npt.NDArray[np.int64], threads: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
+
+# PNG (fastweights::png): status 0 ok, 1 unsupported (left to a general decoder), 2.. errors whose
+# message says what is wrong. Any buffer-protocol object of bytes is accepted; the GIL is released
+# while decoding.
+def count_png(
+    data: bytes | memoryview | npt.NDArray[np.uint8], max_pixels: int
+) -> tuple[int, str, npt.NDArray[np.uint64] | None, int, int, int, int]:
+    """(status, message, counts by sample value (256 or 65,536 entries), width, height, bit depth, colour type)"""
+
+def decode_png(
+    data: bytes | memoryview | npt.NDArray[np.uint8], max_pixels: int
+) -> tuple[int, str, npt.NDArray[np.uint8] | None, int, int, int, int, int]:
+    """(status, message, samples in raster order, width, height, bit depth, colour type, interlace)"""
+
+def png_header(data: bytes | memoryview | npt.NDArray[np.uint8]) -> tuple[int, str, int, int, int, int, int]:
+    """(status, message, width, height, bit depth, colour type, interlace) from the signature and IHDR"""

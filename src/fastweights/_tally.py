@@ -65,7 +65,8 @@ def countable(chunk: np.ndarray, name: str) -> np.ndarray:
     """The chunk as an integer array the kernel takes, or an InputError naming the input."""
     dtype = chunk.dtype
     if dtype.kind == "b":
-        return chunk.view(np.uint8)
+        # Not a view: a bool array made from a buffer (Pillow's mode "1") may hold True as 255.
+        return chunk.astype(np.uint8)
     if dtype.kind in "iu":
         if not dtype.isnative:
             chunk = chunk.astype(dtype.newbyteorder("="))
