@@ -91,7 +91,7 @@ def test_an_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
         def refuse(*args: object, **kwargs: object) -> None:
             raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr("fastweights.readers.open", refuse, raising=False)
+        monkeypatch.setattr("fastweights.readers.numpy_files.open", refuse, raising=False)
     with pytest.raises(InputError, match=r"locked\.npy: cannot be read: Permission denied"):
         fastweights.count(path)
 

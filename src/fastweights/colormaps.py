@@ -206,6 +206,4 @@ def _row_blocks(rgb: np.ndarray, max_pixels: int = 1 << 22) -> Iterator[np.ndarr
 
 def colour_image(name: str, rgb: np.ndarray, options: ReadOptions) -> Image:
     """An image of an (..., 3) colour mask, counted through `options.colormap`."""
-    return Image(
-        name, int(rgb.size // 3), lambda bounds, threads: rgb_tally(name, rgb, options.colormap, bounds, threads)
-    )
+    return Image(name, lambda bounds, threads: rgb_tally(name, rgb, options.colormap, bounds, threads))

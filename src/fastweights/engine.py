@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Union
@@ -24,7 +24,8 @@ from .counts import Counts
 from .errors import InputError
 from .images import CHUNK_BYTES, Image, ReadOptions
 from .progress import ProgressSpec, Reporter, make_reporter
-from .sources import Input, expand
+from .readers import tally_files
+from .sources import FileInput, Input, expand
 
 __all__ = ["count", "default_threads"]
 
@@ -56,12 +57,10 @@ class Settings:
 @dataclass(frozen=True)
 class ImageCount:
     name: str
-    pixels: np.ndarray  # uint64 per class id, as long as the largest class seen + 1 (or num_classes)
+    classes: np.ndarray  # int64: the classes present, ascending
+    pixels: np.ndarray  # uint64: the pixels of each of them
+    total: int  # pixels counted (ignored ones excluded)
     ignored: int
-
-    @property
-    def total(self) -> int:
-        return int(self.pixels.sum(dtype=np.uint64))
 
 
 @dataclass(frozen=True)
@@ -113,11 +112,7 @@ def count(
     workers = _check_threads(threads)
     items = expand(inputs)
     total = Accumulator(settings.num_classes or 0, per_image, len(items), make_reporter(progress, len(items)))
-    if workers == 1:
-        for index, item in enumerate(items):
-            total.add(index, _count_input(item, settings, 1))
-    else:
-        _count_parallel(items, settings, workers, total)
+    _count_all(items, settings, workers, total)
     counts = total.counts(settings)
     if counts.errors:
         warnings.warn(
@@ -128,22 +123,38 @@ def count(
     return counts
 
 
-def _count_parallel(items: list[Input], settings: Settings, workers: int, total: Accumulator) -> None:
-    pending: dict[Future[Outcome], int] = {}
+# Small inputs go to the workers in batches: one task per input costs a future, a wake-up of the
+# calling thread and a GIL hand-over each, as much as decoding a small PNG.
+BATCH_INPUTS = 32
+BATCH_BYTES = 1 << 20
 
-    def collect(futures: Iterable[Future[Outcome]]) -> None:
+
+def _count_all(items: list[Input], settings: Settings, workers: int, total: Accumulator) -> None:
+    """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
+    `workers` threads. At most two batches per worker are in flight."""
+    if workers == 1:
+        for work in _batches(items, workers):
+            for index, outcome in _count_work(work, settings, 1):
+                total.add(index, outcome)
+        return
+    pending: set[Future[list[tuple[int, Outcome]]]] = set()
+
+    def collect(futures: Iterable[Future[list[tuple[int, Outcome]]]]) -> None:
         for future in futures:
-            total.add(pending.pop(future), future.result())
+            pending.discard(future)
+            for index, outcome in future.result():
+                total.add(index, outcome)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastweights") as pool:
         try:
-            for index, item in enumerate(items):
-                if item.nbytes > CHUNK_BYTES:
-                    total.add(index, _count_input(item, settings, workers))
+            for work in _batches(items, workers):
+                if isinstance(work, tuple):  # one big input
+                    for index, outcome in _count_work(work, settings, workers):
+                        total.add(index, outcome)
                     continue
                 if len(pending) >= 2 * workers:
                     collect(wait(pending, return_when=FIRST_COMPLETED).done)
-                pending[pool.submit(_count_input, item, settings, 1)] = index
+                pending.add(pool.submit(_count_work, work, settings, 1))
             collect(list(pending))
         except BaseException:
             for future in pending:
@@ -151,10 +162,54 @@ def _count_parallel(items: list[Input], settings: Settings, workers: int, total:
             raise
 
 
-def _count_input(item: Input, settings: Settings, kernel_threads: int) -> Outcome:
-    """The counts of every image of one input, or, with on_error="skip", why it was left out."""
+# Small inputs go to the workers in batches: one task per input costs a future, a wake-up of the
+# calling thread and GIL hand-overs, as much as decoding a small PNG; a batch of PNGs is decoded
+# in one call that releases the GIL once.
+BATCH_INPUTS = 32
+BATCH_BYTES = 1 << 20
+
+Work = Union[tuple[int, Input], list[tuple[int, Input]]]  # one big input, or a batch of small ones
+
+
+def _batches(items: list[Input], workers: int) -> Iterator[Work]:
+    # Enough batches for every worker to get several, so that none waits on the last one.
+    size = max(1, min(BATCH_INPUTS, len(items) // (4 * workers)))
+    batch: list[tuple[int, Input]] = []
+    queued = 0
+    for index, item in enumerate(items):
+        if item.nbytes > CHUNK_BYTES:
+            yield index, item
+            continue
+        batch.append((index, item))
+        queued += item.nbytes
+        if len(batch) >= size or queued >= BATCH_BYTES:
+            yield batch
+            batch, queued = [], 0
+    if batch:
+        yield batch
+
+
+def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[tuple[int, Outcome]]:
+    if isinstance(work, tuple):
+        index, item = work
+        return [(index, _count_input(item, settings, kernel_threads))]
+    files = [(index, item.path) for index, item in work if isinstance(item, FileInput)]
+    decoded = tally_files([path for _, path in files], settings.read)
+    tallied = {files[position][0]: result for position, result in decoded.items()}
+    return [(index, _count_input(item, settings, 1, tallied.get(index))) for index, item in work]
+
+
+def _count_input(
+    item: Input, settings: Settings, kernel_threads: int, tallied: Tally | InputError | None = None
+) -> Outcome:
+    """The counts of every image of one input, or, with on_error="skip", why it was left out.
+    `tallied`: the input's tally (or error), when it was decoded with others in one call."""
     try:
         try:
+            if isinstance(tallied, InputError):
+                raise tallied
+            if tallied is not None:
+                return [_classify(item.name, tallied, settings)]
             return [_count_image(image, settings, kernel_threads) for image in item.images(settings.read)]
         except OSError as error:
             reason = error.strerror or str(error)
@@ -182,22 +237,17 @@ def _classify(name: str, total: Tally, settings: Settings) -> ImageCount:
             f"pass ignore_index={values[0]}"
         )
     if settings.num_classes is not None:
-        length = settings.num_classes
-        if values.size and values[-1] >= length:
+        if values.size and values[-1] >= settings.num_classes:
             raise InputError(
-                f"{name}: label {values[-1]} ({counts[-1]} pixels) is not below num_classes={length}; "
+                f"{name}: label {values[-1]} ({counts[-1]} pixels) is not below num_classes={settings.num_classes}; "
                 "raise num_classes, or pass ignore_index if it marks pixels to leave out"
             )
-    else:
-        length = int(values[-1]) + 1 if values.size else 0
-        if length > MAX_CLASSES:
-            raise InputError(
-                f"{name}: label {values[-1]} is too large for a class id (at most {MAX_CLASSES - 1}); "
-                "pass ignore_index if it marks pixels to leave out"
-            )
-    pixels = np.zeros(length, np.uint64)
-    pixels[values] = counts
-    return ImageCount(name, pixels, ignored)
+    elif values.size and values[-1] >= MAX_CLASSES:
+        raise InputError(
+            f"{name}: label {values[-1]} is too large for a class id (at most {MAX_CLASSES - 1}); "
+            "pass ignore_index if it marks pixels to leave out"
+        )
+    return ImageCount(name, values, counts, int(counts.sum(dtype=np.uint64)), ignored)
 
 
 class Accumulator:
@@ -211,7 +261,7 @@ class Accumulator:
         self.n_pixels = 0
         self.ignored = 0
         self.names: dict[int, list[str]] = {}
-        self.rows: dict[int, list[np.ndarray]] | None = {} if per_image else None
+        self.rows: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = {} if per_image else None
         self.skipped: dict[int, Skipped] = {}
         self.n_inputs = n_inputs
         self.report = report
@@ -227,18 +277,16 @@ class Accumulator:
 
     def _add_images(self, index: int, results: list[ImageCount]) -> None:
         for image in results:
-            self._grow(image.pixels.size)
-            span = image.pixels.size
-            present = np.flatnonzero(image.pixels)
-            total = image.total
-            self.pixels[:span] += image.pixels
-            self.images[present] += np.uint64(1)
-            self.image_pixels[present] += np.uint64(total)
-            self.n_pixels += total
+            if image.classes.size:
+                self._grow(int(image.classes[-1]) + 1)
+            self.pixels[image.classes] += image.pixels
+            self.images[image.classes] += np.uint64(1)
+            self.image_pixels[image.classes] += np.uint64(image.total)
+            self.n_pixels += image.total
             self.ignored += image.ignored
         self.names[index] = [image.name for image in results]
         if self.rows is not None:
-            self.rows[index] = [image.pixels for image in results]
+            self.rows[index] = [(image.classes, image.pixels) for image in results]
 
     def _grow(self, size: int) -> None:
         missing = size - self.pixels.size
@@ -255,8 +303,8 @@ class Accumulator:
         if self.rows is not None:
             table = np.zeros((len(sources), self.pixels.size), np.uint64)
             rows = (row for index in order for row in self.rows[index])
-            for position, row in enumerate(rows):
-                table[position, : row.size] = row
+            for position, (classes, pixels) in enumerate(rows):
+                table[position, classes] = pixels
         return Counts(
             pixels=self.pixels,
             images=self.images,

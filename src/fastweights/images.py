@@ -41,7 +41,6 @@ class ReadOptions:
 @dataclass(frozen=True)
 class Image:
     name: str
-    size: int  # pixels
     tally: Callable[[Bounds, int], Tally]  # (label bounds, kernel threads) -> exact label counts
 
 
@@ -76,7 +75,7 @@ def array_image(name: str, array: np.ndarray, release: Release | None = None) ->
             if release is not None:
                 release(region)
 
-    return Image(name, int(array.size), lambda bounds, threads: tally_chunks(name, chunks(), bounds, threads))
+    return Image(name, lambda bounds, threads: tally_chunks(name, chunks(), bounds, threads))
 
 
 def check_stack_axis(name: str, shape: tuple[int, ...], stack_axis: int | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Union
@@ -128,12 +129,12 @@ def expand(inputs: object) -> list[Input]:
             if hdf5 is not None and not os.path.exists(text):
                 expanded.append(HDF5Input(*hdf5, _size(hdf5[0])))
                 continue
-            for path in _files_of(text):
-                info = os.stat(path)
+            for path, info in _files_of(text):
                 identity = (info.st_dev, info.st_ino)  # the same file under two names counts once
                 if identity not in seen_files:
                     seen_files.add(identity)
-                    expanded.append(ZarrInput(path) if is_zarr_store(path) else FileInput(path, info.st_size))
+                    is_store = stat.S_ISDIR(info.st_mode)  # folders were walked: a folder here is a Zarr store
+                    expanded.append(ZarrInput(path) if is_store else FileInput(path, info.st_size))
         elif is_array_like(item):
             expanded.append(ArrayLikeInput(item, _array_like_name(item, arrays)))
             arrays += 1
@@ -172,25 +173,26 @@ def _array_like_name(array: Any, position: int) -> str:
     return f"{file}:{array.name}" if file else f"<{type(array).__name__} {position}>"
 
 
-def _files_of(path: str) -> list[str]:
-    if is_zarr_store(path):
-        return [path]
-    if os.path.isdir(path):
-        files = sorted(_walk(path))
-        if not files:
-            raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
-        return files
-    if os.path.exists(path):
-        return [path]
-    if glob.has_magic(path):
-        matches = sorted(glob.glob(path, recursive=True))
-        if not matches:
-            raise FileNotFoundError(f"{path}: no file matches this pattern")
-        return [file for match in matches for file in _files_of(match)]
-    raise FileNotFoundError(f"{path}: no such file or folder")
+def _files_of(path: str) -> list[tuple[str, os.stat_result]]:
+    """The files a path names, with their stat: itself, a folder's masks, or a glob's matches."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if glob.has_magic(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                raise FileNotFoundError(f"{path}: no file matches this pattern") from None
+            return [found for match in matches for found in _files_of(match)]
+        raise FileNotFoundError(f"{path}: no such file or folder") from None
+    if not stat.S_ISDIR(info.st_mode) or is_zarr_store(path):
+        return [(path, info)]
+    files = sorted(_walk(path), key=lambda found: found[0])
+    if not files:
+        raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
+    return files
 
 
-def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[str]:
+def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, os.stat_result]]:
     """Files below `folder`, following symbolic links but refusing a link back to an ancestor."""
     info = os.stat(folder)
     identity = (info.st_dev, info.st_ino)
@@ -201,8 +203,8 @@ def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[
             if entry.name.startswith("."):
                 continue
             if entry.is_dir() and is_zarr_store(entry.path):
-                yield entry.path
+                yield entry.path, entry.stat()
             elif entry.is_dir():
                 yield from _walk(entry.path, (*ancestors, identity))
             elif entry.is_file() and is_mask_file(entry.path):
-                yield entry.path
+                yield entry.path, entry.stat()

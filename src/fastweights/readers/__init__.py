@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Callable
 
+from .._tally import Tally
 from ..errors import InputError
 from ..images import Image, ReadOptions
+from ._magic import check_magic, extension_of, magic_choices
 from .arrays import open_hdf5
 from .lossy import JPEG_MAGIC, open_jpeg
 from .nifti import GZIP_MAGIC, NII_MAGICS, open_nifti
 from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw
-from .png import PNG_MAGIC, open_png
+from .png import PNG_MAGIC, open_png, tally_png_files
 from .tiff import TIFF_MAGICS, open_tiff
 
-__all__ = ["READERS", "RawFile", "is_mask_file", "open_path", "raw", "supported_extensions"]
+__all__ = ["READERS", "RawFile", "is_mask_file", "open_path", "raw", "supported_extensions", "tally_files"]
 
 Reader = Callable[[str, ReadOptions], Iterator[Image]]
 
@@ -33,6 +34,8 @@ READERS: dict[str, tuple[Reader, bytes | tuple[bytes, ...]]] = {
 }
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# Readers that call check_magic on the bytes they read first: one open() per file, not two.
+CHECK_THEIR_OWN_MAGIC = frozenset([open_png, open_npy])
 
 
 def open_hdf5_file(path: str, options: ReadOptions) -> Iterator[Image]:
@@ -58,11 +61,6 @@ def supported_extensions() -> str:
     return ", ".join(sorted(READERS)) + " and raw binary files through fastweights.raw(path, dtype, shape)"
 
 
-def extension_of(path: str) -> str:
-    lower = path.lower()
-    return ".nii.gz" if lower.endswith(".nii.gz") else os.path.splitext(lower)[1]
-
-
 def is_mask_file(path: str) -> bool:
     """Whether a file found in a folder is a mask to count; refuses masks it cannot read."""
     extension = extension_of(path)
@@ -81,12 +79,18 @@ def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
             f"{path}: unknown extension {extension or '(none)'!r}; fastweights reads {supported_extensions()}"
         )
     reader, magic = READERS[extension]
-    magics = magic if isinstance(magic, tuple) else (magic,)
-    with open(path, "rb") as file:
-        start = file.read(max(len(m) for m in magics))
-    if not start:
-        raise InputError(f"{path}: 0-byte file")
-    if not any(start.startswith(m) for m in magics):
-        shown = " or ".join(repr(m) for m in magics)
-        raise InputError(f"{path}: not a {extension} file (it does not start with {shown})")
+    if reader not in CHECK_THEIR_OWN_MAGIC:
+        with open(path, "rb") as file:
+            check_magic(path, file.read(max(len(m) for m in magic_choices(magic))), magic)
     return reader(path, options)
+
+
+def tally_files(paths: list[str], options: ReadOptions) -> dict[int, Tally | InputError]:
+    """Tallies of the files among `paths` (by position) whose format decodes many files in one call
+    without the GIL (PNG); the others are left to their readers."""
+    if options.stack_axis is not None:
+        return {}
+    positions = [position for position, path in enumerate(paths) if extension_of(path) == ".png"]
+    if not positions:
+        return {}
+    return dict(zip(positions, tally_png_files([paths[position] for position in positions], options)))

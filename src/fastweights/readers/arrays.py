@@ -206,8 +206,7 @@ def _block_image(
                 index = (*block[: fixed[0]], fixed[1], *block[fixed[0] :])
             yield np.ascontiguousarray(_read_block(name, obj, index)).reshape(-1)
 
-    size = int(np.prod(region, dtype=np.int64))
-    return Image(name, size, lambda bounds, threads: tally_chunks(name, blocks(), bounds, threads))
+    return Image(name, lambda bounds, threads: tally_chunks(name, blocks(), bounds, threads))
 
 
 def _slab_images(
@@ -239,8 +238,7 @@ def _slab_images(
             for part, _ in contiguous_chunks(slab_slice(index), max_elements):
                 yield part
 
-        size = slice_bytes // max(np.dtype(obj.dtype).itemsize, 1)
-        return Image(image_name, size, lambda bounds, threads: tally_chunks(image_name, chunks(), bounds, threads))
+        return Image(image_name, lambda bounds, threads: tally_chunks(image_name, chunks(), bounds, threads))
 
     for index in range(depth):
         yield image(index)

@@ -41,4 +41,4 @@ def open_jpeg(path: str, options: ReadOptions) -> Iterator[Image]:
             return array_image(path, pixels).tally(bounds, threads)
         return rgb_tally(path, pixels, options.colormap, bounds, threads)
 
-    yield Image(path, 0, tally)
+    yield Image(path, tally)

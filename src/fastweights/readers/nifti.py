@@ -138,7 +138,7 @@ def _scaled_image(name: str, array: np.ndarray, scale: Scale, release: Release |
             if release is not None:
                 release(region)
 
-    return Image(name, int(array.size), lambda bounds, threads: tally_chunks(name, chunks(), bounds, threads))
+    return Image(name, lambda bounds, threads: tally_chunks(name, chunks(), bounds, threads))
 
 
 def _gzip_images(
@@ -178,7 +178,7 @@ def _stream_image(stream: gzip.GzipFile, name: str, size: int, dtype: np.dtype, 
     def tally_image(bounds: Bounds, threads: int) -> Tally:
         return tally_chunks(name, chunks(), bounds, threads)
 
-    return Image(name, size, tally_image)
+    return Image(name, tally_image)
 
 
 def _read(stream: gzip.GzipFile, want: int, path: str) -> bytes:

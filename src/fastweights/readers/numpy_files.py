@@ -17,6 +17,7 @@ import numpy as np
 from .._tally import Tally
 from ..errors import InputError
 from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
+from ._magic import check_magic
 from ._mapped import MappedFile
 
 __all__ = ["RawFile", "open_npy", "open_npz", "raw"]
@@ -79,6 +80,7 @@ def read_npy_header(file: IO[bytes], name: str) -> NpyHeader:
 
 def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
     with open(path, "rb") as file:
+        check_magic(path, file.peek(len(NPY_MAGIC))[: len(NPY_MAGIC)], NPY_MAGIC)
         header = read_npy_header(file, path)
         size = os.fstat(file.fileno()).st_size
         if size < header.offset + header.nbytes:
@@ -180,7 +182,7 @@ def _streamed_images(stream: IO[bytes], name: str, header: NpyHeader, stack_axis
         def tally_image(bounds: Bounds, threads: int) -> Tally:
             return tally_chunks(image_name, chunks(image_name, size), bounds, threads)
 
-        return Image(image_name, size, tally_image)
+        return Image(image_name, tally_image)
 
     # The images are read in order from one stream: each must be tallied before the next.
     for image_name, size in sizes:

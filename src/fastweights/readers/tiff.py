@@ -139,8 +139,6 @@ def _page_groups(
 
 
 def _pages_image(name: str, series: Any, pages: list[int]) -> Image:
-    size = len(pages) * int(np.prod(series.keyframe.shape, dtype=np.int64))
-
     def chunks(threads: int) -> Iterator[np.ndarray]:
         for index in pages:
             page = _page(series, index, name)
@@ -149,7 +147,7 @@ def _pages_image(name: str, series: Any, pages: list[int]) -> Image:
             except _DAMAGED as error:
                 raise InputError(f"{name}: damaged TIFF data in page {index} ({error})") from error
 
-    return Image(name, size, lambda bounds, threads: tally_chunks(name, chunks(threads), bounds, threads))
+    return Image(name, lambda bounds, threads: tally_chunks(name, chunks(threads), bounds, threads))
 
 
 def _page(series: Any, index: int, name: str) -> Any:
@@ -213,7 +211,6 @@ def _colour_images(
             "only an axis across its pages can be stacked"
         )
     sample_axis = keyframe.axes.index("S")
-    pixels = int(np.prod(keyframe.shape, dtype=np.int64)) // samples
 
     def image(image_name: str, pages: list[int]) -> Image:
         def tally_image(bounds: Bounds, threads: int) -> Tally:
@@ -227,7 +224,7 @@ def _colour_images(
                 total = merge(total, rgb_tally(image_name, rgb, options.colormap, bounds, threads))
             return total
 
-        return Image(image_name, len(pages) * pixels, tally_image)
+        return Image(image_name, tally_image)
 
     for image_name, pages in _page_groups(name, len(series), lead_shape, axis):
         yield image(image_name, pages)
