@@ -345,8 +345,38 @@ inline libdeflate_decompressor* thread_decompressor() noexcept {
     return decompressor.get();
 }
 
-// Inflates the stream into a new buffer of exactly layout.inflated bytes.
-inline bool inflate(const Stream& stream, const Layout& layout, Outcome& out, std::unique_ptr<unsigned char[]>& image) {
+// Where an image is inflated: a buffer kept by each thread and reused, so that after the first mask
+// of a data set no image costs an allocation or fresh page faults (which the threads of a process
+// serialise on); an image bigger than kept_scratch_bytes gets a buffer of its own.
+constexpr std::size_t kept_scratch_bytes = std::size_t{64} << 20;
+
+class Scratch {
+  public:
+    unsigned char* get() const noexcept { return data_; }
+
+    bool reserve(std::size_t size) noexcept {
+        try {
+            if (size <= kept_scratch_bytes) {
+                thread_local std::vector<unsigned char> kept;
+                if (kept.size() < size) kept.resize(size);
+                data_ = kept.data();
+            } else {
+                owned_.reset(new unsigned char[size]);
+                data_ = owned_.get();
+            }
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }
+
+  private:
+    std::unique_ptr<unsigned char[]> owned_;
+    unsigned char* data_ = nullptr;
+};
+
+// Inflates the stream into `image`, exactly layout.inflated bytes.
+inline bool inflate(const Stream& stream, const Layout& layout, Outcome& out, Scratch& image) {
     const Header& h = out.header;
     const std::string kind = size_text(h) + " pixels at bit depth " + std::to_string(h.bit_depth);
     if (layout.inflated > std::uint64_t{stream.size} * max_inflate_ratio + inflate_slack ||
@@ -355,9 +385,8 @@ inline bool inflate(const Stream& stream, const Layout& layout, Outcome& out, st
                                                   " bytes of compressed data cannot hold " + kind);
     }
     const auto size = static_cast<std::size_t>(layout.inflated);
-    image.reset(new (std::nothrow) unsigned char[size]);
     libdeflate_decompressor* decompressor = thread_decompressor();
-    if (!image || !decompressor) return out.fail(Status::out_of_memory, "out of memory");
+    if (!image.reserve(size) || !decompressor) return out.fail(Status::out_of_memory, "out of memory");
     std::size_t inflated = 0;
     const libdeflate_result result =
         libdeflate_zlib_decompress(decompressor, stream.data, stream.size, image.get(), size, &inflated);
@@ -733,7 +762,7 @@ inline CountResult count(const unsigned char* data, std::size_t size, std::uint6
         return done();
     }
     const Layout layout = layout_of(h);
-    std::unique_ptr<unsigned char[]> image;
+    Scratch image;
     if (!inflate(stream, layout, out, image)) return done();
     if (h.bit_depth <= 8 && h.color_type != 4) {
         count_packed(image.get(), layout, out, r.table);
@@ -777,7 +806,7 @@ inline DecodeResult decode(const unsigned char* data, std::size_t size, std::uin
         return done();
     }
     const Layout layout = layout_of(h);
-    std::unique_ptr<unsigned char[]> image;
+    Scratch image;
     if (!inflate(stream, layout, out, image)) return done();
     const std::size_t width = h.width;
     const std::size_t sample_bytes = h.bit_depth == 16 ? 2 : 1;
