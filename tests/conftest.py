@@ -70,3 +70,17 @@ def assert_same_statistics(got: Counts, expected: Counts) -> None:
     assert (got.n_images, got.n_pixels, got.ignored) == (expected.n_images, expected.n_pixels, expected.ignored)
     if got.per_image is not None:
         np.testing.assert_array_equal(got.per_image, expected.per_image)
+
+
+def record_memory_maps(monkeypatch: pytest.MonkeyPatch, reader_module: object) -> list[str]:
+    """The paths a reader module memory-maps from now on (its MappedFile, recording)."""
+    paths: list[str] = []
+    mapped_file = reader_module.MappedFile  # type: ignore[attr-defined]
+
+    class Recording(mapped_file):  # type: ignore[misc,valid-type]
+        def __init__(self, path: str) -> None:
+            paths.append(path)
+            super().__init__(path)
+
+    monkeypatch.setattr(reader_module, "MappedFile", Recording)
+    return paths

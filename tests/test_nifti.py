@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_same_statistics, numpy_counts
+from conftest import assert_same_statistics, numpy_counts, record_memory_maps
 
 import fastweights
 from fastweights.errors import InputError
@@ -47,15 +47,7 @@ def volume() -> np.ndarray:
 @pytest.fixture
 def mapped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every file the NIfTI reader memory-maps."""
-    paths: list[str] = []
-
-    class Recording(nifti.MappedFile):
-        def __init__(self, path: str) -> None:
-            paths.append(path)
-            super().__init__(path)
-
-    monkeypatch.setattr(nifti, "MappedFile", Recording)
-    return paths
+    return record_memory_maps(monkeypatch, nifti)
 
 
 def slices(volume: np.ndarray, axis: int) -> list[np.ndarray]:
@@ -120,6 +112,7 @@ def test_nii_gz_is_counted_in_bounded_chunks(tmp_path: Path, monkeypatch: pytest
     labels = np.random.default_rng(2).integers(0, 40, (30, 40, 50)).astype(np.int32)
     path = save(tmp_path / "labels.nii.gz", labels)
     monkeypatch.setattr(nifti, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(fastweights.images, "CHUNK_BYTES", 4096)
     reads: list[int] = []
     original = nifti._read
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_same_statistics, numpy_counts
+from conftest import assert_same_statistics, numpy_counts, record_memory_maps
 
 import fastweights
 from fastweights.colormaps import resolve_colormap
@@ -47,15 +47,7 @@ def volume() -> np.ndarray:
 @pytest.fixture
 def mapped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every file the TIFF reader memory-maps."""
-    paths: list[str] = []
-
-    class Recording(tiff.MappedFile):
-        def __init__(self, path: str) -> None:
-            paths.append(path)
-            super().__init__(path)
-
-    monkeypatch.setattr(tiff, "MappedFile", Recording)
-    return paths
+    return record_memory_maps(monkeypatch, tiff)
 
 
 def test_real_2d_and_3d_masks(real_data: Path) -> None:

@@ -19,7 +19,15 @@ from .errors import InputError
 if TYPE_CHECKING:
     from .colormaps import Colormap
 
-__all__ = ["CHUNK_BYTES", "Image", "ReadOptions", "check_stack_axis", "images_of_array", "tally_chunks"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Image",
+    "ReadOptions",
+    "check_stack_axis",
+    "images_of_array",
+    "stream_chunks",
+    "tally_chunks",
+]
 
 # Elements of one chunk handed to the kernel: big enough to amortise a call, small enough that
 # a copied or converted chunk stays cheap and memory stays flat.
@@ -50,6 +58,14 @@ def tally_chunks(name: str, chunks: Iterator[np.ndarray], bounds: Bounds, thread
     for chunk in chunks:
         total = merge(total, tally(countable(chunk, name), bounds, threads))
     return total
+
+
+def stream_chunks(read: Callable[[int], bytes], size: int, dtype: np.dtype) -> Iterator[np.ndarray]:
+    """`size` elements of `dtype` from a stream, a bounded chunk at a time. `read(n)` returns exactly
+    n bytes, or raises an InputError that says what is wrong with the stream."""
+    step = max(1, CHUNK_BYTES // dtype.itemsize)
+    for start in range(0, size, step):
+        yield np.frombuffer(read(min(step, size - start) * dtype.itemsize), dtype)
 
 
 def images_of_array(

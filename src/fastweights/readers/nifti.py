@@ -24,7 +24,17 @@ from .._chunks import contiguous_chunks
 from .._optional import require
 from .._tally import Tally
 from ..errors import InputError
-from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, Release, check_stack_axis, images_of_array, tally_chunks
+from ..images import (
+    CHUNK_BYTES,
+    Bounds,
+    Image,
+    ReadOptions,
+    Release,
+    check_stack_axis,
+    images_of_array,
+    stream_chunks,
+    tally_chunks,
+)
 from ._mapped import MappedFile
 
 __all__ = ["GZIP_MAGIC", "NII_MAGICS", "open_nifti"]
@@ -168,12 +178,9 @@ def _gzip_images(
 
 
 def _stream_image(stream: gzip.GzipFile, name: str, size: int, dtype: np.dtype, scale: Scale, path: str) -> Image:
-    step = max(1, CHUNK_BYTES // dtype.itemsize)
-
     def chunks() -> Iterator[np.ndarray]:
-        for start in range(0, size, step):
-            data = _read(stream, min(step, size - start) * dtype.itemsize, path)
-            yield _labels(np.frombuffer(data, dtype), scale, name)
+        for chunk in stream_chunks(lambda want: _read(stream, want, path), size, dtype):
+            yield _labels(chunk, scale, name)
 
     def tally_image(bounds: Bounds, threads: int) -> Tally:
         return tally_chunks(name, chunks(), bounds, threads)

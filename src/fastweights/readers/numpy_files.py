@@ -16,7 +16,7 @@ import numpy as np
 
 from .._tally import Tally
 from ..errors import InputError
-from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
+from ..images import Bounds, Image, ReadOptions, check_stack_axis, images_of_array, stream_chunks, tally_chunks
 from ._magic import check_magic
 from ._mapped import MappedFile
 
@@ -165,18 +165,18 @@ def _streamed_images(stream: IO[bytes], name: str, header: NpyHeader, stack_axis
     else:
         depth = header.shape[stack_axis]
         sizes = [(f"{name}[{index}]", total // depth if depth else 0) for index in range(depth)]
-    step = max(1, CHUNK_BYTES // header.dtype.itemsize)
 
     def chunks(image_name: str, size: int) -> Iterator[np.ndarray]:
-        for start in range(0, size, step):
-            want = min(step, size - start) * header.dtype.itemsize
+        def read(want: int) -> bytes:
             try:
                 data = stream.read(want)
             except _DAMAGED_ARCHIVE as error:
                 raise InputError(f"{image_name}: damaged .npz member ({error})") from error
             if len(data) != want:
                 raise InputError(f"{image_name}: truncated .npz member")
-            yield np.frombuffer(data, header.dtype)
+            return data
+
+        return stream_chunks(read, size, header.dtype)
 
     def image(image_name: str, size: int) -> Image:
         def tally_image(bounds: Bounds, threads: int) -> Tally:
