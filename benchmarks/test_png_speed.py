@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,46 @@ def test_png_pillow_loop(benchmark, png_folder: PngFolder) -> None:
         lambda: pillow_loop(png_folder.paths),
         variant="Pillow + np.bincount loop",
         role="bincount",
+        nbytes=png_folder.pixels,
+        data=png_folder.description,
+        rounds=ROUNDS,
+    )
+    assert same_counts(result, png_folder.expected)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("png_folder", folders(), indirect=True)
+def test_png_decoder_alone(benchmark, png_folder: PngFolder, threads: int) -> None:
+    """The ceiling of the two-thread gain: the C++ decoder on bytes already in memory, with no
+    Python between files (how much the second core adds to the decode itself)."""
+    from fastweights import _core
+    from fastweights.readers.png import MAX_PIXELS
+
+    datas = [path.read_bytes() for path in png_folder.paths]
+    parts = [datas[start::threads] for start in range(threads)]
+
+    def decode() -> np.ndarray:
+        results: list[list] = [[] for _ in parts]
+
+        def work(slot: int) -> None:
+            results[slot] = _core.count_png_many(parts[slot], MAX_PIXELS)
+
+        workers = [threading.Thread(target=work, args=(slot,)) for slot in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        total = np.zeros(65536, np.int64)
+        for part in results:
+            for _, _, values, counts in part:
+                total[values] += counts.astype(np.int64)
+        return total
+
+    result = run(
+        benchmark,
+        decode,
+        variant=f"C++ decoder alone, bytes in memory, threads={threads}",
+        role="decoder",
         nbytes=png_folder.pixels,
         data=png_folder.description,
         rounds=ROUNDS,
