@@ -32,7 +32,7 @@ COMMAND = "python benchmarks/report.py"
 QUICK = "python -m pytest benchmarks -q --benchmark-disable"
 
 GROUPS = ["masks", "binary", "random", "zeros", "uint16", "int32", "mapped", "small-files"]
-ROLES = ["fastweights", "in-memory", "bincount", "mapped read", "ceiling"]
+ROLES = ["fastweights", "in-memory", "decoder", "bincount", "mapped read", "ceiling"]
 
 
 def main() -> int:
@@ -150,7 +150,7 @@ def targets(groups: dict[str, Group]) -> list[tuple[str, str, bool]]:
         out.append((f"{name}: ≥ 3x a Pillow + `np.bincount` loop, one thread", ratio(one), one >= 3))
         two = g.median("fastweights", "threads=1") / g.median("fastweights", "threads=2")
         alone = g.median("decoder", "threads=1") / g.median("decoder", "threads=2")
-        measured = f"{ratio(two)} (the C++ decoder alone: {ratio(alone)})"
+        measured = f"{ratio(two)} (the C++ reader and decoder alone: {ratio(alone)})"
         out.append((f"{name}: two threads ≥ 1.6x one thread", measured, two >= 1.6))
     return out
 
@@ -194,8 +194,8 @@ def group_notes(group: Group) -> list[str]:
         if group.find("decoder", "threads=2") is not None:
             alone = group.median("decoder", "threads=1") / group.median("decoder", "threads=2")
             notes.append(
-                f"- the C++ decoder alone gains {ratio(alone)} from a second thread in this run: the ceiling of "
-                "what fastweights.count can gain from it here"
+                f"- the C++ reader and decoder alone gain {ratio(alone)} from a second thread in this run: "
+                "the ceiling of what fastweights.count can gain from it here"
             )
         notes.append("- GB/s here is Gpx/s: pixels decoded and counted per second (one byte per pixel)")
     if group.name == "small-files":

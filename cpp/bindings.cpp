@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "fastweights/files.hpp"
 #include "fastweights/histogram.hpp"
 #include "fastweights/png.hpp"
 
@@ -114,37 +115,51 @@ py::tuple count_png(const py::object& data, std::uint64_t max_pixels) {
                           h.width, h.height, h.bit_depth, h.color_type);
 }
 
-// Many PNGs in one call with the GIL released once: a worker thread decodes a batch of small masks
-// without handing the GIL back and forth per file. Each result: (status, message, values, counts),
-// the label values present and their pixels.
-py::list count_png_many(const py::list& datas, std::uint64_t max_pixels) {
-    std::vector<std::unique_ptr<ByteView>> views;
-    views.reserve(datas.size());
-    for (const auto& data : datas) views.push_back(std::make_unique<ByteView>(py::reinterpret_borrow<py::object>(data)));
-    std::vector<fastweights::png::CountResult> results(views.size());
+// The labels present in a table of counts and their counts, as numpy arrays.
+py::tuple sparse_table(const std::vector<std::uint64_t>& table) {
+    std::size_t present = 0;
+    for (const auto count : table) present += count != 0;
+    py::array_t<std::int64_t> values(static_cast<py::ssize_t>(present));
+    py::array_t<std::uint64_t> counts(static_cast<py::ssize_t>(present));
+    auto v = values.mutable_unchecked<1>();
+    auto c = counts.mutable_unchecked<1>();
+    py::ssize_t k = 0;
+    for (std::size_t label = 0; label < table.size(); ++label) {
+        if (table[label] != 0) {
+            v(k) = static_cast<std::int64_t>(label);
+            c(k) = table[label];
+            ++k;
+        }
+    }
+    return py::make_tuple(values, counts);
+}
+
+// Many PNG files read and counted in one call that releases the GIL once: a worker thread gets
+// through a batch of small masks without handing the GIL back and forth per file. Each result:
+// (errno of reading the file or 0, its size, status, message, values, counts).
+py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t max_pixels) {
+    struct Result {
+        int error = 0;
+        std::size_t size = 0;
+        fastweights::png::CountResult count;
+    };
+    std::vector<Result> results(paths.size());
     {
         py::gil_scoped_release release;
-        for (std::size_t i = 0; i < views.size(); ++i) {
-            results[i] = fastweights::png::count_png(views[i]->data(), views[i]->size(), max_pixels);
+        for (std::size_t i = 0; i < paths.size(); ++i) {
+            auto file = fastweights::read_file(paths[i]);
+            results[i].error = file.error;
+            results[i].size = file.bytes.size();
+            if (file.error == 0 && !file.bytes.empty()) {
+                results[i].count = fastweights::png::count_png(file.bytes.data(), file.bytes.size(), max_pixels);
+            }
         }
     }
     py::list out;
-    for (auto& result : results) {
-        std::size_t present = 0;
-        for (const auto count : result.table) present += count != 0;
-        py::array_t<std::int64_t> values(static_cast<py::ssize_t>(present));
-        py::array_t<std::uint64_t> counts(static_cast<py::ssize_t>(present));
-        auto v = values.mutable_unchecked<1>();
-        auto c = counts.mutable_unchecked<1>();
-        py::ssize_t k = 0;
-        for (std::size_t label = 0; label < result.table.size(); ++label) {
-            if (result.table[label] != 0) {
-                v(k) = static_cast<std::int64_t>(label);
-                c(k) = result.table[label];
-                ++k;
-            }
-        }
-        out.append(py::make_tuple(static_cast<int>(result.status), result.message, values, counts));
+    for (const auto& result : results) {
+        const py::tuple sparse = sparse_table(result.count.table);
+        out.append(py::make_tuple(result.error, result.size, static_cast<int>(result.count.status),
+                                  result.count.message, sparse[0], sparse[1]));
     }
     return out;
 }
@@ -190,8 +205,9 @@ PYBIND11_MODULE(_core, m) {
     m.attr("replicated_table_limit") = fastweights::replicated_table_limit;
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");
-    m.def("count_png_many", &count_png_many, py::arg("datas"), py::arg("max_pixels"),
-          "Counts many PNGs with the GIL released once: a list of (status, message, values, counts).");
+    m.def("count_png_files", &count_png_files, py::arg("paths"), py::arg("max_pixels"),
+          "Reads and counts many PNG files with the GIL released once: a list of "
+          "(errno, size, status, message, values, counts).");
     m.def("decode_png", &decode_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object to its samples in raster order (GIL released).");
     m.def("png_header", &png_header, py::arg("data"),

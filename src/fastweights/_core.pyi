@@ -74,6 +74,6 @@ def decode_png(
 def png_header(data: bytes | memoryview | npt.NDArray[np.uint8]) -> tuple[int, str, int, int, int, int, int]:
     """(status, message, width, height, bit depth, colour type, interlace) from the signature and IHDR"""
 
-def count_png_many(
-    datas: list[bytes], max_pixels: int
-) -> list[tuple[int, str, npt.NDArray[np.int64], npt.NDArray[np.uint64]]]: ...
+def count_png_files(
+    paths: list[str], max_pixels: int
+) -> list[tuple[int, int, int, str, npt.NDArray[np.int64], npt.NDArray[np.uint64]]]: ...

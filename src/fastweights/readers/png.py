@@ -10,6 +10,7 @@ alpha to 8 bits, which would merge labels.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -35,6 +36,7 @@ MAX_PIXELS = 1 << 31
 # Status codes of _core.count_png / decode_png / png_header (fastweights::png::Status).
 _OK = 0
 _UNSUPPORTED = 1
+_NOT_PNG = 2
 _TOO_LARGE = 6
 
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
@@ -56,32 +58,26 @@ def open_png(path: str, options: ReadOptions) -> Iterator[Image]:
 
 
 def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | InputError]:
-    """The tallies of many PNG files, decoded in one call that releases the GIL once (what a worker
-    does with a batch of small masks); an error in place of the tally of a file that is bad."""
-    results: dict[int, Tally | InputError] = {}
-    read: list[tuple[int, bytes]] = []
-    for position, path in enumerate(paths):
+    """The tallies of many PNG files, read and decoded in one call that releases the GIL once (what
+    a worker does with a batch of small masks); an error in place of the tally of a bad file."""
+    results: list[Tally | InputError] = []
+    for path, (error, size, status, message, values, counts) in zip(paths, _core.count_png_files(paths, MAX_PIXELS)):
         try:
-            data = _read(path)
-            check_magic(path, data[: len(PNG_MAGIC)], PNG_MAGIC)
-            read.append((position, data))
-        except InputError as error:
-            results[position] = error
-        except OSError as error:
-            results[position] = InputError(f"{path}: cannot be read: {error.strerror or error}")
-    decoded = _core.count_png_many([data for _, data in read], MAX_PIXELS)
-    for (position, data), (status, message, values, counts) in zip(read, decoded):
-        path = paths[position]
-        try:
+            if error:
+                raise InputError(f"{path}: cannot be read: {os.strerror(error)}")
+            if size < len(PNG_MAGIC) or status == _NOT_PNG:
+                check_magic(path, _read(path)[: len(PNG_MAGIC)], PNG_MAGIC)
             if status == _OK:
-                results[position] = Tally(values, counts)
+                results.append(Tally(values, counts))
             elif status == _UNSUPPORTED:  # the general decoder's kinds: rare in mask sets
-                results[position] = _tally(path, data, options, None, 1)
+                results.append(_tally(path, _read(path), options, None, 1))
             else:
-                results[position] = _error(path, status, message)
-        except InputError as error:
-            results[position] = error
-    return [results[position] for position in range(len(paths))]
+                raise _error(path, status, message)
+        except InputError as bad:
+            results.append(bad)
+        except OSError as bad:  # changed since it was read
+            results.append(InputError(f"{path}: cannot be read: {bad.strerror or bad}"))
+    return results
 
 
 def decode_png(path: str) -> np.ndarray:
