@@ -101,13 +101,13 @@ def test_a_file_deleted_between_listing_and_reading_is_named(tmp_path: Path, mon
 
     for name in ("a.npy", "b.npy"):
         np.save(tmp_path / name, np.zeros(3, np.uint8))
-    listed = engine.expand
+    listed = engine.iter_inputs
 
-    def expand_then_delete(inputs: object) -> list:
-        items = listed(inputs)
+    def list_then_delete(inputs: object) -> list:
+        items = list(listed(inputs))
         (tmp_path / "b.npy").unlink()
         return items
 
-    monkeypatch.setattr(engine, "expand", expand_then_delete)
+    monkeypatch.setattr(engine, "iter_inputs", list_then_delete)
     with pytest.raises(InputError, match=r"b\.npy: cannot be read: No such file or directory"):
         fastweights.count(tmp_path)

@@ -25,7 +25,7 @@ from .errors import InputError
 from .images import CHUNK_BYTES, Image, ReadOptions
 from .progress import ProgressSpec, Reporter, make_reporter
 from .readers import tally_files
-from .sources import FileInput, Input, expand
+from .sources import FileInput, Input, expand, iter_inputs
 
 __all__ = ["count", "default_threads"]
 
@@ -110,13 +110,18 @@ def count(
         _check_choice("on_error", on_error, ("raise", "skip")),
     )
     workers = _check_threads(threads)
-    items = expand(inputs)
-    total = Accumulator(settings.num_classes or 0, per_image, len(items), make_reporter(progress, len(items)))
+    # Listing streams into counting, unless a progress bar needs the total first.
+    items: Iterable[Input] = expand(inputs) if progress else iter_inputs(inputs)
+    n_inputs = len(items) if isinstance(items, list) else None
+    report = make_reporter(progress, n_inputs or 0)
+    total = Accumulator(settings.num_classes or 0, per_image, n_inputs, report)
     _count_all(items, settings, workers, total)
+    if total.seen == 0:
+        raise ValueError("inputs: nothing to count (an empty list)")
     counts = total.counts(settings)
     if counts.errors:
         warnings.warn(
-            f"fastweights: skipped {len(counts.errors)} of {len(items)} inputs (listed in counts.errors)",
+            f"fastweights: skipped {len(counts.errors)} of {total.seen} inputs (listed in counts.errors)",
             UserWarning,
             stacklevel=2,
         )
@@ -129,7 +134,7 @@ BATCH_INPUTS = 32
 BATCH_BYTES = 1 << 20
 
 
-def _count_all(items: list[Input], settings: Settings, workers: int, total: Accumulator) -> None:
+def _count_all(items: Iterable[Input], settings: Settings, workers: int, total: Accumulator) -> None:
     """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
     `workers` threads. At most two batches per worker are in flight."""
     if workers == 1:
@@ -171,9 +176,12 @@ BATCH_BYTES = 1 << 20
 Work = Union[tuple[int, Input], list[tuple[int, Input]]]  # one big input, or a batch of small ones
 
 
-def _batches(items: list[Input], workers: int) -> Iterator[Work]:
-    # Enough batches for every worker to get several, so that none waits on the last one.
-    size = max(1, min(BATCH_INPUTS, len(items) // (4 * workers)))
+def _batches(items: Iterable[Input], workers: int) -> Iterator[Work]:
+    # Enough batches for every worker to get several, so that none waits long on the last one.
+    if isinstance(items, list):
+        size = max(1, min(BATCH_INPUTS, len(items) // (4 * workers)))
+    else:  # still being listed: smaller batches keep the last one short
+        size = BATCH_INPUTS // 2
     batch: list[tuple[int, Input]] = []
     queued = 0
     for index, item in enumerate(items):
@@ -254,7 +262,7 @@ class Accumulator:
     """Sums per-image counts as they arrive, in any order; keeps the per-input order of names
     (and rows, with per_image) so the result does not depend on which thread finished first."""
 
-    def __init__(self, num_classes: int, per_image: bool, n_inputs: int, report: Reporter | None = None) -> None:
+    def __init__(self, num_classes: int, per_image: bool, n_inputs: int | None, report: Reporter | None = None) -> None:
         self.pixels = np.zeros(num_classes, np.uint64)
         self.images = np.zeros(num_classes, np.uint64)
         self.image_pixels = np.zeros(num_classes, np.uint64)
@@ -272,8 +280,12 @@ class Accumulator:
         else:
             self._add_images(index, outcome)
         if self.report is not None:
-            done = len(self.names) + len(self.skipped)
-            self.report(done, self.n_pixels, len(self.skipped), done == self.n_inputs)
+            self.report(self.seen, self.n_pixels, len(self.skipped), self.seen == self.n_inputs)
+
+    @property
+    def seen(self) -> int:
+        """Inputs counted or skipped so far."""
+        return len(self.names) + len(self.skipped)
 
     def _add_images(self, index: int, results: list[ImageCount]) -> None:
         for image in results:

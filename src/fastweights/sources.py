@@ -18,7 +18,7 @@ from .images import Image, ReadOptions, images_of_array
 from .readers import RawFile, is_mask_file, open_path, supported_extensions
 from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
 
-__all__ = ["Input", "expand"]
+__all__ = ["Input", "expand", "iter_inputs"]
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,19 @@ Input = Union[FileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeIn
 
 def expand(inputs: object) -> list[Input]:
     """The inputs in order: each file and array once, folders' files sorted."""
+    expanded = list(iter_inputs(inputs))
+    if not expanded:
+        raise ValueError("inputs: nothing to count (an empty list)")
+    return expanded
+
+
+def iter_inputs(inputs: object) -> Iterator[Input]:
+    """The inputs in order, as they are found: counting can start before a big folder is listed.
+    Folders are walked in tree order, each folder's entries sorted by name."""
     if _is_single(inputs):
         inputs = [inputs]
     if not isinstance(inputs, Iterable):
         raise TypeError(f"inputs: expected a path, folder, glob, array or a list of them, got {type(inputs).__name__}")
-    expanded: list[Input] = []
     seen_files: set[tuple[int, int]] = set()
     arrays = 0
     for position, item in enumerate(inputs):
@@ -127,30 +135,27 @@ def expand(inputs: object) -> list[Input]:
             text = os.fspath(item)
             hdf5 = split_hdf5_path(text)
             if hdf5 is not None and not os.path.exists(text):
-                expanded.append(HDF5Input(*hdf5, _size(hdf5[0])))
+                yield HDF5Input(*hdf5, _size(hdf5[0]))
                 continue
             for path, info in _files_of(text):
                 identity = (info.st_dev, info.st_ino)  # the same file under two names counts once
                 if identity not in seen_files:
                     seen_files.add(identity)
                     is_store = stat.S_ISDIR(info.st_mode)  # folders were walked: a folder here is a Zarr store
-                    expanded.append(ZarrInput(path) if is_store else FileInput(path, info.st_size))
+                    yield ZarrInput(path) if is_store else FileInput(path, info.st_size)
         elif is_array_like(item):
-            expanded.append(ArrayLikeInput(item, _array_like_name(item, arrays)))
+            yield ArrayLikeInput(item, _array_like_name(item, arrays))
             arrays += 1
         elif isinstance(item, RawFile):
-            expanded.append(RawInput(item))
+            yield RawInput(item)
         elif isinstance(item, np.ndarray) or hasattr(item, "__array__"):
-            expanded.append(ArrayInput(np.asarray(item), f"<array {arrays}>"))
+            yield ArrayInput(np.asarray(item), f"<array {arrays}>")
             arrays += 1
         else:
             raise TypeError(
                 f"inputs[{position}]: expected a path, folder, glob, numpy array or fastweights.raw(...), "
                 f"got {type(item).__name__}"
             )
-    if not expanded:
-        raise ValueError("inputs: nothing to count (an empty list)")
-    return expanded
 
 
 def _is_single(inputs: object) -> bool:
@@ -173,7 +178,7 @@ def _array_like_name(array: Any, position: int) -> str:
     return f"{file}:{array.name}" if file else f"<{type(array).__name__} {position}>"
 
 
-def _files_of(path: str) -> list[tuple[str, os.stat_result]]:
+def _files_of(path: str) -> Iterator[tuple[str, os.stat_result]]:
     """The files a path names, with their stat: itself, a folder's masks, or a glob's matches."""
     try:
         info = os.stat(path)
@@ -182,14 +187,19 @@ def _files_of(path: str) -> list[tuple[str, os.stat_result]]:
             matches = sorted(glob.glob(path, recursive=True))
             if not matches:
                 raise FileNotFoundError(f"{path}: no file matches this pattern") from None
-            return [found for match in matches for found in _files_of(match)]
+            for match in matches:
+                yield from _files_of(match)
+            return
         raise FileNotFoundError(f"{path}: no such file or folder") from None
     if not stat.S_ISDIR(info.st_mode) or is_zarr_store(path):
-        return [(path, info)]
-    files = sorted(_walk(path), key=lambda found: found[0])
-    if not files:
+        yield path, info
+        return
+    found = False
+    for file in _walk(path):
+        found = True
+        yield file
+    if not found:
         raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
-    return files
 
 
 def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, os.stat_result]]:
