@@ -299,6 +299,9 @@ def render(run: dict, elapsed: float, others: float, steal: float) -> str:
         "every byte to 64 bits first, which is compute-bound (several times slower here) and would "
         "understate the ceiling.",
         "- Ratios are truncated, never rounded up.",
+        "- Two-thread gains on this shared 2-vCPU machine move by ±20 % between runs (for the PNG folders, "
+        "1.3x to 1.8x were seen on the same code in one afternoon): read them next to the *C++ reader and "
+        "decoder alone* rows of the same run, which show what the second core gave that run.",
         "",
         "## DESIGN.md §4 goals (single-threaded, against references from the same run)",
         "",
