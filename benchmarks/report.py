@@ -38,7 +38,15 @@ ROLES = ["fastweights", "in-memory", "decoder", "bincount", "mapped read", "ceil
 def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "benchmarks.json"
-        command = [sys.executable, "-m", "pytest", "benchmarks", "-q", f"--benchmark-json={results}"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "benchmarks",
+            "-q",
+            "--benchmark-enable",
+            f"--benchmark-json={results}",
+        ]
         busy_before, steal_before = cpu_times()
         ours_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()

@@ -1,6 +1,7 @@
 """Speed of `fastweights.count` against np.bincount and a plain read of the same memory.
 
-Not part of the test suite (pytest's testpaths is tests/); name this folder to run it.
+The test suite runs them untimed (pyproject's addopts has --benchmark-disable): each once, its result
+asserted. benchmarks/report.py times them.
 
     python -m pytest benchmarks -q --benchmark-disable   # correctness only: every benchmark once
     python benchmarks/report.py                          # timed run -> BENCHMARKS.md

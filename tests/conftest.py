@@ -3,33 +3,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from fastweights import Counts
 
 REAL_DATA = Path(
     os.environ.get("FASTWEIGHTS_REAL_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 )
-
-
-# ../shared/data/README.md: alexgkendall/caffe-segnet issue #37, CamVid trainannot (367 images, 480x360).
-CAMVID_PIXELS = [
-    10682767,
-    14750079,
-    623349,
-    20076880,
-    2845085,
-    6166762,
-    743859,
-    714595,
-    3719877,
-    405385,
-    184967,
-    2503995,
-]
-CAMVID_IMAGES = [366, 365, 366, 367, 349, 319, 351, 173, 360, 317, 201, 367]
-CAMVID_MEDIAN = [0.2565, 0.1853, 4.3963, 0.1369, 0.9185, 0.3873, 3.5331, 1.8127, 0.7246, 5.8550, 8.1365, 1.0974]
 
 
 @pytest.fixture
@@ -37,50 +15,3 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real masks not found at {REAL_DATA} (set FASTWEIGHTS_REAL_DATA)")
     return REAL_DATA
-
-
-def numpy_counts(images: list[np.ndarray], ignore: tuple[int, ...] = (), num_classes: int | None = None) -> Counts:
-    """The reference: what count() must return, computed with plain numpy."""
-    per_image = []
-    for image in images:
-        labels = np.asarray(image).astype(np.int64).ravel()
-        labels = labels[~np.isin(labels, ignore)]
-        per_image.append(np.bincount(labels, minlength=num_classes or 0).astype(np.uint64))
-    size = max([row.size for row in per_image] + [num_classes or 0])
-    table = np.zeros((len(per_image), size), np.uint64)
-    for row, counts in enumerate(per_image):
-        table[row, : counts.size] = counts
-    totals = table.sum(axis=1, dtype=np.uint64)
-    present = table > 0
-    return Counts(
-        pixels=table.sum(axis=0, dtype=np.uint64),
-        images=present.sum(axis=0).astype(np.uint64),
-        image_pixels=(present * totals[:, None]).sum(axis=0, dtype=np.uint64),
-        n_images=len(images),
-        n_pixels=int(totals.sum()),
-        ignored=sum(int(np.isin(np.asarray(image), ignore).sum()) for image in images),
-        per_image=table,
-    )
-
-
-def assert_same_statistics(got: Counts, expected: Counts) -> None:
-    np.testing.assert_array_equal(got.pixels, expected.pixels)
-    np.testing.assert_array_equal(got.images, expected.images)
-    np.testing.assert_array_equal(got.image_pixels, expected.image_pixels)
-    assert (got.n_images, got.n_pixels, got.ignored) == (expected.n_images, expected.n_pixels, expected.ignored)
-    if got.per_image is not None:
-        np.testing.assert_array_equal(got.per_image, expected.per_image)
-
-
-def record_memory_maps(monkeypatch: pytest.MonkeyPatch, reader_module: object) -> list[str]:
-    """The paths a reader module memory-maps from now on (its MappedFile, recording)."""
-    paths: list[str] = []
-    mapped_file = reader_module.MappedFile  # type: ignore[attr-defined]
-
-    class Recording(mapped_file):  # type: ignore[misc,valid-type]
-        def __init__(self, path: str) -> None:
-            paths.append(path)
-            super().__init__(path)
-
-    monkeypatch.setattr(reader_module, "MappedFile", Recording)
-    return paths

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CAMVID_IMAGES, CAMVID_MEDIAN, CAMVID_PIXELS, assert_same_statistics
+from helpers import CAMVID_IMAGES, CAMVID_MEDIAN, CAMVID_PIXELS, assert_same_statistics
 
 import fastweights
 from fastweights import Counts

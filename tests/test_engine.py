@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_same_statistics, numpy_counts
+from helpers import assert_same_statistics, numpy_counts
 
 import fastweights
 from fastweights.errors import InputError

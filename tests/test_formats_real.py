@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CAMVID_IMAGES, CAMVID_MEDIAN, CAMVID_PIXELS, assert_same_statistics, numpy_counts
+from helpers import CAMVID_IMAGES, CAMVID_MEDIAN, CAMVID_PIXELS, assert_same_statistics, numpy_counts
 
 import fastweights
 from fastweights.errors import InputError

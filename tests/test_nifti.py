@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_same_statistics, numpy_counts, record_memory_maps
+from helpers import assert_same_statistics, numpy_counts, record_memory_maps
 
 import fastweights
 from fastweights.errors import InputError
