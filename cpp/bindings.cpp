@@ -190,6 +190,40 @@ py::tuple png_header(const py::object& data) {
                           h.color_type, h.interlace);
 }
 
+const char* const byte_kernel_names[] = {"portable", "avx2"};
+
+std::vector<std::string> byte_kernels() {
+    std::vector<std::string> names;
+    for (int k = 0; k < 2; ++k) {
+        if (fastweights::detail::byte_kernel_available(static_cast<fastweights::detail::ByteKernel>(k))) {
+            names.emplace_back(byte_kernel_names[k]);
+        }
+    }
+    return names;
+}
+
+std::string byte_kernel_name() { return byte_kernel_names[static_cast<int>(fastweights::detail::byte_kernel())]; }
+
+void set_byte_kernel(const std::string& name) {
+    using fastweights::detail::ByteKernel;
+    ByteKernel kernel = ByteKernel::automatic;
+    if (name == "portable") kernel = ByteKernel::portable;
+    if (name == "avx2") kernel = ByteKernel::avx2;
+    if (name != "auto" && !fastweights::detail::byte_kernel_available(kernel)) {
+        throw py::value_error("byte kernel '" + name + "' is not available on this CPU");
+    }
+    fastweights::detail::forced_byte_kernel().store(static_cast<int>(kernel));
+}
+
+py::dict cpu_features() {
+    py::dict found;
+#ifdef FASTWEIGHTS_X86_DISPATCH
+    found["avx2"] = fastweights::detail::cpu_has_avx2();
+    found["avx512bw"] = fastweights::detail::cpu_has_avx512bw();
+#endif
+    return found;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -202,6 +236,11 @@ PYBIND11_MODULE(_core, m) {
     bind_dtype<std::int32_t>(m, "int32");
     bind_dtype<std::int64_t>(m, "int64");
     m.def("openmp_enabled", &fastweights::openmp_enabled);
+    m.def("byte_kernels", &byte_kernels, "The byte-label kernel variants this CPU can run.");
+    m.def("byte_kernel", &byte_kernel_name, "The byte-label kernel variant in use.");
+    m.def("set_byte_kernel", &set_byte_kernel, py::arg("name"),
+          "Forces a byte-label kernel variant ('portable', 'avx2'), or 'auto' for the best available.");
+    m.def("cpu_features", &cpu_features, "The instruction sets found that the kernels use.");
     m.attr("replicated_table_limit") = fastweights::replicated_table_limit;
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");

@@ -12,10 +12,14 @@ def config() -> dict[str, Any]:
     from . import _core
     from ._version import __version__
     from .engine import default_threads
+    from .kernels import active_kernel, apply_environment, available_kernels
+
+    apply_environment()
 
     return {
         "version": __version__,
-        "kernel": "portable C++17 (replicated uint32 sub-histograms)",
+        "kernel": f"{active_kernel()} (run-aware byte labels; available: {', '.join(available_kernels())})",
+        "cpu features": ", ".join(name for name, found in _core.cpu_features().items() if found) or "baseline",
         "openmp": bool(_core.openmp_enabled()),
         "threads": default_threads(),
         "machine": platform.machine(),
@@ -27,5 +31,5 @@ def show_config() -> dict[str, Any]:
     """Prints the build and run-time configuration, and returns it as a dict."""
     settings = config()
     for key, value in settings.items():
-        print(f"{key:>8}: {value}")
+        print(f"{key:>12}: {value}")
     return settings

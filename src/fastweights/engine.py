@@ -23,6 +23,7 @@ from .colormaps import ColormapSpec, resolve_colormap
 from .counts import Counts
 from .errors import InputError
 from .images import CHUNK_BYTES, Image, ReadOptions
+from .kernels import apply_environment
 from .progress import ProgressSpec, Reporter, make_reporter
 from .readers import tally_files
 from .sources import FileInput, Input, expand, iter_inputs
@@ -110,6 +111,7 @@ def count(
         _check_choice("on_error", on_error, ("raise", "skip")),
     )
     workers = _check_threads(threads)
+    apply_environment()
     # Listing streams into counting, unless a progress bar needs the total first.
     items: Iterable[Input] = expand(inputs) if progress else iter_inputs(inputs)
     n_inputs = len(items) if isinstance(items, list) else None

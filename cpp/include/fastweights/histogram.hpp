@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "bytes_avx2.hpp"
 #include "parallel.hpp"
 
 namespace fastweights {
@@ -80,20 +82,24 @@ inline void tally_outside(T v, std::int64_t lo, OutOfRange& outside) noexcept {
     }
 }
 
-// Single-byte labels: eight at a time from one 64-bit load, spread over the four replicas.
+// Single-byte labels, run-aware, portable: a 32-byte block of one label (most of a mask) is counted
+// with one add; a word of one label with one add; other words byte by byte, spread over the four
+// replicas. Every replica count stays below a flush block, so none can overflow.
 template <class T>
-void count_bytes_replicated(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
+void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
     static_assert(sizeof(T) == 1);
     constexpr unsigned flip = std::is_signed_v<T> ? 0x80u : 0u;  // index = value - min
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
     std::uint32_t* t0 = tables;
     std::uint32_t* t1 = tables + 256;
     std::uint32_t* t2 = tables + 512;
     std::uint32_t* t3 = tables + 768;
     const auto* bytes = reinterpret_cast<const unsigned char*>(data);
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, bytes + i, 8);
+    const auto count_word = [&](std::uint64_t w) {
+        if (w == (w & 0xff) * ones) {
+            t0[(w & 0xff) ^ flip] += 8;
+            return;
+        }
         ++t0[(w & 0xff) ^ flip];
         ++t1[((w >> 8) & 0xff) ^ flip];
         ++t2[((w >> 16) & 0xff) ^ flip];
@@ -102,8 +108,67 @@ void count_bytes_replicated(const T* data, std::size_t n, std::uint32_t* tables)
         ++t1[((w >> 40) & 0xff) ^ flip];
         ++t2[((w >> 48) & 0xff) ^ flip];
         ++t3[(w >> 56) ^ flip];
+    };
+    // Whole blocks of one label extend a run kept in a register (see bytes_avx2.hpp).
+    unsigned run_label = 0;
+    std::uint32_t run = 0;
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        std::uint64_t w[4];
+        std::memcpy(w, bytes + i, 32);
+        const std::uint64_t first = (w[0] & 0xff) * ones;
+        if (((w[0] ^ first) | (w[1] ^ first) | (w[2] ^ first) | (w[3] ^ first)) == 0) {
+            const auto label = static_cast<unsigned>(w[0] & 0xff);
+            if (label != run_label) {
+                t0[run_label ^ flip] += run;
+                run_label = label;
+                run = 0;
+            }
+            run += 32;
+            continue;
+        }
+        for (const std::uint64_t word : w) count_word(word);
+    }
+    t0[run_label ^ flip] += run;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, bytes + i, 8);
+        count_word(w);
     }
     for (; i < n; ++i) ++t0[bytes[i] ^ flip];
+}
+
+// The byte-label kernel variants, chosen at run time: the best the CPU has, unless one is forced
+// (tests force each in turn; FASTWEIGHTS_KERNEL lets a user do the same).
+enum class ByteKernel : int { automatic = -1, portable = 0, avx2 = 1 };
+
+inline std::atomic<int>& forced_byte_kernel() noexcept {
+    static std::atomic<int> forced{static_cast<int>(ByteKernel::automatic)};
+    return forced;
+}
+
+inline bool byte_kernel_available(ByteKernel kernel) noexcept {
+#ifdef FASTWEIGHTS_X86_DISPATCH
+    if (kernel == ByteKernel::avx2) return cpu_has_avx2();
+#endif
+    return kernel == ByteKernel::portable;
+}
+
+inline ByteKernel byte_kernel() noexcept {
+    const auto forced = static_cast<ByteKernel>(forced_byte_kernel().load(std::memory_order_relaxed));
+    if (forced != ByteKernel::automatic) return forced;
+    return byte_kernel_available(ByteKernel::avx2) ? ByteKernel::avx2 : ByteKernel::portable;
+}
+
+template <class T>
+void count_bytes(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
+#ifdef FASTWEIGHTS_X86_DISPATCH
+    if (byte_kernel() == ByteKernel::avx2) {
+        count_bytes_avx2(data, n, tables);
+        return;
+    }
+#endif
+    count_bytes_portable(data, n, tables);
 }
 
 template <class T>
@@ -111,7 +176,7 @@ void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t
                       std::uint32_t* tables, OutOfRange& outside) noexcept {
     if constexpr (sizeof(T) == 1) {
         if (covers_every_value<T>(lo, size)) {
-            count_bytes_replicated(data, n, tables);
+            count_bytes(data, n, tables);
             return;
         }
     }

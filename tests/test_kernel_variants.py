@@ -1,0 +1,97 @@
+"""Every byte-kernel variant this CPU runs equals np.bincount: runs crossing block edges, lengths
+that are not multiples of a block, unaligned starts, every label value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastweights
+from fastweights import _core
+from fastweights.kernels import ENVIRONMENT_VARIABLE, active_kernel, available_kernels, use_kernel
+
+VARIANTS = available_kernels()
+
+
+@pytest.fixture(autouse=True)
+def automatic_kernel() -> Iterator[None]:
+    yield
+    use_kernel("auto")
+
+
+def runs(draw: st.DrawFn, dtype: type) -> np.ndarray:
+    """Labels as runs of random lengths: long ones (whole blocks), short ones (block edges), single pixels."""
+    lengths = draw(st.lists(st.one_of(st.integers(1, 3), st.integers(4, 70), st.integers(60, 300)), max_size=40))
+    values = draw(st.lists(st.integers(0, 255), min_size=len(lengths), max_size=len(lengths)))
+    return np.repeat(np.array(values, np.uint8), lengths).view(dtype) if lengths else np.zeros(0, dtype)
+
+
+@st.composite
+def byte_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    dtype = draw(st.sampled_from([np.uint8, np.int8]))
+    labels = runs(draw, dtype)
+    return labels, draw(st.integers(0, 63))  # an unaligned start
+
+
+def bincount_of_bytes(labels: np.ndarray) -> np.ndarray:
+    return np.bincount(labels.view(np.uint8) ^ (0x80 if labels.dtype == np.int8 else 0), minlength=256)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=150, deadline=None)
+@given(case=byte_labels(), threads=st.sampled_from([1, 2]))
+def test_every_variant_equals_bincount(variant: str, case: tuple[np.ndarray, int], threads: int) -> None:
+    use_kernel(variant)
+    labels, start = case
+    buffer = np.zeros(labels.size + start, labels.dtype)
+    buffer[start:] = labels
+    view = buffer[start:]  # contiguous, at any alignment
+    table, below, above = getattr(_core, f"count_dense_{view.dtype.name}")(
+        view, int(np.iinfo(view.dtype).min), 256, threads
+    )
+    np.testing.assert_array_equal(table, bincount_of_bytes(view))
+    assert below == above == 0
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 127, 128, 129, 1000, 300_001])
+def test_every_label_value_and_block_edges(variant: str, n: int) -> None:
+    use_kernel(variant)
+    every = np.arange(n, dtype=np.uint64).astype(np.uint8)  # 0..255 over and over: a change at every label
+    blocks = np.repeat(np.arange(256, dtype=np.uint8), 64)[:n]  # runs that fill whole blocks
+    shifted = np.repeat(np.arange(256, dtype=np.uint8), 37)[:n]  # runs crossing block edges
+    for labels in (every, blocks, shifted):
+        for threads in (1, 2):
+            table, _, _ = _core.count_dense_uint8(labels, 0, 256, threads)
+            np.testing.assert_array_equal(table, np.bincount(labels, minlength=256))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_counts_through_count_are_the_same_with_every_variant(variant: str) -> None:
+    rng = np.random.default_rng(4)
+    masks = np.repeat(np.repeat(rng.integers(0, 20, (6, 30, 40)).astype(np.uint8), 7, axis=1), 9, axis=2)
+    use_kernel(variant)
+    got = fastweights.count(masks, stack_axis=0, threads=2)
+    np.testing.assert_array_equal(got.pixels, np.bincount(masks.ravel()))
+
+
+def test_the_environment_variable_forces_a_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "portable")
+    fastweights.count(np.zeros(4, np.uint8))
+    assert active_kernel() == "portable"
+    assert fastweights.show_config()["kernel"].startswith("portable")
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "avx9000")
+    with pytest.raises(ValueError, match=r"FASTWEIGHTS_KERNEL='avx9000': kernel 'avx9000' is not available"):
+        fastweights.count(np.zeros(4, np.uint8))
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "auto")
+    fastweights.count(np.zeros(4, np.uint8))
+    assert active_kernel() == VARIANTS[-1]  # the best available
+
+
+def test_an_unavailable_variant_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"kernel 'neon' is not available on this CPU; choose one of auto, portable"):
+        use_kernel("neon")
