@@ -190,29 +190,29 @@ py::tuple png_header(const py::object& data) {
                           h.color_type, h.interlace);
 }
 
-const char* const byte_kernel_names[] = {"portable", "avx2"};
+const char* const kernel_variant_names[] = {"portable", "avx2"};
 
-std::vector<std::string> byte_kernels() {
+std::vector<std::string> kernel_variants() {
     std::vector<std::string> names;
     for (int k = 0; k < 2; ++k) {
-        if (fastweights::detail::byte_kernel_available(static_cast<fastweights::detail::ByteKernel>(k))) {
-            names.emplace_back(byte_kernel_names[k]);
+        if (fastweights::detail::kernel_variant_available(static_cast<fastweights::detail::KernelVariant>(k))) {
+            names.emplace_back(kernel_variant_names[k]);
         }
     }
     return names;
 }
 
-std::string byte_kernel_name() { return byte_kernel_names[static_cast<int>(fastweights::detail::byte_kernel())]; }
+std::string kernel_variant_name() { return kernel_variant_names[static_cast<int>(fastweights::detail::kernel_variant())]; }
 
-void set_byte_kernel(const std::string& name) {
-    using fastweights::detail::ByteKernel;
-    ByteKernel kernel = ByteKernel::automatic;
-    if (name == "portable") kernel = ByteKernel::portable;
-    if (name == "avx2") kernel = ByteKernel::avx2;
-    if (name != "auto" && !fastweights::detail::byte_kernel_available(kernel)) {
-        throw py::value_error("byte kernel '" + name + "' is not available on this CPU");
+void set_kernel_variant(const std::string& name) {
+    using fastweights::detail::KernelVariant;
+    KernelVariant kernel = KernelVariant::automatic;
+    if (name == "portable") kernel = KernelVariant::portable;
+    if (name == "avx2") kernel = KernelVariant::avx2;
+    if (name != "auto" && !fastweights::detail::kernel_variant_available(kernel)) {
+        throw py::value_error("kernel variant '" + name + "' is not available on this CPU");
     }
-    fastweights::detail::forced_byte_kernel().store(static_cast<int>(kernel));
+    fastweights::detail::forced_kernel_variant().store(static_cast<int>(kernel));
 }
 
 py::dict cpu_features() {
@@ -236,10 +236,10 @@ PYBIND11_MODULE(_core, m) {
     bind_dtype<std::int32_t>(m, "int32");
     bind_dtype<std::int64_t>(m, "int64");
     m.def("openmp_enabled", &fastweights::openmp_enabled);
-    m.def("byte_kernels", &byte_kernels, "The byte-label kernel variants this CPU can run.");
-    m.def("byte_kernel", &byte_kernel_name, "The byte-label kernel variant in use.");
-    m.def("set_byte_kernel", &set_byte_kernel, py::arg("name"),
-          "Forces a byte-label kernel variant ('portable', 'avx2'), or 'auto' for the best available.");
+    m.def("kernel_variants", &kernel_variants, "The kernel variants this CPU can run.");
+    m.def("kernel_variant", &kernel_variant_name, "The kernel variant in use.");
+    m.def("set_kernel_variant", &set_kernel_variant, py::arg("name"),
+          "Forces a kernel variant ('portable', 'avx2'), or 'auto' for the best available.");
     m.def("cpu_features", &cpu_features, "The instruction sets found that the kernels use.");
     m.attr("replicated_table_limit") = fastweights::replicated_table_limit;
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),

@@ -95,3 +95,35 @@ def test_the_environment_variable_forces_a_variant(monkeypatch: pytest.MonkeyPat
 def test_an_unavailable_variant_is_refused() -> None:
     with pytest.raises(ValueError, match=r"kernel 'neon' is not available on this CPU; choose one of auto, portable"):
         use_kernel("neon")
+
+
+WIDE = [np.uint16, np.int16, np.uint32, np.int32, np.int64]
+
+
+@st.composite
+def wide_labels(draw: st.DrawFn) -> tuple[np.ndarray, int, int, int]:
+    dtype = np.dtype(draw(st.sampled_from(WIDE)))
+    info = np.iinfo(dtype)
+    lengths = draw(st.lists(st.one_of(st.integers(1, 3), st.integers(4, 40), st.integers(30, 200)), max_size=30))
+    low, high = max(int(info.min), -70_000), min(int(info.max), 70_000)
+    values = draw(st.lists(st.integers(low, high), min_size=len(lengths), max_size=len(lengths)))
+    labels = np.repeat(np.array(values, dtype), lengths) if lengths else np.zeros(0, dtype)
+    lo = draw(st.integers(max(low, -100), 50))
+    size = draw(st.integers(1, 65_536))
+    return labels, draw(st.integers(0, 15)), lo, size
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=150, deadline=None)
+@given(case=wide_labels())
+def test_every_variant_counts_wide_labels_and_what_falls_outside(variant: str, case: tuple) -> None:
+    use_kernel(variant)
+    labels, start, lo, size = case
+    buffer = np.zeros(labels.size + start, labels.dtype)
+    buffer[start:] = labels
+    view = buffer[start:]
+    table, below, above = getattr(_core, f"count_dense_{view.dtype.name}")(view, lo, size, 1)
+    wide = view.astype(np.int64)
+    inside = wide[(wide >= lo) & (wide < lo + size)]
+    np.testing.assert_array_equal(table, np.bincount(inside - lo, minlength=size))
+    assert (below, above) == (int((wide < lo).sum()), int((wide >= lo + size).sum()))

@@ -18,7 +18,7 @@ def config() -> dict[str, Any]:
 
     return {
         "version": __version__,
-        "kernel": f"{active_kernel()} (run-aware byte labels; available: {', '.join(available_kernels())})",
+        "kernel": f"{active_kernel()} (run-aware; available: {', '.join(available_kernels())})",
         "cpu features": ", ".join(name for name, found in _core.cpu_features().items() if found) or "baseline",
         "openmp": bool(_core.openmp_enabled()),
         "threads": default_threads(),

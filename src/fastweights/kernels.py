@@ -1,4 +1,4 @@
-"""Which variant of the byte-label kernel counts: the best the CPU has, or one the user forces with
+"""Which variant of the counting kernel runs: the best the CPU has, or one the user forces with
 `use_kernel(name)` or the FASTWEIGHTS_KERNEL environment variable ("auto", "portable", "avx2")."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ ENVIRONMENT_VARIABLE = "FASTWEIGHTS_KERNEL"
 
 
 def available_kernels() -> list[str]:
-    return list(_core.byte_kernels())
+    return list(_core.kernel_variants())
 
 
 def active_kernel() -> str:
-    return str(_core.byte_kernel())
+    return str(_core.kernel_variant())
 
 
 def use_kernel(name: str) -> None:
@@ -25,7 +25,7 @@ def use_kernel(name: str) -> None:
     choices = ["auto", *available_kernels()]
     if name not in choices:
         raise ValueError(f"kernel {name!r} is not available on this CPU; choose one of {', '.join(choices)}")
-    _core.set_byte_kernel(name)
+    _core.set_kernel_variant(name)
 
 
 def apply_environment() -> None:

@@ -138,38 +138,133 @@ void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) n
     for (; i < n; ++i) ++t0[bytes[i] ^ flip];
 }
 
-// The byte-label kernel variants, chosen at run time: the best the CPU has, unless one is forced
+// The kernel variants, chosen at run time: the best the CPU has, unless one is forced
 // (tests force each in turn; FASTWEIGHTS_KERNEL lets a user do the same).
-enum class ByteKernel : int { automatic = -1, portable = 0, avx2 = 1 };
+enum class KernelVariant : int { automatic = -1, portable = 0, avx2 = 1 };
 
-inline std::atomic<int>& forced_byte_kernel() noexcept {
-    static std::atomic<int> forced{static_cast<int>(ByteKernel::automatic)};
+inline std::atomic<int>& forced_kernel_variant() noexcept {
+    static std::atomic<int> forced{static_cast<int>(KernelVariant::automatic)};
     return forced;
 }
 
-inline bool byte_kernel_available(ByteKernel kernel) noexcept {
+inline bool kernel_variant_available(KernelVariant kernel) noexcept {
 #ifdef FASTWEIGHTS_X86_DISPATCH
-    if (kernel == ByteKernel::avx2) return cpu_has_avx2();
+    if (kernel == KernelVariant::avx2) return cpu_has_avx2();
 #endif
-    return kernel == ByteKernel::portable;
+    return kernel == KernelVariant::portable;
 }
 
-inline ByteKernel byte_kernel() noexcept {
-    const auto forced = static_cast<ByteKernel>(forced_byte_kernel().load(std::memory_order_relaxed));
-    if (forced != ByteKernel::automatic) return forced;
-    return byte_kernel_available(ByteKernel::avx2) ? ByteKernel::avx2 : ByteKernel::portable;
+inline KernelVariant kernel_variant() noexcept {
+    const auto forced = static_cast<KernelVariant>(forced_kernel_variant().load(std::memory_order_relaxed));
+    if (forced != KernelVariant::automatic) return forced;
+    return kernel_variant_available(KernelVariant::avx2) ? KernelVariant::avx2 : KernelVariant::portable;
 }
 
 template <class T>
 void count_bytes(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
 #ifdef FASTWEIGHTS_X86_DISPATCH
-    if (byte_kernel() == ByteKernel::avx2) {
+    if (kernel_variant() == KernelVariant::avx2) {
         count_bytes_avx2(data, n, tables);
         return;
     }
 #endif
     count_bytes_portable(data, n, tables);
 }
+
+#ifdef FASTWEIGHTS_X86_DISPATCH
+// Byte mask of the lanes of `size` bytes where a and b are equal.
+template <std::size_t size>
+__attribute__((target("avx2"))) inline std::uint32_t equal_lanes_avx2(__m256i a, __m256i b) noexcept {
+    if constexpr (size == 2) return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi16(a, b)));
+    if constexpr (size == 4) return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi32(a, b)));
+    if constexpr (size == 8) return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi64(a, b)));
+}
+
+template <std::size_t size>
+__attribute__((target("avx2"))) inline __m256i broadcast_avx2(std::int64_t label) noexcept {
+    if constexpr (size == 2) return _mm256_set1_epi16(static_cast<short>(label));
+    if constexpr (size == 4) return _mm256_set1_epi32(static_cast<int>(label));
+    if constexpr (size == 8) return _mm256_set1_epi64x(static_cast<long long>(label));
+}
+
+template <class T>
+__attribute__((target("avx2"))) inline __m256i load_avx2(const T* p) noexcept {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// Labels of 2, 4 or 8 bytes with AVX2, run-aware like the byte kernel (bytes_avx2.hpp): a 64-byte
+// block of one label extends a run, a block with few changes is counted run by run, and only the
+// rest label by label; a run costs one range check instead of one per label.
+template <class T>
+__attribute__((target("avx2,popcnt"))) void count_wide_avx2(const T* data, std::size_t n, std::int64_t lo,
+                                                            std::size_t size, std::uint32_t* tables,
+                                                            OutOfRange& outside) noexcept {
+    static_assert(sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
+    constexpr std::size_t per_block = 64 / sizeof(T);
+    constexpr std::size_t per_vector = per_block / 2;
+    // One bit per label in a byte mask: the lowest byte of each.
+    constexpr std::uint64_t first_bytes = sizeof(T) == 2   ? 0x5555555555555555ull
+                                          : sizeof(T) == 4 ? 0x1111111111111111ull
+                                                           : 0x0101010101010101ull;
+    std::uint32_t* t[replicas] = {tables, tables + size, tables + 2 * size, tables + 3 * size};
+    const auto add = [&](T label, std::uint64_t count) {
+        const std::uint64_t k = offset_of(label, lo);
+        if (k < size) {
+            t[0][k] += static_cast<std::uint32_t>(count);
+        } else if (static_cast<std::int64_t>(label) < lo) {
+            outside.below += count;
+        } else {
+            outside.above += count;
+        }
+    };
+    if (n == 0) return;
+    add(data[0], 1);  // so that every block below has a label before it
+    T run_label = data[0];
+    std::uint64_t run = 0;
+    std::size_t i = 1;
+    for (; i + per_block <= n; i += per_block) {
+        const T* block = data + i;
+        const __m256i low = load_avx2(block);
+        const __m256i high = load_avx2(block + per_vector);
+        const __m256i first = broadcast_avx2<sizeof(T)>(static_cast<std::int64_t>(block[0]));
+        if ((equal_lanes_avx2<sizeof(T)>(low, first) & equal_lanes_avx2<sizeof(T)>(high, first)) == 0xffffffffu) {
+            if (block[0] != run_label) {
+                add(run_label, run);
+                run_label = block[0];
+                run = 0;
+            }
+            run += per_block;
+            continue;
+        }
+        const std::uint64_t unchanged =
+            equal_lanes_avx2<sizeof(T)>(low, load_avx2(block - 1)) | std::uint64_t{equal_lanes_avx2<sizeof(T)>(high, load_avx2(block + per_vector - 1))} << 32;
+        std::uint64_t changes = ~unchanged & first_bytes & ~std::uint64_t{1};
+        if (__builtin_popcountll(changes) <= 8) {
+            std::size_t start = 0;
+            while (changes) {
+                const auto next = static_cast<std::size_t>(__builtin_ctzll(changes)) / sizeof(T);
+                add(block[start], next - start);
+                start = next;
+                changes &= changes - 1;
+            }
+            add(block[start], per_block - start);
+            continue;
+        }
+        for (std::size_t k = 0; k < per_block; k += replicas) {
+            for (int r = 0; r < replicas; ++r) {
+                const std::uint64_t key = offset_of(block[k + r], lo);
+                if (key < size) {
+                    ++t[r][key];
+                } else {
+                    tally_outside(block[k + r], lo, outside);
+                }
+            }
+        }
+    }
+    add(run_label, run);
+    for (; i < n; ++i) add(data[i], 1);
+}
+#endif
 
 template <class T>
 void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t size,
@@ -180,6 +275,14 @@ void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t
             return;
         }
     }
+#ifdef FASTWEIGHTS_X86_DISPATCH
+    if constexpr (sizeof(T) > 1) {
+        if (kernel_variant() == KernelVariant::avx2) {
+            count_wide_avx2(data, n, lo, size, tables, outside);
+            return;
+        }
+    }
+#endif
     std::uint32_t* t[replicas] = {tables, tables + size, tables + 2 * size, tables + 3 * size};
     std::size_t i = 0;
     if (covers_every_value<T>(lo, size)) {
