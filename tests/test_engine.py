@@ -68,7 +68,8 @@ def test_progress_callable_sees_every_input_once(tmp_path: Path, threads: int) -
     mask_folder(tmp_path, 9)
     updates: list[Progress] = []
     fastweights.count(tmp_path, threads=threads, progress=updates.append)
-    assert [u.done for u in updates] == list(range(1, 10))
+    done = [u.done for u in updates]  # at least once per batch of inputs
+    assert done == sorted(set(done)) and done[-1] == 9
     assert updates[-1].total == 9 and updates[-1].pixels == 9 * 256 and updates[-1].seconds_left == 0
 
 
@@ -170,3 +171,26 @@ def test_real_jpeg_masks_are_refused(real_data: Path) -> None:
     assert skipped.n_images == 0 and len(skipped.errors) == len(list(folder.iterdir()))
     counted = fastweights.count(folder, allow_lossy=True)
     assert np.count_nonzero(counted.pixels) > 10  # compression noise: dozens of fake classes
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_bad_png_in_a_batch_is_named_alone_and_the_rest_counted(tmp_path: Path, threads: int) -> None:
+    """PNGs are decoded and classified a batch at a time; one bad label must not hide or spoil the others."""
+    pil = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(12)
+    masks = [rng.integers(0, 6, (12, 17)).astype(np.uint8) for _ in range(70)]
+    for mask in masks[::3]:
+        mask[0, :4] = 255
+    masks[41][5, 5] = 9  # not below num_classes=6
+    for index, mask in enumerate(masks):
+        pil.fromarray(mask).save(tmp_path / f"m{index:03d}.png")
+    with pytest.raises(InputError, match=r"m041\.png: label 9 \(1 pixels\) is not below num_classes=6"):
+        fastweights.count(tmp_path, num_classes=6, ignore_index=255, threads=threads)
+    with pytest.warns(UserWarning, match="skipped 1 of 70 inputs"):
+        got = fastweights.count(
+            tmp_path, num_classes=6, ignore_index=255, threads=threads, on_error="skip", per_image=True
+        )
+    kept = masks[:41] + masks[42:]
+    assert_same_statistics(got, numpy_counts(kept, (255,), 6))
+    assert [Path(name).name for name, _ in got.errors] == ["m041.png"]
+    assert [Path(name).name for name in got.sources] == [f"m{i:03d}.png" for i in range(70) if i != 41]
