@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,8 @@ pil = pytest.importorskip("PIL.Image")
 REAL_DATA = Path(
     os.environ.get("FASTWEIGHTS_REAL_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 )
-ROUNDS = 11  # the two-thread gain swings from run to run on this shared machine: more rounds, steadier medians
+PAIRED_ROUNDS = 15  # the thread gain: paired rounds, see test_png_thread_gain_interleaved
+ROUNDS = 5
 
 
 class PngFolder:
@@ -153,3 +156,47 @@ def test_png_decoder_alone(benchmark, png_folder: PngFolder, threads: int) -> No
         rounds=ROUNDS,
     )
     assert same_counts(result, png_folder.expected)
+
+
+@pytest.mark.parametrize("png_folder", folders(), indirect=True)
+def test_png_thread_gain_interleaved(benchmark, png_folder: PngFolder) -> None:
+    """What a second thread gains, measured paired: one thread, then two, then one again, ...
+    A shared machine's slow spells then hit both alike, which separate blocks of rounds do not."""
+    from fastweights import _core
+    from fastweights.readers.png import MAX_PIXELS
+
+    paths = [str(path) for path in png_folder.paths]
+
+    def decode(threads: int) -> None:
+        workers = [
+            threading.Thread(target=_core.count_png_files, args=(paths[start::threads], MAX_PIXELS))
+            for start in range(threads)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    def paired() -> dict[str, float]:
+        times: dict[str, list[float]] = {"count 1": [], "count 2": [], "decoder 1": [], "decoder 2": []}
+        for _ in range(PAIRED_ROUNDS):
+            for threads in (1, 2):
+                start = time.perf_counter()
+                result = fastweights.count(png_folder.paths, threads=threads)
+                times[f"count {threads}"].append(time.perf_counter() - start)
+                assert same_counts(result.pixels, png_folder.expected)
+                start = time.perf_counter()
+                decode(threads)
+                times[f"decoder {threads}"].append(time.perf_counter() - start)
+        return {key: statistics.median(values) for key, values in times.items()}
+
+    medians = benchmark.pedantic(paired, rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        variant="paired: threads=1 and threads=2 alternating",
+        role="paired",
+        nbytes=png_folder.pixels,
+        data=png_folder.description,
+        count_gain=medians["count 1"] / medians["count 2"],
+        decoder_gain=medians["decoder 1"] / medians["decoder 2"],
+        paired_rounds=PAIRED_ROUNDS,
+    )
