@@ -186,3 +186,17 @@ def test_property_equals_numpy(images: list[np.ndarray], threads: int, ignore: i
 def test_bool_arrays_whose_true_bytes_are_not_one() -> None:
     raw = np.frombuffer(bytes([0, 255, 1, 7, 0]), dtype=np.bool_)  # as a decoder may hand them over
     assert fastweights.count(raw).pixels.tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "int32", "uint32", "int64"])
+def test_big_chunks_counted_over_a_guessed_range_and_again_when_a_label_falls_outside(dtype: str) -> None:
+    """Big chunks of wide labels are first counted over [-1, 65535) without a min/max pass."""
+    rng = np.random.default_rng(21)
+    labels = np.repeat(rng.integers(0, 200, 20_000), 70).astype(dtype)  # 1.4M labels: a big chunk
+    assert_same_statistics(fastweights.count(labels, threads=2), numpy_counts([labels]))
+    info = np.iinfo(dtype)
+    labels[123_456] = min(int(info.max), 100_000)  # beyond the guessed range
+    labels[999] = max(int(info.min), -7) if info.min < 0 else 0  # below it, where the dtype allows
+    ignore = (-7,) if info.min < 0 else ()
+    got = fastweights.count(labels, ignore_index=ignore or None, threads=2)
+    assert_same_statistics(got, numpy_counts([labels], ignore))

@@ -19,6 +19,9 @@ __all__ = ["Tally", "label_bounds", "merge", "tally"]
 # 16-bit chunks at least this long are counted over their whole range in one pass, without the
 # min/max pass first: zeroing and summing a 65,536-entry table costs less than reading them twice.
 WHOLE_RANGE_MIN_LABELS = 1 << 20
+# A big chunk of wider labels is first counted over this range, without a min/max pass: label maps
+# almost always hold small class ids (and perhaps -1). A label outside it makes the chunk count again.
+LIKELY_LABELS = (-1, 65_535)
 # Widest label range counted through a dense table; wider ones go through the sparse kernel.
 DENSE_TABLE_LIMIT = 1 << 20
 
@@ -106,22 +109,40 @@ def tally(chunk: np.ndarray, bounds: tuple[int, int] | None, threads: int) -> Ta
     """Counts a C-contiguous integer chunk (from `countable`)."""
     if chunk.size == 0:
         return EMPTY
-    name = chunk.dtype.name
     assert chunk.flags.c_contiguous
-    lowest, highest = _DTYPE_RANGE[name]
-    if chunk.dtype.itemsize == 1 or (chunk.dtype.itemsize == 2 and chunk.size >= WHOLE_RANGE_MIN_LABELS):
-        lo, hi = lowest, highest
+    lowest, highest = _DTYPE_RANGE[chunk.dtype.name]
+    big = chunk.size >= WHOLE_RANGE_MIN_LABELS
+    if chunk.dtype.itemsize == 1 or (chunk.dtype.itemsize == 2 and big):
+        guess = (lowest, highest)
     elif bounds is not None:
-        lo, hi = max(bounds[0], lowest), min(bounds[1], highest)
+        guess = (max(bounds[0], lowest), min(bounds[1], highest))
+    elif big:
+        guess = (max(LIKELY_LABELS[0], lowest), min(LIKELY_LABELS[1], highest))
     else:
-        lo, hi = _min_max(chunk, threads)
-    if lo >= hi or hi - lo > DENSE_TABLE_LIMIT:
+        return _exact(chunk, threads)
+    counted = _dense(chunk, *guess, threads)
+    # Labels outside the range: rare (an error upstream, or ids beyond the likely range); count
+    # them all exactly, so that nothing is lost and a message can name them.
+    return counted if counted is not None else _exact(chunk, threads)
+
+
+def _exact(chunk: np.ndarray, threads: int) -> Tally:
+    """Counts over the chunk's own label range (a min/max pass first), sparse when it is too wide."""
+    lo, hi = _min_max(chunk, threads)
+    if hi - lo > DENSE_TABLE_LIMIT:
         return _sparse(chunk, threads)
-    table, below, above = getattr(_core, f"count_dense_{name}")(chunk, lo, hi - lo, threads)
+    counted = _dense(chunk, lo, hi, threads)
+    assert counted is not None  # the range holds every label
+    return counted
+
+
+def _dense(chunk: np.ndarray, lo: int, hi: int, threads: int) -> Tally | None:
+    """The tally over a table of [lo, hi); None when a label falls outside it."""
+    if lo >= hi or hi - lo > DENSE_TABLE_LIMIT:
+        return None
+    table, below, above = getattr(_core, f"count_dense_{chunk.dtype.name}")(chunk, lo, hi - lo, threads)
     if below or above:
-        # Labels outside the expected range: rare, and an error upstream; count them all exactly
-        # so the message can name them.
-        return tally(chunk, None, threads)
+        return None
     nonzero = np.flatnonzero(table)
     return Tally(nonzero.astype(np.int64) + lo, table[nonzero])
 
