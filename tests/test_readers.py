@@ -148,3 +148,28 @@ def test_corrupt_numpy_files_are_named(tmp_path: Path, masks: list[np.ndarray]) 
         zf.mkdir("folder") if hasattr(zf, "mkdir") else zf.writestr("folder/", b"")
     with pytest.raises(ValueError, match=r"no_arrays\.npz: the \.npz archive holds no arrays"):
         fastweights.count(no_arrays)
+
+
+@pytest.mark.slow
+def test_peak_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    """Counting a 1 GiB and a 4 GiB .npy (sparse files: no disk needed) peaks at the same RSS."""
+    peaks = []
+    for gib in (1, 4):
+        path = tmp_path / f"labels_{gib}.npy"
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(gib << 30,))
+        array[-1] = 3
+        array.flush()
+        del array
+        script = textwrap.dedent(
+            f"""
+            import resource, fastweights
+            counts = fastweights.count({str(path)!r}, threads=2)
+            assert counts.pixels.tolist() == [{(gib << 30) - 1}, 0, 0, 1], counts.pixels
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+            """
+        )
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        peaks.append(int(result.stdout.split()[-1]))
+        path.unlink()
+    assert abs(peaks[1] - peaks[0]) <= 8, f"peak RSS {peaks[0]} MiB for 1 GiB, {peaks[1]} MiB for 4 GiB"
+    assert max(peaks) < 256
