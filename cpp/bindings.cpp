@@ -13,6 +13,7 @@
 
 #include "fastweights/files.hpp"
 #include "fastweights/histogram.hpp"
+#include "fastweights/npy.hpp"
 #include "fastweights/png.hpp"
 
 namespace py = pybind11;
@@ -164,6 +165,38 @@ py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t ma
     return out;
 }
 
+// Many small .npy files read and counted with the GIL released once. Each result: None when the
+// file is not a plain little-endian integer array this counts (the general reader takes it, and
+// says what is wrong with a bad one), else (values, counts).
+py::list count_npy_files(const std::vector<std::string>& paths) {
+    std::vector<fastweights::npy::Result> results(paths.size());
+    {
+        py::gil_scoped_release release;
+        for (std::size_t i = 0; i < paths.size(); ++i) {
+            const auto file = fastweights::read_file(paths[i]);
+            if (file.error == 0) results[i] = fastweights::npy::count_npy(file.bytes.data(), file.bytes.size());
+        }
+    }
+    py::list out;
+    for (const auto& result : results) {
+        if (!result.counted) {
+            out.append(py::none());
+            continue;
+        }
+        const auto m = static_cast<py::ssize_t>(result.tally.size());
+        py::array_t<std::int64_t> values(m);
+        py::array_t<std::uint64_t> counts(m);
+        auto v = values.mutable_unchecked<1>();
+        auto c = counts.mutable_unchecked<1>();
+        for (py::ssize_t k = 0; k < m; ++k) {
+            v(k) = result.tally[static_cast<std::size_t>(k)].first;
+            c(k) = result.tally[static_cast<std::size_t>(k)].second;
+        }
+        out.append(py::make_tuple(values, counts));
+    }
+    return out;
+}
+
 py::tuple decode_png(const py::object& data, std::uint64_t max_pixels) {
     const ByteView bytes(data);
     fastweights::png::DecodeResult result;
@@ -244,6 +277,9 @@ PYBIND11_MODULE(_core, m) {
     m.attr("replicated_table_limit") = fastweights::replicated_table_limit;
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");
+    m.def("count_npy_files", &count_npy_files, py::arg("paths"),
+          "Reads and counts many small .npy files with the GIL released once: per file (values, counts), "
+          "or None for one the general reader must take.");
     m.def("count_png_files", &count_png_files, py::arg("paths"), py::arg("max_pixels"),
           "Reads and counts many PNG files with the GIL released once: a list of "
           "(errno, size, status, message, values, counts).");

@@ -180,3 +180,32 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
         path.unlink()
     assert abs(peaks[1] - peaks[0]) <= 8, f"peak RSS {peaks[0]} MiB for 1 GiB, {peaks[1]} MiB for 4 GiB"
     assert max(peaks) < 256
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_small_npy_files_are_counted_in_batches_and_the_unusual_ones_by_the_general_reader(
+    tmp_path: Path, threads: int
+) -> None:
+    from fastweights.readers.numpy_files import tally_npy_files
+
+    rng = np.random.default_rng(30)
+    plain = ["|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<i8"]
+    arrays = {f"plain_{i}": rng.integers(0, 90, (13, 21)).astype(dtype) for i, dtype in enumerate(plain)}
+    arrays["plain_fortran"] = np.asfortranarray(rng.integers(0, 9, (7, 5)).astype(np.uint8))
+    arrays["plain_empty"] = np.zeros((0, 4), np.uint16)
+    arrays["plain_wide_ids"] = np.array([0, 3_000_000, 3_000_000, 7], np.int32)  # sparse in C++
+    arrays["other_big_endian"] = rng.integers(0, 9, (4, 4)).astype(">u2")
+    arrays["other_bool"] = rng.integers(0, 2, (4, 4)).astype(bool)
+    arrays["other_uint64"] = rng.integers(0, 9, (4, 4)).astype(np.uint64)
+    paths = []
+    for name, array in sorted(arrays.items()):
+        np.save(tmp_path / f"{name}.npy", array)
+        paths.append(str(tmp_path / f"{name}.npy"))
+    batch = tally_npy_files(paths)
+    assert [Path(p).stem for p, t in zip(paths, batch) if t is None] == [
+        "other_big_endian",
+        "other_bool",
+        "other_uint64",
+    ]
+    got = fastweights.count(tmp_path, threads=threads, per_image=True)
+    assert_same_statistics(got, numpy_counts([arrays[Path(p).stem] for p in paths]))

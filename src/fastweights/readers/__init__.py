@@ -12,7 +12,7 @@ from ._magic import check_magic, extension_of, magic_choices
 from .arrays import open_hdf5
 from .lossy import JPEG_MAGIC, open_jpeg
 from .nifti import GZIP_MAGIC, NII_MAGICS, open_nifti
-from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw
+from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw, tally_npy_files
 from .png import PNG_MAGIC, open_png, tally_png_files
 from .tiff import TIFF_MAGICS, open_tiff
 
@@ -86,11 +86,17 @@ def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
 
 
 def tally_files(paths: list[str], options: ReadOptions) -> dict[int, Tally | InputError]:
-    """Tallies of the files among `paths` (by position) whose format decodes many files in one call
-    without the GIL (PNG); the others are left to their readers."""
+    """Tallies of the files among `paths` (by position) whose format is read and counted many files
+    at a time without the GIL (PNG, plain .npy); the others are left to their readers."""
     if options.stack_axis is not None:
         return {}
-    positions = [position for position, path in enumerate(paths) if extension_of(path) == ".png"]
-    if not positions:
-        return {}
-    return dict(zip(positions, tally_png_files([paths[position] for position in positions], options)))
+    tallied: dict[int, Tally | InputError] = {}
+    png = [position for position, path in enumerate(paths) if extension_of(path) == ".png"]
+    if png:
+        tallied.update(zip(png, tally_png_files([paths[position] for position in png], options)))
+    npy = [position for position, path in enumerate(paths) if extension_of(path) == ".npy"]
+    if npy:
+        for position, tally in zip(npy, tally_npy_files([paths[position] for position in npy])):
+            if tally is not None:
+                tallied[position] = tally
+    return tallied
