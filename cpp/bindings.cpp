@@ -49,16 +49,10 @@ std::tuple<py::array_t<std::uint64_t>, std::uint64_t, std::uint64_t> count_dense
     return {table, outside.below, outside.above};
 }
 
-template <class T>
-std::pair<py::array_t<std::int64_t>, py::array_t<std::uint64_t>> count_sparse(
-    const Labels<T>& labels, int threads) {
-    const T* data = labels.data();
-    const auto n = static_cast<std::size_t>(labels.size());
-    std::vector<std::pair<std::int64_t, std::uint64_t>> pairs;
-    {
-        py::gil_scoped_release release;
-        pairs = fastweights::count_sparse(data, n, threads);
-    }
+using LabelArrays = std::pair<py::array_t<std::int64_t>, py::array_t<std::uint64_t>>;
+
+// (label, pixels) pairs as the two numpy arrays a Tally is made of.
+LabelArrays label_arrays(const std::vector<std::pair<std::int64_t, std::uint64_t>>& pairs) {
     const auto m = static_cast<py::ssize_t>(pairs.size());
     py::array_t<std::int64_t> values(m);
     py::array_t<std::uint64_t> counts(m);
@@ -69,6 +63,18 @@ std::pair<py::array_t<std::int64_t>, py::array_t<std::uint64_t>> count_sparse(
         c(i) = pairs[static_cast<std::size_t>(i)].second;
     }
     return {values, counts};
+}
+
+template <class T>
+LabelArrays count_sparse(const Labels<T>& labels, int threads) {
+    const T* data = labels.data();
+    const auto n = static_cast<std::size_t>(labels.size());
+    std::vector<std::pair<std::int64_t, std::uint64_t>> pairs;
+    {
+        py::gil_scoped_release release;
+        pairs = fastweights::count_sparse(data, n, threads);
+    }
+    return label_arrays(pairs);
 }
 
 template <class T>
@@ -117,22 +123,12 @@ py::tuple count_png(const py::object& data, std::uint64_t max_pixels) {
 }
 
 // The labels present in a table of counts and their counts, as numpy arrays.
-py::tuple sparse_table(const std::vector<std::uint64_t>& table) {
-    std::size_t present = 0;
-    for (const auto count : table) present += count != 0;
-    py::array_t<std::int64_t> values(static_cast<py::ssize_t>(present));
-    py::array_t<std::uint64_t> counts(static_cast<py::ssize_t>(present));
-    auto v = values.mutable_unchecked<1>();
-    auto c = counts.mutable_unchecked<1>();
-    py::ssize_t k = 0;
+LabelArrays sparse_table(const std::vector<std::uint64_t>& table) {
+    std::vector<std::pair<std::int64_t, std::uint64_t>> present;
     for (std::size_t label = 0; label < table.size(); ++label) {
-        if (table[label] != 0) {
-            v(k) = static_cast<std::int64_t>(label);
-            c(k) = table[label];
-            ++k;
-        }
+        if (table[label] != 0) present.emplace_back(static_cast<std::int64_t>(label), table[label]);
     }
-    return py::make_tuple(values, counts);
+    return label_arrays(present);
 }
 
 // Many PNG files read and counted in one call that releases the GIL once: a worker thread gets
@@ -158,9 +154,9 @@ py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t ma
     }
     py::list out;
     for (const auto& result : results) {
-        const py::tuple sparse = sparse_table(result.count.table);
+        const auto [values, counts] = sparse_table(result.count.table);
         out.append(py::make_tuple(result.error, result.size, static_cast<int>(result.count.status),
-                                  result.count.message, sparse[0], sparse[1]));
+                                  result.count.message, values, counts));
     }
     return out;
 }
@@ -183,15 +179,7 @@ py::list count_npy_files(const std::vector<std::string>& paths) {
             out.append(py::none());
             continue;
         }
-        const auto m = static_cast<py::ssize_t>(result.tally.size());
-        py::array_t<std::int64_t> values(m);
-        py::array_t<std::uint64_t> counts(m);
-        auto v = values.mutable_unchecked<1>();
-        auto c = counts.mutable_unchecked<1>();
-        for (py::ssize_t k = 0; k < m; ++k) {
-            v(k) = result.tally[static_cast<std::size_t>(k)].first;
-            c(k) = result.tally[static_cast<std::size_t>(k)].second;
-        }
+        const auto [values, counts] = label_arrays(result.tally);
         out.append(py::make_tuple(values, counts));
     }
     return out;

@@ -39,14 +39,8 @@ CHECK_THEIR_OWN_MAGIC = frozenset([open_png, open_npy])
 
 
 def open_hdf5_file(path: str, options: ReadOptions) -> Iterator[Image]:
-    """An HDF5 file named without a dataset: which of its arrays holds the labels is the user's call."""
-    try:
-        yield from open_hdf5(path, "/", options)
-    except InputError as error:
-        listing = str(error).split("; ", 1)[-1]
-        raise InputError(
-            f"{path}: an HDF5 file: name the dataset that holds the labels, as {path}:/dataset ({listing})"
-        ) from None
+    """An HDF5 file named without a dataset."""
+    return open_hdf5(path, None, options)
 
 
 for _extension in (".h5", ".hdf5", ".he5"):

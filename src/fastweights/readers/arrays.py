@@ -38,8 +38,9 @@ def split_hdf5_path(text: str) -> tuple[str, str] | None:
     return (match[1], match[2]) if match else None
 
 
-def open_hdf5(path: str, dataset: str, options: ReadOptions) -> Iterator[Image]:
-    """The images of one dataset of an HDF5 file, named "path:dataset".
+def open_hdf5(path: str, dataset: str | None, options: ReadOptions) -> Iterator[Image]:
+    """The images of one dataset of an HDF5 file, named "path:dataset". Without a dataset, an error
+    that lists them: which one holds the labels is the user's call.
 
     The file stays open while the images are tallied: tally each before asking for the next."""
     h5py = require("h5py", "hdf5", "reading HDF5 masks")
@@ -50,6 +51,11 @@ def open_hdf5(path: str, dataset: str, options: ReadOptions) -> Iterator[Image]:
     except OSError as error:
         raise InputError(f"{path}: not a readable HDF5 file ({error})") from error
     with file:
+        if dataset is None:
+            raise InputError(
+                f"{path}: an HDF5 file: name the dataset that holds the labels, as {path}:/dataset "
+                f"({_listing(file, h5py)})"
+            )
         try:
             node = file.get(dataset)
         except (KeyError, TypeError, ValueError):  # a path through a dataset, or a broken link

@@ -70,7 +70,7 @@ def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | Inpu
             if status == _OK:
                 results.append(Tally(values, counts))
             elif status == _UNSUPPORTED:  # the general decoder's kinds: rare in mask sets
-                results.append(_tally(path, _read(path), options, None, 1))
+                results.append(_general_tally(path, _read(path), options, None, 1))
             else:
                 raise _error(path, status, message)
         except InputError as bad:
@@ -105,6 +105,11 @@ def _tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads
         return Tally(values.astype(np.int64), table[values])
     if status != _UNSUPPORTED:
         raise _error(path, status, message)
+    return _general_tally(path, data, options, bounds, threads)
+
+
+def _general_tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads: int) -> Tally:
+    """The kinds the fast path leaves to the general decoders: decoded to an array, then counted."""
     labels = _labels(path, data)
     if labels.ndim == 3:
         return _colour_tally(path, labels, options, bounds, threads)
