@@ -13,6 +13,9 @@ what it computed, so one that times nothing, or counts wrong, fails.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from typing import Callable
 
 import numpy as np
@@ -23,6 +26,8 @@ import fastweights
 
 ROUNDS = 7  # fast variants (fastweights, the read ceiling)
 SLOW_ROUNDS = 3  # np.bincount: 10-100x slower
+COLD_ROUNDS = 3  # each reads 256 MiB from disk
+READ_BLOCK = 16 << 20
 
 
 def same_counts(got: np.ndarray, expected: np.ndarray) -> bool:
@@ -43,10 +48,23 @@ def run(
     nbytes: int,
     data: str,
     rounds: int = ROUNDS,
+    scale: float = 1.0,
+    setup: Callable[[], object] | None = None,
 ) -> object:
-    """Times fn with pedantic settings; records what report.py needs to build its tables."""
-    benchmark.extra_info.update(variant=variant, role=role, nbytes=nbytes, data=data)
-    return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+    """Times fn with pedantic settings; records what report.py needs to build its tables.
+
+    `scale`: fn does 1/scale of the work (a reference too slow to run whole); report.py multiplies
+    its times by `scale`. `setup` runs before every round, untimed."""
+    benchmark.extra_info.update(variant=variant, role=role, nbytes=nbytes, data=data, scale=scale)
+    if setup is None:
+        return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+    results: list[object] = []
+
+    def timed() -> None:
+        results.append(fn())
+
+    benchmark.pedantic(timed, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
+    return results[-1]
 
 
 # One group per kind of data: its fastweights variants and their references side by side.
@@ -80,6 +98,29 @@ def test_bincount(benchmark, dataset: Dataset) -> None:
         rounds=SLOW_ROUNDS,
     )
     assert same_counts(result, dataset.expected)
+
+
+# np.unique sorts: 7 s for 128 MiB here. It is timed on a prefix of this many bytes and scaled up
+# linearly, which flatters it (sorting grows faster than linearly).
+UNIQUE_PREFIX = 16 << 20
+
+
+@pytest.mark.parametrize("dataset", IN_MEMORY, indirect=True)
+def test_unique(benchmark, dataset: Dataset) -> None:
+    prefix = dataset.array.reshape(-1)[: UNIQUE_PREFIX // dataset.array.itemsize]
+    expected = np.bincount(prefix, minlength=dataset.classes)
+    values, counts = run(
+        benchmark,
+        lambda: np.unique(prefix, return_counts=True),
+        variant="np.unique(arr, return_counts=True), timed on 16 MiB, scaled",
+        role="unique",
+        nbytes=dataset.nbytes,
+        data=dataset.description,
+        rounds=1,
+        scale=dataset.nbytes / prefix.nbytes,
+    )
+    assert np.array_equal(values, np.flatnonzero(expected))
+    assert np.array_equal(counts, expected[values])
 
 
 @pytest.mark.parametrize("dataset", IN_MEMORY, indirect=True)
@@ -152,6 +193,72 @@ def test_mapped_ceiling(benchmark, masks_npy, masks: Dataset) -> None:
         data=MAPPED_DATA,
     )
     assert result == masks.checksum
+
+
+COLD = "mapped-cold"
+COLD_DATA = "the realistic masks (256 MiB) as a .npy file, page cache dropped before every round"
+
+
+def drop_from_page_cache(path) -> None:
+    """Asks the kernel to drop the file's pages (posix_fadvise DONTNEED: no root needed), then checks
+    with util-linux `fincore` that at most a few pages stayed; skips where that cannot be shown."""
+    if not hasattr(os, "posix_fadvise") or shutil.which("fincore") is None:
+        pytest.skip("needs posix_fadvise and util-linux fincore to drop and check the page cache")
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(descriptor)
+    resident = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if resident.returncode != 0 or not resident.stdout.strip().isdigit():
+        pytest.skip(f"fincore could not say what stayed cached: {resident.stderr.strip()}")
+    if int(resident.stdout) > 1 << 20:
+        kept = int(resident.stdout)
+        pytest.skip(f"the page cache kept {kept} bytes of the file (a file system that ignores DONTNEED)")
+
+
+@pytest.mark.benchmark(group=COLD)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cold_mapped_file(benchmark, masks_npy, masks: Dataset, threads: int) -> None:
+    result = run(
+        benchmark,
+        lambda: fastweights.count(str(masks_npy), threads=threads),
+        variant=f"fastweights.count(path), cold, threads={threads}",
+        role="fastweights",
+        nbytes=masks.nbytes,
+        data=COLD_DATA,
+        rounds=COLD_ROUNDS,
+        setup=lambda: drop_from_page_cache(masks_npy),
+    )
+    assert same_counts(result.pixels, masks.expected)
+
+
+@pytest.mark.benchmark(group=COLD)
+def test_cold_sequential_read(benchmark, masks_npy, masks: Dataset) -> None:
+    def read_file() -> int:
+        total = 0
+        with open(masks_npy, "rb", buffering=0) as stream:
+            while block := stream.read(READ_BLOCK):
+                total += len(block)
+        return total
+
+    result = run(
+        benchmark,
+        read_file,
+        variant="sequential read of the file: read() in 16 MiB blocks, cold",
+        role="sequential read",
+        nbytes=masks.nbytes,
+        data=COLD_DATA,
+        rounds=COLD_ROUNDS,
+        setup=lambda: drop_from_page_cache(masks_npy),
+    )
+    assert result == masks_npy.stat().st_size
 
 
 SMALL = "small-files"

@@ -104,6 +104,40 @@ def test_png_fastweights(benchmark, png_folder: PngFolder, threads: int) -> None
     assert result.n_images == len(png_folder.paths)
 
 
+SEED_IMAGES = 2  # the per-pixel loop takes ~0.1 s per 100,000 pixels: two images, extrapolated
+
+
+def seed_loop(paths: list[Path]) -> dict[int, int]:
+    """What the seed scripts do: every pixel through Python, from PIL's pixel access object."""
+    counts: dict[int, int] = {}
+    for path in paths:
+        with pil.open(path) as image:
+            pixels = image.load()
+            width, height = image.size
+            for y in range(height):
+                for x in range(width):
+                    label = pixels[x, y]
+                    counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("png_folder", folders(), indirect=True)
+def test_png_seed_loop(benchmark, png_folder: PngFolder) -> None:
+    sample = png_folder.paths[:SEED_IMAGES]
+    result = run(
+        benchmark,
+        lambda: seed_loop(sample),
+        variant=f"seed: per-pixel Python loop over PIL's load(), {SEED_IMAGES} images, extrapolated",
+        role="seed",
+        nbytes=png_folder.pixels,
+        data=png_folder.description,
+        rounds=1,
+        scale=len(png_folder.paths) / SEED_IMAGES,
+    )
+    expected = pillow_loop(sample)
+    assert result == {label: int(expected[label]) for label in np.flatnonzero(expected)}
+
+
 @pytest.mark.parametrize("png_folder", folders(), indirect=True)
 def test_png_pillow_loop(benchmark, png_folder: PngFolder) -> None:
     result = run(

@@ -70,6 +70,36 @@ def test_every_label_value_and_block_edges(variant: str, n: int) -> None:
             np.testing.assert_array_equal(table, np.bincount(labels, minlength=256))
 
 
+@st.composite
+def binary_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    """{0,1} labels over several 4 KiB blocks (the byte-sum path), perhaps with one larger label
+    somewhere, which must send the rest to the general kernel without losing a pixel."""
+    dtype = draw(st.sampled_from([np.uint8, np.int8]))
+    n = draw(st.integers(0, 5 * 4096 + 100))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    labels = (rng.random(n) < draw(st.floats(0, 1))).astype(dtype)
+    if n and draw(st.booleans()):
+        larger = draw(st.sampled_from([2, 7, 127, -1, -128]))
+        labels[draw(st.integers(0, n - 1))] = larger % 256 if dtype == np.uint8 else larger
+    return labels, draw(st.integers(0, 63))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=100, deadline=None)
+@given(case=binary_labels(), threads=st.sampled_from([1, 2]))
+def test_binary_masks_equal_bincount(variant: str, case: tuple[np.ndarray, int], threads: int) -> None:
+    use_kernel(variant)
+    labels, start = case
+    buffer = np.zeros(labels.size + start, labels.dtype)
+    buffer[start:] = labels
+    view = buffer[start:]
+    table, below, above = getattr(_core, f"count_dense_{view.dtype.name}")(
+        view, int(np.iinfo(view.dtype).min), 256, threads
+    )
+    np.testing.assert_array_equal(table, bincount_of_bytes(view))
+    assert below == above == 0
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_counts_through_count_are_the_same_with_every_variant(variant: str) -> None:
     rng = np.random.default_rng(4)

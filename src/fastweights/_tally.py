@@ -1,12 +1,13 @@
 """Counting one contiguous chunk of labels with the C++ kernel: dtype checks, range choice.
 
 A chunk's result is a `Tally`: the distinct label values it holds and how many pixels hold each,
-exact uint64. Tallies of the chunks of one image add up with `merge`.
+exact uint64. Tallies of the chunks of one image add up with `merge_all`.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,14 +15,16 @@ import numpy as np
 from . import _core
 from .errors import InputError
 
-__all__ = ["Tally", "label_bounds", "merge", "tally"]
+__all__ = ["Tally", "label_bounds", "merge_all", "tally"]
 
-# 16-bit chunks at least this long are counted over their whole range in one pass, without the
-# min/max pass first: zeroing and summing a 65,536-entry table costs less than reading them twice.
-WHOLE_RANGE_MIN_LABELS = 1 << 20
-# A big chunk of wider labels is first counted over this range, without a min/max pass: label maps
-# almost always hold small class ids (and perhaps -1). A label outside it makes the chunk count again.
-LIKELY_LABELS = (-1, 65_535)
+# A chunk of wider labels at least this long is counted in one pass over a range guessed from a
+# sample of its labels, not after a min/max pass: reading it twice costs more than the rare recount
+# when a label falls outside the guess.
+SAMPLED_RANGE_MIN_LABELS = 1 << 20
+# Labels sampled for that guess, evenly spaced through the chunk.
+RANGE_SAMPLE = 1024
+# The guessed table reaches at least this far: small class ids not sampled still fall inside it.
+SMALLEST_GUESS = 256
 # Widest label range counted through a dense table; wider ones go through the sparse kernel.
 DENSE_TABLE_LIMIT = 1 << 20
 
@@ -47,16 +50,33 @@ class Tally:
 EMPTY = Tally(np.empty(0, np.int64), np.empty(0, np.uint64))
 
 
-def merge(a: Tally, b: Tally) -> Tally:
-    ignored = a.ignored + b.ignored
-    if a.values.size == 0:
-        return Tally(b.values, b.counts, ignored)
-    if b.values.size == 0:
-        return Tally(a.values, a.counts, ignored)
-    values = np.union1d(a.values, b.values)
+# Tallies held before they are added up: adding once per group, not once per chunk, keeps the
+# Python work per chunk small, and the group bound keeps memory flat for images of many chunks.
+MERGE_GROUP = 64
+
+
+def merge_all(tallies: Iterable[Tally]) -> Tally:
+    """The sum of tallies (of the chunks or pages of one image)."""
+    total = EMPTY
+    pending: list[Tally] = []
+    for part in tallies:
+        pending.append(part)
+        if len(pending) == MERGE_GROUP:
+            total = _add_up([total, *pending])
+            pending.clear()
+    return _add_up([total, *pending])
+
+
+def _add_up(tallies: list[Tally]) -> Tally:
+    ignored = sum(part.ignored for part in tallies)
+    held = [part for part in tallies if part.values.size]
+    if not held:
+        return Tally(EMPTY.values, EMPTY.counts, ignored)
+    if len(held) == 1:
+        return Tally(held[0].values, held[0].counts, ignored)
+    values, slots = np.unique(np.concatenate([part.values for part in held]), return_inverse=True)
     counts = np.zeros(values.size, np.uint64)
-    np.add.at(counts, np.searchsorted(values, a.values), a.counts)
-    np.add.at(counts, np.searchsorted(values, b.values), b.counts)
+    np.add.at(counts, slots, np.concatenate([part.counts for part in held]))
     return Tally(values, counts, ignored)
 
 
@@ -111,19 +131,29 @@ def tally(chunk: np.ndarray, bounds: tuple[int, int] | None, threads: int) -> Ta
         return EMPTY
     assert chunk.flags.c_contiguous
     lowest, highest = _DTYPE_RANGE[chunk.dtype.name]
-    big = chunk.size >= WHOLE_RANGE_MIN_LABELS
-    if chunk.dtype.itemsize == 1 or (chunk.dtype.itemsize == 2 and big):
+    if chunk.dtype.itemsize == 1:
         guess = (lowest, highest)
     elif bounds is not None:
         guess = (max(bounds[0], lowest), min(bounds[1], highest))
-    elif big:
-        guess = (max(LIKELY_LABELS[0], lowest), min(LIKELY_LABELS[1], highest))
+    elif chunk.size >= SAMPLED_RANGE_MIN_LABELS:
+        guess = _sampled_range(chunk, lowest, highest)
     else:
         return _exact(chunk, threads)
     counted = _dense(chunk, *guess, threads)
     # Labels outside the range: rare (an error upstream, or ids beyond the likely range); count
     # them all exactly, so that nothing is lost and a message can name them.
     return counted if counted is not None else _exact(chunk, threads)
+
+
+def _sampled_range(chunk: np.ndarray, lowest: int, highest: int) -> tuple[int, int]:
+    """A table range that likely holds every label of the chunk: the range of a sample, from 0 (or
+    the sampled minimum, if negative) up to the next power of two above the sampled maximum."""
+    flat = chunk.reshape(-1)
+    sample = flat[:: max(1, flat.size // RANGE_SAMPLE)]
+    lo = min(int(sample.min()), 0)
+    top = int(sample.max()) + 1
+    hi = max(SMALLEST_GUESS, 1 << max(0, top - 1).bit_length())
+    return max(lo, lowest), min(hi, highest)
 
 
 def _exact(chunk: np.ndarray, threads: int) -> Tally:

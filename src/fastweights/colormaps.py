@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._tally import EMPTY, Tally, merge, tally
+from ._tally import Tally, merge_all, tally
 from .errors import InputError
 from .images import Image, ReadOptions, array_image
 
@@ -185,12 +185,14 @@ def rgb_tally(name: str, rgb: np.ndarray, colormap: Colormap | None, bounds: Any
             f"{name}: an RGB colour mask, and no colormap was given: pass colormap= a built-in name "
             f"({', '.join(BUILTIN)}), a JSON file or a dict {{(r, g, b): class id}}"
         )
-    colours = EMPTY
-    for block in _row_blocks(rgb):
-        flat = block.reshape(-1, 3)
-        packed = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
-        colours = merge(colours, tally(packed, None, threads))
+    colours = merge_all(tally(_packed(block), None, threads) for block in _row_blocks(rgb))
     return colormap.translate(colours, name)
+
+
+def _packed(block: np.ndarray) -> np.ndarray:
+    """Each RGB pixel as one uint32 0xRRGGBB."""
+    flat = block.reshape(-1, 3)
+    return (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
 
 
 def _tally_gray(gray: np.ndarray, bounds: Any, threads: int) -> Tally:

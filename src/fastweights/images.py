@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import numpy as np
 
 from ._chunks import contiguous_chunks
-from ._tally import EMPTY, Tally, countable, merge, tally
+from ._tally import Tally, countable, merge_all, tally
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -54,10 +54,7 @@ class Image:
 
 def tally_chunks(name: str, chunks: Iterator[np.ndarray], bounds: Bounds, threads: int) -> Tally:
     """Tallies a stream of label chunks (any dtype `countable` takes) of one image."""
-    total = EMPTY
-    for chunk in chunks:
-        total = merge(total, tally(countable(chunk, name), bounds, threads))
-    return total
+    return merge_all(tally(countable(chunk, name), bounds, threads) for chunk in chunks)
 
 
 def stream_chunks(read: Callable[[int], bytes], size: int, dtype: np.dtype) -> Iterator[np.ndarray]:

@@ -82,11 +82,36 @@ inline void tally_outside(T v, std::int64_t lo, OutOfRange& outside) noexcept {
     }
 }
 
+// {0,1} masks, portable: see count_binary_prefix_avx2. A word of bytes that are each 0 or 1 holds
+// as many ones as the top byte of its product with 0x0101...01.
+template <class T>
+std::size_t count_binary_prefix_portable(const T* data, std::size_t n, std::uint32_t* t0) noexcept {
+    constexpr unsigned flip = std::is_signed_v<T> ? 0x80u : 0u;
+    constexpr std::uint64_t ones_mask = 0x0101010101010101ull;
+    constexpr std::size_t block = 4096;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+    std::size_t i = 0;
+    for (; i + block <= n; i += block) {
+        std::uint64_t high_bits = 0;
+        std::uint64_t ones = 0;
+        for (std::size_t k = 0; k < block; k += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, bytes + i + k, 8);
+            high_bits |= w & ~ones_mask;
+            ones += (w * ones_mask) >> 56;
+        }
+        if (high_bits != 0) break;
+        t0[1u ^ flip] += static_cast<std::uint32_t>(ones);
+        t0[0u ^ flip] += static_cast<std::uint32_t>(block - ones);
+    }
+    return i;
+}
+
 // Single-byte labels, run-aware, portable: a 32-byte block of one label (most of a mask) is counted
 // with one add; a word of one label with one add; other words byte by byte, spread over the four
 // replicas. Every replica count stays below a flush block, so none can overflow.
 template <class T>
-void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
+void count_runs_portable(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
     static_assert(sizeof(T) == 1);
     constexpr unsigned flip = std::is_signed_v<T> ? 0x80u : 0u;  // index = value - min
     constexpr std::uint64_t ones = 0x0101010101010101ull;
@@ -136,6 +161,12 @@ void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) n
         count_word(w);
     }
     for (; i < n; ++i) ++t0[bytes[i] ^ flip];
+}
+
+template <class T>
+void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
+    const std::size_t done = count_binary_prefix_portable(data, n, tables);
+    count_runs_portable(data + done, n - done, tables);
 }
 
 // The kernel variants, chosen at run time: the best the CPU has, unless one is forced

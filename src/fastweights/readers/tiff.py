@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
-from .._tally import EMPTY, Tally, merge
+from .._tally import Tally, merge_all
 from ..colormaps import rgb_tally
 from ..errors import InputError
 from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
@@ -213,16 +213,16 @@ def _colour_images(
     sample_axis = keyframe.axes.index("S")
 
     def image(image_name: str, pages: list[int]) -> Image:
+        def page_tally(index: int, image_name: str, bounds: Bounds, threads: int) -> Tally:
+            page = _page(series, index, image_name)
+            try:
+                rgb = np.moveaxis(page.asarray(maxworkers=threads), sample_axis, -1)
+            except _DAMAGED as error:
+                raise InputError(f"{image_name}: damaged TIFF data in page {index} ({error})") from error
+            return rgb_tally(image_name, rgb, options.colormap, bounds, threads)
+
         def tally_image(bounds: Bounds, threads: int) -> Tally:
-            total = EMPTY
-            for index in pages:
-                page = _page(series, index, image_name)
-                try:
-                    rgb = np.moveaxis(page.asarray(maxworkers=threads), sample_axis, -1)
-                except _DAMAGED as error:
-                    raise InputError(f"{image_name}: damaged TIFF data in page {index} ({error})") from error
-                total = merge(total, rgb_tally(image_name, rgb, options.colormap, bounds, threads))
-            return total
+            return merge_all(page_tally(index, image_name, bounds, threads) for index in pages)
 
         return Image(image_name, tally_image)
 
