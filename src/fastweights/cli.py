@@ -1,25 +1,41 @@
-"""The `fastweights` command line: count, weights, demo, info."""
+"""The `fastweights` command line: count, weights, merge, demo, info.
+
+Tables, JSON and CSV go to stdout; messages (saved files, errors) to stderr, so that the output of
+`--format json|csv` can be piped. Exit codes: 0 success, 1 bad data, 2 usage error, 130 interrupted,
+141 the output pipe closed early (`| head`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from . import export
 from ._optional import MissingDependency
 from .colormaps import BUILTIN
 from .counts import Counts
 from .errors import InputError
-from .table import format_table
+from .table import format_table, format_weights
 from .weights import SCHEMES
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_BAD_DATA, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_BAD_DATA, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
+
+COUNT_FORMATS = ("table", "json", "csv")
+WEIGHT_FORMATS = ("table", "json", "csv", "torch", "keras", "mmseg")
+
+
+class UsageError(ValueError):
+    """Arguments that do not go together, or a file given as an option that cannot be used."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastweights: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (InputError, MissingDependency, FileNotFoundError, PermissionError) as error:
+    except BrokenPipeError:
+        # The reader went away (`| head`): no traceback, and nothing more written at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
+    except (InputError, MissingDependency, FileNotFoundError, PermissionError, IsADirectoryError) as error:
         return _fail(args, error, EXIT_BAD_DATA)
     except (ValueError, TypeError) as error:
         return _fail(args, error, EXIT_USAGE)
@@ -42,8 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:
     if args.debug:
         raise error
-    print(f"fastweights: error: {error}", file=sys.stderr)
+    print(f"fastweights: error: {_one_line(error)}", file=sys.stderr)
     return code
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    return " ".join(str(error).split())
+
+
+# ---- arguments ---------------------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,29 +86,52 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("paths", nargs="+", metavar="PATH")
     count.add_argument("--num-classes", type=int, metavar="N")
     count.add_argument("--ignore-index", type=int, nargs="+", metavar="I", help="label(s) to leave out, e.g. 255")
+    count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
+    count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
+    _names_option(count)
     count.add_argument("--threads", type=int, metavar="T")
     count.add_argument("--stack-axis", type=int, metavar="AXIS", help="count each slice along AXIS as an image")
     count.add_argument("--per-image", action="store_true", help="keep the per-image table in the saved counts")
-    count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
-    count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
     count.add_argument("--allow-lossy", action="store_true", help="count JPEG masks anyway")
     count.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="skip bad files and list them")
-    count.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _weight_options(count)
     count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
+    count.add_argument("--format", choices=COUNT_FORMATS, default="table", help="what to print (default: table)")
+    count.add_argument("--plot", metavar="FILE.png", help="a chart of class shares and weights (needs matplotlib)")
+    count.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     count.set_defaults(run=_count)
 
     weights = commands.add_parser("weights", help="class weights from saved counts, without counting again")
     weights.add_argument("counts", metavar="COUNTS.json")
     _weight_options(weights)
-    weights.add_argument("--format", choices=["table", "json"], default="table")
+    _names_option(weights)
+    weights.add_argument(
+        "--format",
+        choices=WEIGHT_FORMATS,
+        default="table",
+        help="table, json, csv, or a line for torch (CrossEntropyLoss weight), keras (class_weight) or "
+        "mmseg (loss class_weight)",
+    )
+    weights.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write to FILE instead of printing; --format torch with FILE.pt saves a tensor, "
+        "--format mmseg with FILE.npy or FILE.json the file mmsegmentation reads",
+    )
+    weights.add_argument("--plot", metavar="FILE.png", help="a chart of class shares and weights (needs matplotlib)")
     weights.set_defaults(run=_weights)
+
+    merge = commands.add_parser("merge", help="add saved counts (of parts of a data set) into one file")
+    merge.add_argument("inputs", nargs="+", metavar="COUNTS.json")
+    merge.add_argument("-o", "--output", required=True, metavar="FILE", help="where to save the sum")
+    merge.set_defaults(run=_merge)
 
     demo = commands.add_parser("demo", help="count a built-in synthetic mask set and print its weights")
     demo.add_argument("--scheme", choices=sorted(SCHEMES), default="median")
     demo.set_defaults(run=_demo)
 
-    info = commands.add_parser("info", help="version, kernel, OpenMP and threads")
+    info = commands.add_parser("info", help="version, kernel, instruction sets, threads, extras, GPUs")
     info.set_defaults(run=_info)
     return parser
 
@@ -88,12 +140,36 @@ def _weight_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheme", choices=sorted(SCHEMES), default="median", help="weighting scheme (default: median)"
     )
-    parser.add_argument("--normalize", choices=["sum", "mean", "max"])
+    parser.add_argument("--normalize", choices=["sum", "mean", "max"], help="scale the weights (default: as published)")
+    parser.add_argument(
+        "--absent", type=_absent, default=0.0, metavar="0|max", help="weight of a class with no pixels (default 0)"
+    )
+
+
+def _names_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--class-names",
+        metavar="FILE",
+        help="class names, one per line (default: the built-in set of --colormap voc|cityscapes|camvid)",
+    )
+
+
+def _absent(text: str) -> float | str:
+    if text == "max":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'max', not {text!r}") from None
+
+
+# ---- commands ----------------------------------------------------------------------------------
 
 
 def _count(args: argparse.Namespace) -> int:
     from .engine import count
 
+    names = _class_names(args.class_names, args.colormap)
     counts = count(
         args.paths,
         num_classes=args.num_classes,
@@ -107,23 +183,86 @@ def _count(args: argparse.Namespace) -> int:
         on_error=args.on_error,
         progress=not args.quiet,
     )
-    names = BUILTIN[args.colormap][1] if args.colormap in BUILTIN else ()
-    print(format_table(counts, counts.weights(args.scheme, normalize=args.normalize), args.scheme, names))
-    for name, reason in counts.errors:
-        print(f"skipped {name}: {reason}")
+    weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
+    if args.format == "json":
+        print(export.counts_json(counts, weights, args.scheme, _weight_settings(args)))
+    elif args.format == "csv":
+        print(export.counts_csv(counts, weights, names), end="")
+    else:
+        print(format_table(counts, weights, args.scheme, names))
+    if args.format != "table":
+        for name, reason in counts.errors:
+            print(f"fastweights: skipped {name}: {reason}", file=sys.stderr)
     if args.output:
         counts.save(args.output)
-        print(f"counts saved to {args.output}")
+        print(f"fastweights: counts saved to {args.output}", file=sys.stderr)
+    if args.plot:
+        from .plot import plot_counts
+
+        plot_counts(args.plot, counts, weights, args.scheme, names, _title(args.paths))
+        print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
     return EXIT_OK
 
 
 def _weights(args: argparse.Namespace) -> int:
     counts = Counts.load(args.counts)
-    weights = counts.weights(args.scheme, normalize=args.normalize)
-    if args.format == "json":
-        print(json.dumps({"scheme": args.scheme, "normalize": args.normalize, "weights": weights.tolist()}))
+    names = _class_names(args.class_names, counts.params.get("colormap"))
+    weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
+    output = args.output
+    if output and args.format == "torch" and output.endswith(".pt"):
+        export.save_torch_weight(output, weights)
+    elif output and args.format == "mmseg" and output.endswith((".npy", ".json")):
+        export.save_mmseg_class_weight(output, weights)
     else:
-        print(format_table(counts, weights, args.scheme))
+        text = _weights_text(args.format, weights, args, names)
+        if output:
+            Path(output).write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
+    if output:
+        print(f"fastweights: weights saved to {output}", file=sys.stderr)
+    if args.plot:
+        from .plot import plot_counts
+
+        plot_counts(args.plot, counts, weights, args.scheme, names, Path(args.counts).stem)
+        print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _weights_text(form: str, weights: np.ndarray, args: argparse.Namespace, names: Sequence[str]) -> str:
+    if form == "json":
+        return export.weights_json(weights, args.scheme, _weight_settings(args))
+    if form == "csv":
+        return export.weights_csv(weights, names).rstrip("\n")
+    if form == "torch":
+        return export.torch_text(weights)
+    if form == "keras":
+        return export.keras_text(weights)
+    if form == "mmseg":
+        return export.mmseg_text(weights)
+    return format_weights(weights, args.scheme, names)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    total = Counts.load(args.inputs[0])
+    for path in args.inputs[1:]:
+        part = Counts.load(path)
+        try:
+            total = total + part
+        except ValueError as error:
+            raise UsageError(f"{path}: cannot be added to {args.inputs[0]}: {error}") from None
+        twice = set(total.sources[: -len(part.sources) or None]) & set(part.sources) if part.sources else set()
+        if twice:
+            raise UsageError(
+                f"{path}: {len(twice)} of its inputs were counted already in the files before it "
+                f"(e.g. {sorted(twice)[0]}); merging them would count them twice"
+            )
+    total.save(args.output)
+    print(
+        f"fastweights: {len(args.inputs)} counts merged: {total.n_images:,} images, {total.n_pixels:,} pixels, "
+        f"{total.num_classes} classes; saved to {args.output}",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -145,7 +284,42 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .config import show_config
+    from .config import cuda_devices, optional_packages, show_config
 
     show_config()
+    print("  optional packages:")
+    for feature, distribution, version in optional_packages():
+        print(f"    {distribution:<12} {version or 'not installed':<14} ({feature})")
+    devices = cuda_devices()
+    if isinstance(devices, str):
+        print(f"  CUDA devices: {devices}")
+    else:
+        print("  CUDA devices:")
+        for device in devices:
+            print(f"    {device}")
     return EXIT_OK
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def _class_names(path: str | None, colormap: Any) -> tuple[str, ...]:
+    if path is None:
+        return tuple(BUILTIN[colormap][1]) if isinstance(colormap, str) and colormap in BUILTIN else ()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: --class-names expects a text file, one class name per line") from None
+    return tuple(line.strip() for line in text.splitlines())
+
+
+def _weight_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"normalize": args.normalize, "absent": args.absent}
+
+
+def _title(paths: Sequence[str]) -> str:
+    """The data set's name for a chart: the folder counted, or how many paths were."""
+    if len(paths) == 1:
+        path = Path(paths[0])
+        return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    return f"{len(paths)} paths"

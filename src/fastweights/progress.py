@@ -69,13 +69,14 @@ class _TerminalBar:
         self.stream = stream
 
     def __call__(self, progress: Progress) -> None:
-        filled = int(self.width * progress.done / progress.total) if progress.total else self.width
+        fraction = progress.done / progress.total if progress.total else 1.0
+        filled = int(self.width * fraction)
         bar = "#" * filled + "-" * (self.width - filled)
         left = progress.seconds_left
         eta = "--:--" if left is None else f"{int(left) // 60:02d}:{int(left) % 60:02d}"
         skipped = f"  {progress.skipped} skipped" if progress.skipped else ""
         line = (
-            f"\r[{bar}] {progress.done}/{progress.total} files  "
+            f"\r[{bar}] {100 * fraction:5.1f} %  {progress.done}/{progress.total} files  "
             f"{progress.pixels_per_second / 1e6:7.1f} Mpx/s  {eta} left{skipped}"
         )
         end = "\n" if progress.done == progress.total else ""

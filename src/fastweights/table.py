@@ -8,24 +8,41 @@ import numpy as np
 
 from .counts import Counts
 
-__all__ = ["format_table"]
+__all__ = ["format_table", "format_weights"]
 
 
 def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str = "", names: Sequence[str] = ()) -> str:
+    """Class, name, pixels, share of the counted pixels, images containing it[, weight]; then the
+    totals, the ignored pixels and the skipped inputs."""
     share = counts.pixels / counts.n_pixels if counts.n_pixels else np.zeros(counts.num_classes)
-    header = f"{'class':>5}  {'name':<14}{'pixels':>16}  {'share':>8}  {'images':>8}"
+    width = max([14, *(len(name) + 2 for name in names[: counts.num_classes])])
+    header = f"{'class':>5}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"
     if weights is not None:
         header += f"  {('weight (' + scheme + ')') if scheme else 'weight':>16}"
-    lines = [header, "-" * len(header)]
+    rule = "-" * len(header)
+    lines = [header, rule]
     for c in range(counts.num_classes):
         name = names[c] if c < len(names) else ""
-        line = f"{c:>5}  {name:<14}{int(counts.pixels[c]):>16,}  {share[c]:>8.3%}  {int(counts.images[c]):>8,}"
+        line = f"{c:>5}  {name:<{width}}{int(counts.pixels[c]):>16,}  {share[c]:>8.3%}  {int(counts.images[c]):>8,}"
         if weights is not None:
             line += f"  {weights[c]:>16.4f}"
         lines.append(line)
-    lines.append("-" * len(header))
+    lines.append(rule)
+    counted = 1.0 if counts.n_pixels else 0.0
+    lines.append(f"{'total':>5}  {'':<{width}}{counts.n_pixels:>16,}  {counted:>8.3%}  {counts.n_images:>8,}")
+    lines.append(f"{'':>5}  {'ignored':<{width}}{counts.ignored:>16,}")
     lines.append(
         f"{counts.num_classes} classes, {counts.n_images:,} images, {counts.n_pixels:,} pixels counted, "
-        f"{counts.ignored:,} ignored"
+        f"{counts.ignored:,} ignored" + (f", {len(counts.errors)} skipped:" if counts.errors else "")
     )
+    lines += [f"  skipped {name}: {reason}" for name, reason in counts.errors]
+    return "\n".join(lines)
+
+
+def format_weights(weights: np.ndarray, scheme: str, names: Sequence[str] = ()) -> str:
+    width = max([14, *(len(name) + 2 for name in names[: len(weights)])])
+    header = f"{'class':>5}  {'name':<{width}}{'weight (' + scheme + ')':>16}"
+    lines = [header, "-" * len(header)]
+    for c, weight in enumerate(weights):
+        lines.append(f"{c:>5}  {names[c] if c < len(names) else '':<{width}}{weight:>16.4f}")
     return "\n".join(lines)
