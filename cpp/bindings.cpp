@@ -211,26 +211,26 @@ py::tuple png_header(const py::object& data) {
                           h.color_type, h.interlace);
 }
 
-const char* const kernel_variant_names[] = {"portable", "avx2"};
-
 std::vector<std::string> kernel_variants() {
+    using fastweights::detail::KernelVariant;
     std::vector<std::string> names;
-    for (int k = 0; k < 2; ++k) {
-        if (fastweights::detail::kernel_variant_available(static_cast<fastweights::detail::KernelVariant>(k))) {
-            names.emplace_back(kernel_variant_names[k]);
+    for (int k = 0; k < fastweights::detail::kernel_variant_count; ++k) {
+        if (fastweights::detail::kernel_variant_available(static_cast<KernelVariant>(k))) {
+            names.emplace_back(fastweights::detail::kernel_variant_names[k]);
         }
     }
     return names;
 }
 
-std::string kernel_variant_name() { return kernel_variant_names[static_cast<int>(fastweights::detail::kernel_variant())]; }
+std::string kernel_variant_name() {
+    return fastweights::detail::kernel_variant_names[static_cast<int>(fastweights::detail::kernel_variant())];
+}
 
 void set_kernel_variant(const std::string& name) {
     using fastweights::detail::KernelVariant;
     KernelVariant kernel = KernelVariant::automatic;
-    if (name == "portable") kernel = KernelVariant::portable;
-    if (name == "avx2") kernel = KernelVariant::avx2;
-    if (name != "auto" && !fastweights::detail::kernel_variant_available(kernel)) {
+    if (!fastweights::detail::kernel_variant_named(name, kernel) ||
+        (kernel != KernelVariant::automatic && !fastweights::detail::kernel_variant_available(kernel))) {
         throw py::value_error("kernel variant '" + name + "' is not available on this CPU");
     }
     fastweights::detail::forced_kernel_variant().store(static_cast<int>(kernel));
@@ -241,6 +241,9 @@ py::dict cpu_features() {
 #ifdef FASTWEIGHTS_X86_DISPATCH
     found["avx2"] = fastweights::detail::cpu_has_avx2();
     found["avx512bw"] = fastweights::detail::cpu_has_avx512bw();
+#endif
+#ifdef FASTWEIGHTS_NEON
+    found["neon"] = true;
 #endif
     return found;
 }

@@ -1,5 +1,6 @@
 """Which variant of the counting kernel runs: the best the CPU has, or one the user forces with
-`use_kernel(name)` or the FASTWEIGHTS_KERNEL environment variable ("auto", "portable", "avx2")."""
+`use_kernel(name)` or the FASTWEIGHTS_KERNEL environment variable ("auto", "portable", "avx2" on x86-64,
+"neon" on aarch64)."""
 
 from __future__ import annotations
 

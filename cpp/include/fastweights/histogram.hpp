@@ -15,12 +15,14 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "bytes_avx2.hpp"
+#include "bytes_neon.hpp"
 #include "parallel.hpp"
 
 namespace fastweights {
@@ -171,7 +173,9 @@ void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) n
 
 // The kernel variants, chosen at run time: the best the CPU has, unless one is forced
 // (tests force each in turn; FASTWEIGHTS_KERNEL lets a user do the same).
-enum class KernelVariant : int { automatic = -1, portable = 0, avx2 = 1 };
+enum class KernelVariant : int { automatic = -1, portable = 0, avx2 = 1, neon = 2 };
+inline constexpr int kernel_variant_count = 3;
+inline constexpr const char* kernel_variant_names[kernel_variant_count] = {"portable", "avx2", "neon"};
 
 inline std::atomic<int>& forced_kernel_variant() noexcept {
     static std::atomic<int> forced{static_cast<int>(KernelVariant::automatic)};
@@ -182,13 +186,34 @@ inline bool kernel_variant_available(KernelVariant kernel) noexcept {
 #ifdef FASTWEIGHTS_X86_DISPATCH
     if (kernel == KernelVariant::avx2) return cpu_has_avx2();
 #endif
+#ifdef FASTWEIGHTS_NEON
+    if (kernel == KernelVariant::neon) return true;  // part of every aarch64 CPU
+#endif
     return kernel == KernelVariant::portable;
 }
 
 inline KernelVariant kernel_variant() noexcept {
     const auto forced = static_cast<KernelVariant>(forced_kernel_variant().load(std::memory_order_relaxed));
     if (forced != KernelVariant::automatic) return forced;
-    return kernel_variant_available(KernelVariant::avx2) ? KernelVariant::avx2 : KernelVariant::portable;
+    for (const KernelVariant best : {KernelVariant::avx2, KernelVariant::neon}) {
+        if (kernel_variant_available(best)) return best;
+    }
+    return KernelVariant::portable;
+}
+
+// The variant called `name` ("auto" for the automatic choice); false for an unknown name.
+inline bool kernel_variant_named(const std::string& name, KernelVariant& kernel) noexcept {
+    if (name == "auto") {
+        kernel = KernelVariant::automatic;
+        return true;
+    }
+    for (int k = 0; k < kernel_variant_count; ++k) {
+        if (name == kernel_variant_names[k]) {
+            kernel = static_cast<KernelVariant>(k);
+            return true;
+        }
+    }
+    return false;
 }
 
 template <class T>
@@ -196,6 +221,12 @@ void count_bytes(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
 #ifdef FASTWEIGHTS_X86_DISPATCH
     if (kernel_variant() == KernelVariant::avx2) {
         count_bytes_avx2(data, n, tables);
+        return;
+    }
+#endif
+#ifdef FASTWEIGHTS_NEON
+    if (kernel_variant() == KernelVariant::neon) {
+        count_bytes_neon(data, n, tables);
         return;
     }
 #endif
