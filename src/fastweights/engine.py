@@ -147,12 +147,6 @@ def count(
     return counts
 
 
-# Small inputs go to the workers in batches: one task per input costs a future, a wake-up of the
-# calling thread and a GIL hand-over each, as much as decoding a small PNG.
-BATCH_INPUTS = 32
-BATCH_BYTES = 1 << 20
-
-
 def _count_all(items: Iterable[Input], settings: Settings, workers: int, total: Accumulator) -> None:
     """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
     `workers` threads. At most two batches per worker are in flight."""
