@@ -1,8 +1,8 @@
 """The `fastweights` command line: count, weights, merge, demo, info.
 
 Tables, JSON and CSV go to stdout; messages (saved files, errors) to stderr, so that the output of
-`--format json|csv` can be piped. Exit codes: 0 success, 1 bad data, 2 usage error, 130 interrupted,
-141 the output pipe closed early (`| head`).
+`--format json|csv` can be piped. Exit codes: 0 success, 1 bad data, 2 usage error, 130 interrupted
+(143 by SIGTERM; with --checkpoint, after saving it), 141 the output pipe closed early (`| head`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from . import export
 from ._optional import MissingDependency
 from .colormaps import BUILTIN
 from .counts import Counts
-from .errors import InputError
+from .errors import InputError, Interrupted
 from .table import format_table, format_weights
 from .weights import SCHEMES
 
@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The skipped files are listed in the output; the library's summary warning would repeat it.
             warnings.filterwarnings("ignore", message="fastweights: skipped")
             return int(args.run(args))
+    except Interrupted as stop:
+        print(f"fastweights: {stop}", file=sys.stderr)
+        return 128 + stop.signal_number
     except KeyboardInterrupt:
         print("fastweights: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -94,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--per-image", action="store_true", help="keep the per-image table in the saved counts")
     count.add_argument("--allow-lossy", action="store_true", help="count JPEG masks anyway")
     count.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="skip bad files and list them")
+    count.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="save progress to FILE (every --checkpoint-every seconds, and on Ctrl-C or SIGTERM); "
+        "rerunning the same command resumes",
+    )
+    count.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS", help="default 60")
+    count.add_argument(
+        "--cache", metavar="FILE", help="an SQLite file of per-file counts: a rerun counts only new or changed files"
+    )
     _weight_options(count)
     count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
     count.add_argument("--format", choices=COUNT_FORMATS, default="table", help="what to print (default: table)")
@@ -182,6 +195,9 @@ def _count(args: argparse.Namespace) -> int:
         allow_lossy=args.allow_lossy,
         on_error=args.on_error,
         progress=not args.quiet,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        cache=args.cache,
     )
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
     if args.format == "json":

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import weights as _weights
+from ._atomic import write_json
 
 __all__ = ["Counts"]
 
@@ -227,13 +228,7 @@ class Counts:
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes JSON with exact integers, atomically (a reader never sees half a file)."""
-        path = os.fspath(path)
-        temporary = f"{path}.tmp{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(self.to_dict(), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Counts:

@@ -12,13 +12,16 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
 from ._tally import Tally, label_bounds
 from ._version import __version__
+from .cache import Cache, CachedImage
+from .checkpoint import Checkpoint, settings_identity
 from .colormaps import ColormapSpec, resolve_colormap
 from .counts import Counts
 from .errors import InputError
@@ -86,10 +89,33 @@ class BatchCount:
     classes: np.ndarray  # int64: the classes present in that image
     pixels: np.ndarray  # uint64: their pixels
     totals: np.ndarray  # uint64: pixels counted per image
-    ignored: int
+    ignored: np.ndarray  # uint64: pixels ignored per image
+
+    def bounds(self) -> np.ndarray:
+        """Where each image's entries start (and the last one ends) in classes and pixels."""
+        return np.searchsorted(self.owner, np.arange(len(self.indices) + 1))
+
+    def split(self) -> list[tuple[int, list[tuple[str, np.ndarray, np.ndarray, int, int]]]]:
+        """Per input: (position, [(name, classes, pixels, total, ignored)])."""
+        bounds = self.bounds()
+        return [
+            (
+                index,
+                [
+                    (
+                        self.names[position],
+                        self.classes[bounds[position] : bounds[position + 1]],
+                        self.pixels[bounds[position] : bounds[position + 1]],
+                        int(self.totals[position]),
+                        int(self.ignored[position]),
+                    )
+                ],
+            )
+            for position, index in enumerate(self.indices)
+        ]
 
 
-Result = Union[tuple[int, Outcome], BatchCount]
+Result = Union[tuple[int, str, Outcome], BatchCount]  # (input position, input name, outcome)
 
 
 def count(
@@ -105,6 +131,9 @@ def count(
     allow_lossy: bool = False,
     on_error: str = "raise",
     progress: ProgressSpec = False,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: float = 60.0,
+    cache: str | os.PathLike[str] | None = None,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -120,6 +149,11 @@ def count(
     allow_lossy: count JPEG masks anyway (their compression noise makes fake classes: refused by default).
     on_error: "raise" (stop at the first bad input) or "skip" (leave it out; listed in counts.errors).
     progress: True for a progress bar on a terminal, or a callable receiving `Progress` updates.
+    checkpoint: a JSON file the partial count is saved to every `checkpoint_every` seconds and on
+        SIGINT / SIGTERM (which then raise `fastweights.errors.Interrupted`); rerunning the same
+        count with it resumes, and ends with exactly the Counts of an uninterrupted run.
+    cache: an SQLite file of per-file counts, keyed by path, size and modification time: a rerun
+        counts only new or changed files. Several processes may share it.
     """
     settings = Settings(
         _check_num_classes(num_classes),
@@ -129,15 +163,36 @@ def count(
     )
     workers = _check_threads(threads)
     apply_environment()
+    identity = settings_identity(settings, per_image, inputs)
+    store = None if checkpoint is None else Checkpoint.open(checkpoint, checkpoint_every, identity)
+    reuse = None if cache is None else Cache.open(cache, identity)
     # Listing streams into counting, unless a progress bar needs the total first.
     items: Iterable[Input] = expand(inputs) if progress else iter_inputs(inputs)
     n_inputs = len(items) if isinstance(items, list) else None
     report = make_reporter(progress, n_inputs or 0)
     total = Accumulator(settings.num_classes or 0, per_image, n_inputs, report)
-    _count_all(items, settings, workers, total)
+    if store is not None and store.state is not None:
+        total.restore(store.state)
+    run = _Run(settings, workers, total, store, reuse)
+    try:
+        with store.signals() if store is not None else nullcontext():
+            run.count_all(items)
+    except InputError:
+        if store is not None:  # what was counted is kept: fix or remove the file, and rerun to resume
+            store.write(total.state())
+        raise
+    finally:
+        if reuse is not None:
+            reuse.close()
     if total.seen == 0:
         raise ValueError("inputs: nothing to count (an empty list)")
+    if store is not None:
+        store.write(total.state(), complete=True)
     counts = total.counts(settings)
+    if store is not None:
+        counts.params["resumed"] = store.resumed
+    if reuse is not None:
+        counts.params["cache"] = {"reused": reuse.reused, "counted": reuse.stored}
     if counts.errors:
         warnings.warn(
             f"fastweights: skipped {len(counts.errors)} of {total.seen} inputs (listed in counts.errors)",
@@ -147,34 +202,112 @@ def count(
     return counts
 
 
-def _count_all(items: Iterable[Input], settings: Settings, workers: int, total: Accumulator) -> None:
-    """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
-    `workers` threads. At most two batches per worker are in flight."""
-    if workers == 1:
-        for work in _batches(items, workers):
-            total.take(_count_work(work, settings, 1))
-        return
-    pending: set[Future[list[Result]]] = set()
+class _Run:
+    """One count: inputs handed to the workers, results summed, and, when asked for, inputs the
+    checkpoint or the cache already holds left out and the checkpoint written as it goes."""
 
-    def collect(futures: Iterable[Future[list[Result]]]) -> None:
-        for future in futures:
-            pending.discard(future)
-            total.take(future.result())
+    def __init__(
+        self,
+        settings: Settings,
+        workers: int,
+        total: Accumulator,
+        checkpoint: Checkpoint | None,
+        cache: Cache | None,
+    ) -> None:
+        self.settings, self.workers, self.total = settings, workers, total
+        self.checkpoint, self.cache = checkpoint, cache
+        self.in_flight: dict[int, Input] = {}
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastweights") as pool:
-        try:
-            for work in _batches(items, workers):
-                if isinstance(work, tuple):  # one big input
-                    total.take(_count_work(work, settings, workers))
+    def count_all(self, items: Iterable[Input]) -> None:
+        """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
+        `workers` threads. At most two batches per worker are in flight."""
+        listed = len(items) if isinstance(items, list) else None
+        work = _batches(self._to_count(items), self.workers, listed)
+        if self.workers == 1:
+            for piece in work:
+                self._take(_count_work(piece, self.settings, 1))
+            return
+        pending: set[Future[list[Result]]] = set()
+
+        def collect(futures: Iterable[Future[list[Result]]]) -> None:
+            for future in futures:
+                pending.discard(future)
+                self._take(future.result())
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fastweights") as pool:
+            try:
+                for piece in work:
+                    if isinstance(piece, tuple):  # one big input
+                        self._take(_count_work(piece, self.settings, self.workers))
+                        continue
+                    if len(pending) >= 2 * self.workers:
+                        collect(wait(pending, return_when=FIRST_COMPLETED).done)
+                    pending.add(pool.submit(_count_work, piece, self.settings, 1))
+                collect(list(pending))
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _to_count(self, items: Iterable[Input]) -> Iterator[tuple[int, Input]]:
+        """The inputs left to count, with their positions: not those the checkpoint has done, nor
+        the files the cache holds (their counts go straight to the total)."""
+        for index, item in enumerate(items):
+            stamp = (item.nbytes, item.mtime_ns) if isinstance(item, FileInput) else None
+            if self.total.restored and self.total.adopt(index, item.name, stamp):
+                continue
+            if stamp is not None:
+                self.total.stamps[index] = stamp
+            if self.cache is not None and isinstance(item, FileInput):
+                images = self.cache.lookup(item.path, item.nbytes, item.mtime_ns)
+                if images is not None and self._fits(images):
+                    self._take([(index, item.name, [ImageCount(*image) for image in images])])
                     continue
-                if len(pending) >= 2 * workers:
-                    collect(wait(pending, return_when=FIRST_COMPLETED).done)
-                pending.add(pool.submit(_count_work, work, settings, 1))
-            collect(list(pending))
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+            self.in_flight[index] = item
+            yield index, item
+        if self.total.restored:
+            gone = sorted(self.total.restored)
+            raise ValueError(
+                f"{self.checkpoint.path if self.checkpoint else 'checkpoint'}: {len(gone)} input(s) it counted are "
+                f"no longer among the inputs (e.g. {gone[0]}); delete the checkpoint to start over"
+            )
+
+    def _fits(self, images: list[CachedImage]) -> bool:
+        """A cached count is valid under this count's num_classes (else the input is counted again,
+        and refused with the usual message)."""
+        limit = self.settings.num_classes
+        return limit is None or all(classes.size == 0 or classes[-1] < limit for _, classes, *_ in images)
+
+    def _take(self, results: list[Result]) -> None:
+        self.total.take(results)
+        if self.cache is not None:
+            self.cache.store(self._new_entries(results))
+        for result in results:
+            for index in result.indices if isinstance(result, BatchCount) else [result[0]]:
+                self.in_flight.pop(index, None)
+        if self.checkpoint is not None:
+            if self.checkpoint.due():
+                self.checkpoint.write(self.total.state())
+            self.checkpoint.stop_if_asked(self.total.state, self.total.seen)
+
+    def _new_entries(self, results: list[Result]) -> list[tuple[str, int, int, list[CachedImage]]]:
+        entries = []
+        for result in results:
+            if isinstance(result, BatchCount):
+                per_input = result.split()
+            elif isinstance(result[2], list):
+                per_input = [(result[0], [_cached(image) for image in result[2]])]
+            else:  # skipped: counted again next time
+                continue
+            for index, images in per_input:
+                item = self.in_flight.get(index)
+                if isinstance(item, FileInput):
+                    entries.append((item.path, item.nbytes, item.mtime_ns, images))
+        return entries
+
+
+def _cached(image: ImageCount) -> CachedImage:
+    return (image.name, image.classes, image.pixels, image.total, image.ignored)
 
 
 # Small inputs go to the workers in batches: one task per input costs a future, a wake-up of the
@@ -186,15 +319,15 @@ BATCH_BYTES = 1 << 20
 Work = Union[tuple[int, Input], list[tuple[int, Input]]]  # one big input, or a batch of small ones
 
 
-def _batches(items: Iterable[Input], workers: int) -> Iterator[Work]:
+def _batches(items: Iterable[tuple[int, Input]], workers: int, listed: int | None) -> Iterator[Work]:
     # Enough batches for every worker to get several, so that none waits long on the last one.
-    if isinstance(items, list):
-        size = max(1, min(BATCH_INPUTS, len(items) // (4 * workers)))
+    if listed is not None:
+        size = max(1, min(BATCH_INPUTS, listed // (4 * workers)))
     else:  # still being listed: smaller batches keep the last one short
         size = BATCH_INPUTS // 2
     batch: list[tuple[int, Input]] = []
     queued = 0
-    for index, item in enumerate(items):
+    for index, item in items:
         if item.nbytes > CHUNK_BYTES:
             yield index, item
             continue
@@ -210,7 +343,7 @@ def _batches(items: Iterable[Input], workers: int) -> Iterator[Work]:
 def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[Result]:
     if isinstance(work, tuple):
         index, item = work
-        return [(index, _count_input(item, settings, kernel_threads))]
+        return [(index, item.name, _count_input(item, settings, kernel_threads))]
     files = [(index, item.path) for index, item in work if isinstance(item, FileInput)]
     decoded = tally_files([path for _, path in files], settings.read)
     tallied = {files[position][0]: result for position, result in decoded.items()}
@@ -223,7 +356,9 @@ def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[Res
     done = set(batch.indices) if batch is not None else set()
     results: list[Result] = [batch] if batch is not None else []
     results += [
-        (index, _count_input(item, settings, 1, tallied.get(index))) for index, item in work if index not in done
+        (index, item.name, _count_input(item, settings, 1, tallied.get(index)))
+        for index, item in work
+        if index not in done
     ]
     return results
 
@@ -237,10 +372,10 @@ def _classify_batch(entries: list[tuple[int, Input, Tally]], settings: Settings)
     values = np.concatenate([tally.values for tally in tallies])
     counts = np.concatenate([tally.counts for tally in tallies])
     owner = np.repeat(np.arange(len(tallies)), [tally.values.size for tally in tallies])
-    ignored = sum(tally.ignored for tally in tallies)
+    ignored = np.array([tally.ignored for tally in tallies], np.uint64)
     if settings.ignore:
         left_out = np.isin(values, settings.ignore)
-        ignored += int(counts[left_out].sum(dtype=np.uint64))
+        np.add.at(ignored, owner[left_out], counts[left_out])
         values, counts, owner = values[~left_out], counts[~left_out], owner[~left_out]
     limit = settings.num_classes if settings.num_classes is not None else MAX_CLASSES
     if values.size and (values.min() < 0 or values.max() >= limit):
@@ -311,7 +446,8 @@ def _classify(name: str, total: Tally, settings: Settings) -> ImageCount:
 
 class Accumulator:
     """Sums per-image counts as they arrive, in any order; keeps the per-input order of names
-    (and rows, with per_image) so the result does not depend on which thread finished first."""
+    (and rows, with per_image) so the result does not depend on which thread finished first.
+    Its state saves to JSON (exact integers) and restores, for checkpoints."""
 
     def __init__(self, num_classes: int, per_image: bool, n_inputs: int | None, report: Reporter | None = None) -> None:
         self.pixels = np.zeros(num_classes, np.uint64)
@@ -319,9 +455,12 @@ class Accumulator:
         self.image_pixels = np.zeros(num_classes, np.uint64)
         self.n_pixels = 0
         self.ignored = 0
-        self.names: dict[int, list[str]] = {}
+        self.inputs: dict[int, str] = {}  # position -> input name, of the inputs counted
+        self.names: dict[int, list[str]] = {}  # position -> names of its images
         self.rows: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = {} if per_image else None
         self.skipped: dict[int, Skipped] = {}
+        self.stamps: dict[int, tuple[int, int]] = {}  # position -> (size, mtime_ns) of a file input
+        self.restored: dict[str, dict[str, Any]] = {}  # input name -> its part of a checkpoint
         self.n_inputs = n_inputs
         self.report = report
 
@@ -330,18 +469,19 @@ class Accumulator:
             if isinstance(result, BatchCount):
                 self._add_batch(result)
                 continue
-            index, outcome = result
+            index, name, outcome = result
             if isinstance(outcome, Skipped):
                 self.skipped[index] = outcome
             else:
+                self.inputs[index] = name
                 self._add_images(index, outcome)
         if self.report is not None:
             self.report(self.seen, self.n_pixels, len(self.skipped), self.seen == self.n_inputs)
 
     @property
     def seen(self) -> int:
-        """Inputs counted or skipped so far."""
-        return len(self.names) + len(self.skipped)
+        """Inputs counted or skipped so far (those restored from a checkpoint included)."""
+        return len(self.names) + len(self.skipped) + len(self.restored)
 
     def _add_images(self, index: int, results: list[ImageCount]) -> None:
         for image in results:
@@ -363,9 +503,10 @@ class Accumulator:
         np.add.at(self.images, batch.classes, np.uint64(1))
         np.add.at(self.image_pixels, batch.classes, batch.totals[batch.owner])
         self.n_pixels += int(batch.totals.sum(dtype=np.uint64))
-        self.ignored += batch.ignored
-        bounds = np.searchsorted(batch.owner, np.arange(len(batch.indices) + 1))
+        self.ignored += int(batch.ignored.sum(dtype=np.uint64))
+        bounds = batch.bounds()
         for position, index in enumerate(batch.indices):
+            self.inputs[index] = batch.names[position]
             self.names[index] = [batch.names[position]]
             if self.rows is not None:
                 start, end = bounds[position], bounds[position + 1]
@@ -378,6 +519,59 @@ class Accumulator:
             self.pixels, self.images, self.image_pixels = (
                 np.concatenate([array, padding]) for array in (self.pixels, self.images, self.image_pixels)
             )
+
+    def state(self) -> dict[str, Any]:
+        """Everything counted so far, as JSON; inputs restored but not yet met again keep their entries."""
+        inputs: list[dict[str, Any]] = []
+        for index, names in sorted(self.names.items()):
+            entry = {"position": index, "name": self.inputs[index], "images": names, "stamp": self.stamps.get(index)}
+            if self.rows is not None:
+                entry["rows"] = [[classes.tolist(), pixels.tolist()] for classes, pixels in self.rows[index]]
+            inputs.append(entry)
+        skipped = [
+            {"position": index, "name": skip.name, "reason": skip.reason, "stamp": self.stamps.get(index)}
+            for index, skip in sorted(self.skipped.items())
+        ]
+        return {
+            "pixels": self.pixels.tolist(),
+            "images": self.images.tolist(),
+            "image_pixels": self.image_pixels.tolist(),
+            "n_pixels": self.n_pixels,
+            "ignored": self.ignored,
+            "inputs": inputs + [entry for entry in self.restored.values() if "images" in entry],
+            "skipped": skipped + [entry for entry in self.restored.values() if "reason" in entry],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """The sums of a checkpoint; its inputs wait, by name, for the listing to meet them again."""
+        self.pixels, self.images, self.image_pixels = (
+            np.array(state[key], np.uint64) for key in ("pixels", "images", "image_pixels")
+        )
+        self.n_pixels, self.ignored = int(state["n_pixels"]), int(state["ignored"])
+        for entry in (*state["inputs"], *state["skipped"]):
+            self.restored[entry["name"]] = entry
+
+    def adopt(self, index: int, name: str, stamp: tuple[int, int] | None) -> bool:
+        """Takes the restored entry of the input `name`, met at `index` in this listing; False when
+        the checkpoint does not hold it. Refuses a file that changed since it was counted."""
+        entry = self.restored.pop(name, None)
+        if entry is None:
+            return False
+        if entry["stamp"] is not None and stamp is not None and tuple(entry["stamp"]) != stamp:
+            raise ValueError(
+                f"{name}: changed since the checkpoint counted it (size and modification time differ); "
+                "delete the checkpoint to count everything again"
+            )
+        if stamp is not None:
+            self.stamps[index] = stamp
+        if "reason" in entry:
+            self.skipped[index] = Skipped(name, entry["reason"])
+            return True
+        self.inputs[index] = name
+        self.names[index] = list(entry["images"])
+        if self.rows is not None:
+            self.rows[index] = [(np.array(c, np.int64), np.array(p, np.uint64)) for c, p in entry.get("rows", [])]
+        return True
 
     def counts(self, settings: Settings) -> Counts:
         order = sorted(self.names)

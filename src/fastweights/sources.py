@@ -25,6 +25,7 @@ __all__ = ["Input", "expand", "iter_inputs"]
 class FileInput:
     path: str
     nbytes: int
+    mtime_ns: int = 0  # when it was listed: with nbytes, what the cache recognises it by
 
     @property
     def name(self) -> str:
@@ -142,7 +143,7 @@ def iter_inputs(inputs: object) -> Iterator[Input]:
                 if identity not in seen_files:
                     seen_files.add(identity)
                     is_store = stat.S_ISDIR(info.st_mode)  # folders were walked: a folder here is a Zarr store
-                    yield ZarrInput(path) if is_store else FileInput(path, info.st_size)
+                    yield ZarrInput(path) if is_store else FileInput(path, info.st_size, info.st_mtime_ns)
         elif is_array_like(item):
             yield ArrayLikeInput(item, _array_like_name(item, arrays))
             arrays += 1

@@ -1,0 +1,93 @@
+"""An incremental cache of per-input counts (the standard library's sqlite3): a rerun over a data set
+that grew counts only the new or changed files.
+
+An entry is keyed by the file's absolute path and the settings that change its counts, and is used
+only while the file's size and modification time are those it was counted with. Several processes
+may share one cache: SQLite serialises their writes (write-ahead log, a busy timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Cache", "CachedImage"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counts (
+    path TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    images TEXT NOT NULL,
+    PRIMARY KEY (path, settings)
+)
+"""
+# Seconds a process waits for another one's write before giving up.
+BUSY_TIMEOUT = 600
+
+CachedImage = tuple[str, np.ndarray, np.ndarray, int, int]  # name, classes, pixels, total, ignored
+
+
+class Cache:
+    def __init__(self, path: str, settings: dict[str, Any]) -> None:
+        self.path = path
+        # Only what changes a file's counts: not the inputs, not on_error, not per_image.
+        kept = {key: value for key, value in settings.items() if key not in ("inputs", "on_error", "per_image")}
+        self.settings = json.dumps(kept, sort_keys=True)
+        try:
+            self.connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise ValueError(f"{path}: not a usable fastweights cache ({error})") from error
+        self.reused = 0
+        self.stored = 0
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, settings: dict[str, Any]) -> Cache:
+        return cls(os.fspath(path), settings)
+
+    def lookup(self, path: str, size: int, mtime_ns: int) -> list[CachedImage] | None:
+        row = self.connection.execute(
+            "SELECT size, mtime_ns, images FROM counts WHERE path = ? AND settings = ?",
+            (os.path.abspath(path), self.settings),
+        ).fetchone()
+        if row is None or (row[0], row[1]) != (size, mtime_ns):
+            return None
+        self.reused += 1
+        return [
+            (name, np.array(classes, np.int64), np.array(pixels, np.uint64), total, ignored)
+            for name, classes, pixels, total, ignored in json.loads(row[2])
+        ]
+
+    def store(self, entries: Sequence[tuple[str, int, int, list[CachedImage]]]) -> None:
+        """(path, size, mtime_ns, images) of inputs just counted, in one transaction."""
+        if not entries:
+            return
+        rows = [
+            (
+                os.path.abspath(path),
+                self.settings,
+                size,
+                mtime_ns,
+                json.dumps([[name, c.tolist(), p.tolist(), total, ignored] for name, c, p, total, ignored in images]),
+            )
+            for path, size, mtime_ns, images in entries
+        ]
+        self.connection.execute("BEGIN IMMEDIATE")  # all of them or none
+        try:
+            self.connection.executemany("INSERT OR REPLACE INTO counts VALUES (?, ?, ?, ?, ?)", rows)
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+        self.stored += len(rows)
+
+    def close(self) -> None:
+        self.connection.close()
