@@ -404,7 +404,10 @@ def _count_input(
                 raise tallied
             if tallied is not None:
                 return [_classify(item.name, tallied, settings)]
-            return [_count_image(image, settings, kernel_threads) for image in item.images(settings.read)]
+            counted = [_count_image(image, settings, kernel_threads) for image in item.images(settings.read)]
+            if isinstance(item, FileInput):
+                _check_unchanged(item)
+            return counted
         except OSError as error:
             reason = error.strerror or str(error)
             raise InputError(f"{item.name}: cannot be read: {reason}") from error
@@ -412,6 +415,16 @@ def _count_input(
         if settings.on_error == "raise":
             raise
         return Skipped(item.name, str(error))
+
+
+def _check_unchanged(item: FileInput) -> None:
+    """A file written to while it was counted gives a count of neither version: refused."""
+    size = os.stat(item.path).st_size
+    if size != item.nbytes:
+        raise InputError(
+            f"{item.path}: changed size while it was being counted ({item.nbytes:,} bytes when listed, "
+            f"{size:,} now); count it once it is complete"
+        )
 
 
 def _count_image(image: Image, settings: Settings, kernel_threads: int) -> ImageCount:

@@ -36,6 +36,23 @@ class FileInput:
 
 
 @dataclass(frozen=True)
+class NotAFileInput:
+    """A path with a mask's name that is not a regular file (a FIFO, a device, a broken link):
+    refused without opening it, since opening a FIFO waits for a writer that may never come."""
+
+    path: str
+    kind: str
+    nbytes: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        raise InputError(f"{self.path}: is a {self.kind}, not a regular file; masks are read from files")
+
+
+@dataclass(frozen=True)
 class ArrayInput:
     array: np.ndarray
     name: str
@@ -111,7 +128,7 @@ class ArrayLikeInput:
         return array_like_images(self.name, self.array, options)
 
 
-Input = Union[FileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput]
+Input = Union[FileInput, NotAFileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput]
 
 
 def expand(inputs: object) -> list[Input]:
@@ -139,6 +156,9 @@ def iter_inputs(inputs: object) -> Iterator[Input]:
                 yield HDF5Input(*hdf5, _size(hdf5[0]))
                 continue
             for path, info in _files_of(text):
+                if info is None or not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                    yield NotAFileInput(path, _kind(info))
+                    continue
                 identity = (info.st_dev, info.st_ino)  # the same file under two names counts once
                 if identity not in seen_files:
                     seen_files.add(identity)
@@ -167,6 +187,27 @@ def _is_single(inputs: object) -> bool:
     )
 
 
+def _stat_or_none(entry: os.DirEntry[str]) -> os.stat_result | None:
+    try:
+        return entry.stat()
+    except FileNotFoundError:  # a broken symbolic link
+        return None
+
+
+def _kind(info: os.stat_result | None) -> str:
+    if info is None:
+        return "broken symbolic link"
+    for test, kind in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(info.st_mode):
+            return kind
+    return "special file"
+
+
 def _size(path: str) -> int:
     try:
         return os.stat(path).st_size
@@ -179,7 +220,7 @@ def _array_like_name(array: Any, position: int) -> str:
     return f"{file}:{array.name}" if file else f"<{type(array).__name__} {position}>"
 
 
-def _files_of(path: str) -> Iterator[tuple[str, os.stat_result]]:
+def _files_of(path: str) -> Iterator[tuple[str, os.stat_result | None]]:
     """The files a path names, with their stat: itself, a folder's masks, or a glob's matches."""
     try:
         info = os.stat(path)
@@ -203,7 +244,7 @@ def _files_of(path: str) -> Iterator[tuple[str, os.stat_result]]:
         raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
 
 
-def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, os.stat_result]]:
+def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, os.stat_result | None]]:
     """Files below `folder`, following symbolic links but refusing a link back to an ancestor."""
     info = os.stat(folder)
     identity = (info.st_dev, info.st_ino)
@@ -217,5 +258,5 @@ def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[
                 yield entry.path, entry.stat()
             elif entry.is_dir():
                 yield from _walk(entry.path, (*ancestors, identity))
-            elif entry.is_file() and is_mask_file(entry.path):
-                yield entry.path, entry.stat()
+            elif is_mask_file(entry.path):  # a FIFO or a broken link with a mask's name too: refused
+                yield entry.path, _stat_or_none(entry)

@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from ..errors import InputError
+
 try:
     from numpy.lib.array_utils import byte_bounds
 except ImportError:  # numpy < 2
@@ -19,6 +21,7 @@ _PAGE = mmap.PAGESIZE
 
 class MappedFile:
     def __init__(self, path: str) -> None:
+        self.path = path
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
             self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else None
@@ -33,7 +36,12 @@ class MappedFile:
         return flat.reshape(shape, order="F" if fortran else "C")
 
     def release(self, region: np.ndarray) -> None:
-        """Drops this process's mapping of the pages under `region` (the page cache keeps them)."""
+        """Drops this process's mapping of the pages under `region` (the page cache keeps them), and
+        stops the count if the file was cut short meanwhile: touching a page past its new end would
+        kill the process (SIGBUS)."""
+        size = os.stat(self.path).st_size
+        if size < self.size:
+            raise InputError(f"{self.path}: shrank from {self.size:,} to {size:,} bytes while it was being counted")
         if self._map is None or region.size == 0 or not hasattr(self._map, "madvise"):
             return
         low, high = byte_bounds(region)

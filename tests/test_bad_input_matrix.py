@@ -1,0 +1,321 @@
+"""The bad-input matrix: every kind of broken input beside a good mask, counted with
+on_error="raise" (an error naming the file and the problem) and on_error="skip" (the input listed
+in counts.errors, and the Counts exactly those of the good mask alone: nothing partial)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fastweights
+from fastweights.errors import InputError
+
+pil = pytest.importorskip("PIL.Image")
+
+GOOD = np.array([[0, 0, 1], [1, 2, 2]], np.uint8)
+
+
+def png_bytes(mask: np.ndarray) -> bytes:
+    from io import BytesIO
+
+    out = BytesIO()
+    pil.fromarray(mask).save(out, format="PNG")
+    return out.getvalue()
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# Each case writes one bad input into `folder` and returns (its path, words the message must hold,
+# count options). The folder also holds good.npy.
+Case = Callable[[Path], tuple[Path, str, dict[str, Any]]]
+
+
+def zero_byte(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "empty.png"
+    path.write_bytes(b"")
+    return path, "0-byte file", {}
+
+
+def truncated_png(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "cut.png"
+    path.write_bytes(png_bytes(np.arange(64, dtype=np.uint8).reshape(8, 8))[:-20])
+    return path, "truncated", {}
+
+
+def bad_crc(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    data = bytearray(png_bytes(GOOD))
+    data[29] ^= 0xFF  # the IHDR's CRC
+    path = folder / "crc.png"
+    path.write_bytes(bytes(data))
+    return path, "CRC", {}
+
+
+def truncated_npy(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "cut.npy"
+    np.save(path, np.zeros((50, 50), np.uint8))
+    path.write_bytes(path.read_bytes()[:-100])
+    return path, "bytes", {}
+
+
+def bad_npy_header(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "header.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': oops}\n" + b"\0" * 16)
+    return path, "header", {}
+
+
+def corrupt_gzip(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    pytest.importorskip("nibabel")
+    import nibabel
+
+    path = folder / "volume.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(np.ones((20, 20, 20), np.uint8), np.eye(4)), str(path))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    return path, "volume.nii.gz", {}
+
+
+def deleted_after_listing(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "gone.npy"
+    np.save(path, GOOD)
+    return path, "No such file", {"delete_after_listing": path}
+
+
+def permission_denied(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "secret.npy"
+    np.save(path, GOOD)
+    path.chmod(0)
+    return path, "Permission denied", {"without_root_powers": True}
+
+
+def symlink_loop(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    (folder / "sub").mkdir()
+    (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
+    return folder / "sub" / "loop", "symbolic link loop", {"whole_count_fails": True}
+
+
+def text_as_mask(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "notes.png"
+    path.write_text("these are not the pixels you are looking for\n" * 5)
+    return path, "not a .png file", {}
+
+
+def huge_header(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    path = folder / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)))
+    return path, "100000 x 100000", {}
+
+
+def label_out_of_range(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "seven.npy"
+    np.save(path, np.array([[0, 7]], np.uint8))
+    return path, "label 7", {"num_classes": 3}
+
+
+def float_intensities(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "scan.npy"
+    np.save(path, np.random.default_rng(0).random((8, 8)).astype(np.float32) * 1000)
+    return path, "intensity image", {}
+
+
+def jpeg_mask(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "mask.jpg"
+    pil.fromarray(np.zeros((8, 8), np.uint8)).save(path)
+    return path, "allow_lossy", {}
+
+
+def rgb_without_colormap(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[0, 0] = (128, 0, 0)
+    path = folder / "colour.png"
+    pil.fromarray(rgb).save(path)
+    return path, "no colormap", {}
+
+
+def colour_not_in_colormap(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[1, 1] = (1, 2, 3)
+    path = folder / "odd.png"
+    pil.fromarray(rgb).save(path)
+    (folder / "good.npy").unlink()  # with a colormap, the good mask is an RGB one too
+    good = np.zeros((2, 3, 3), np.uint8)
+    good[0, 0] = (128, 0, 0)
+    pil.fromarray(good).save(folder / "good.png")
+    return path, "(1, 2, 3)", {"colormap": "voc"}
+
+
+def fifo(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "pipe.npy"
+    os.mkfifo(path)
+    return path, "FIFO", {}
+
+
+def grows_while_read(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "big.npy"
+    np.save(path, np.zeros((5000, 5000), np.uint8))  # 25 MB: memory-mapped, counted in chunks
+    return path, "changed size while it was being counted", {"append_while_counting": path}
+
+
+def shrinks_while_read(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    path = folder / "big.npy"
+    np.save(path, np.zeros((5000, 5000), np.uint8))
+    return path, "shrank", {"truncate_while_counting": path}
+
+
+CASES: list[Case] = [
+    zero_byte,
+    truncated_png,
+    bad_crc,
+    truncated_npy,
+    bad_npy_header,
+    corrupt_gzip,
+    deleted_after_listing,
+    permission_denied,
+    symlink_loop,
+    text_as_mask,
+    huge_header,
+    label_out_of_range,
+    float_intensities,
+    jpeg_mask,
+    rgb_without_colormap,
+    colour_not_in_colormap,
+    fifo,
+    grows_while_read,
+    shrinks_while_read,
+]
+
+
+def count_with(folder: Path, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch, **extra: Any):
+    """fastweights.count with the case's options, and its faults staged."""
+    options = dict(options)
+    gone = options.pop("delete_after_listing", None)
+    grows = options.pop("append_while_counting", None)
+    shrinks = options.pop("truncate_while_counting", None)
+    options.pop("whole_count_fails", None)
+    options.pop("without_root_powers", None)
+    if gone is not None:
+        count_work = fastweights.engine._count_work
+
+        def delete_first(*args: Any, **kwargs: Any) -> Any:
+            if gone.exists():  # listed already: the work to count it is under way
+                gone.unlink()
+            return count_work(*args, **kwargs)
+
+        monkeypatch.setattr(fastweights.engine, "_count_work", delete_first)
+    if grows is not None or shrinks is not None:
+        release = fastweights.readers._mapped.MappedFile.release
+
+        def meddle(self: Any, region: np.ndarray) -> None:
+            if grows is not None:
+                with open(grows, "ab") as file:
+                    file.write(b"\0" * 4096)
+            else:
+                os.truncate(shrinks, 1000)
+            release(self, region)
+
+        monkeypatch.setattr(fastweights.readers._mapped.MappedFile, "release", meddle)
+    return fastweights.count(folder, **options, **extra)
+
+
+def expected_good(folder: Path, options: dict[str, Any]) -> fastweights.Counts:
+    good = [path for path in (folder / "good.npy", folder / "good.png") if path.exists()]
+    kept = {key: value for key, value in options.items() if key in ("num_classes", "colormap")}
+    return fastweights.count(good, **kept)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.__name__ for case in CASES])
+def test_bad_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.save(folder / "good.npy", GOOD)
+    bad, phrase, options = case(folder)
+    if options.get("without_root_powers") and os.geteuid() == 0:
+        return check_in_a_process_without_root_powers(folder, bad, phrase)
+    with pytest.raises((InputError, ValueError)) as raised:
+        count_with(folder, options, monkeypatch)
+    message = str(raised.value)
+    assert bad.name in message and phrase in message, message
+    assert "\n" not in message
+
+    if case in (grows_while_read, shrinks_while_read):  # stage the fault afresh
+        case(folder)
+    if options.get("whole_count_fails"):  # a folder-level fault: never a partial count, even when skipping
+        with pytest.raises(InputError, match=phrase):
+            count_with(folder, options, monkeypatch, on_error="skip")
+        return
+    if options.get("delete_after_listing"):
+        case(folder)
+    with pytest.warns(UserWarning, match="skipped 1 of 2 inputs"):
+        counts = count_with(folder, options, monkeypatch, on_error="skip")
+    assert [name for name, _ in counts.errors] == [str(bad)]
+    assert phrase in counts.errors[0][1]
+    reference = expected_good(folder, options)
+    for field in ("pixels", "images", "image_pixels"):
+        np.testing.assert_array_equal(getattr(counts, field), getattr(reference, field))
+    assert (counts.n_images, counts.n_pixels, counts.ignored) == (1, reference.n_pixels, reference.ignored)
+
+
+def check_in_a_process_without_root_powers(folder: Path, bad: Path, phrase: str) -> None:
+    """Root reads any file: the count runs in a child that has lost CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH (util-linux setpriv), so that the file's mode 000 really denies it."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root, and util-linux setpriv (to drop root's file powers) is not installed")
+    script = (
+        "import json, sys, warnings, fastweights\n"
+        "warnings.simplefilter('ignore')\n"
+        "try:\n"
+        f"    fastweights.count({str(folder)!r})\n"
+        "    print(json.dumps(['counted', '']))\n"
+        "except Exception as error:\n"
+        "    print(json.dumps([type(error).__name__, str(error)]))\n"
+        f"skipped = fastweights.count({str(folder)!r}, on_error='skip')\n"
+        "print(json.dumps([skipped.errors, skipped.pixels.tolist(), skipped.n_images]))\n"
+    )
+    result = subprocess.run(
+        [setpriv, "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    raised, skipped = (json.loads(line) for line in result.stdout.strip().splitlines()[-2:])
+    assert raised[0] == "InputError" and bad.name in raised[1] and phrase in raised[1]
+    errors, pixels, n_images = skipped
+    assert [name for name, _ in errors] == [str(bad)] and phrase in errors[0][1]
+    assert pixels == np.bincount(GOOD.ravel()).tolist() and n_images == 1
+
+
+def test_mixed_dtypes_across_files_count_exactly(tmp_path: Path) -> None:
+    """Not an error: labels are compared as integers, never wrapped to the narrowest dtype."""
+    np.save(tmp_path / "a.npy", np.array([[0, 1, 1]], np.uint8))
+    np.save(tmp_path / "b.npy", np.array([[300, 1]], np.uint16))
+    np.save(tmp_path / "c.npy", np.array([[2, 300]], np.int64))
+    counts = fastweights.count(tmp_path)
+    assert counts.num_classes == 301
+    assert {c: int(counts.pixels[c]) for c in np.flatnonzero(counts.pixels)} == {0: 1, 1: 3, 2: 1, 300: 2}
+    with pytest.raises(InputError, match=r"b\.npy: label 300"):
+        fastweights.count(tmp_path, num_classes=256)
+
+
+def test_a_folder_with_no_masks_and_a_device(tmp_path: Path) -> None:
+    (tmp_path / "readme.txt").write_text("no masks here")
+    for on_error in ("raise", "skip"):
+        with pytest.raises(InputError, match="folder holds no masks"):
+            fastweights.count(tmp_path, on_error=on_error)
+    with pytest.raises(InputError, match="/dev/null: is a character device"):
+        fastweights.count("/dev/null")
