@@ -150,6 +150,21 @@ def test_count_allow_lossy_and_on_error_skip(capsys, tmp_path: Path) -> None:
     assert code == 0 and "skipped" in err and "broken.npy" in err
 
 
+def test_count_checkpoint_and_cache_options(capsys, masks: Path) -> None:
+    state, cache = masks.parent / "state.json", masks.parent / "cache.sqlite"
+    options = ["--checkpoint", state, "--checkpoint-every", "0.5", "--cache", cache, "--format", "json"]
+    code, out, err = run(capsys, "count", masks, "--ignore-index", "255", *options)
+    assert code == 0 and "0 inputs taken from the checkpoint" in err and "0 inputs taken from the cache" in err
+    assert json.loads(state.read_text())["complete"]
+    assert Counts.from_dict(json.loads(out)) == fastweights.count(masks, ignore_index=255)
+    code, _, err = run(capsys, "count", masks, "--ignore-index", "255", *options)
+    assert code == 0 and "3 inputs taken from the checkpoint" in err
+    code, _, err = run(capsys, "count", masks, "--ignore-index", "255", "--cache", cache, "-q")
+    assert code == 0 and "3 inputs taken from the cache" in err and "0 counted" in err
+    code, _, err = run(capsys, "count", masks, "--checkpoint", state, "-q")
+    assert code == 2 and "ignore_index=[255]" in err
+
+
 def test_count_plot(capsys, masks: Path) -> None:
     pytest.importorskip("matplotlib")
     chart = masks.parent / "chart.png"

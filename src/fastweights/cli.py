@@ -200,6 +200,17 @@ def _count(args: argparse.Namespace) -> int:
         cache=args.cache,
     )
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
+    if args.checkpoint:
+        print(
+            f"fastweights: {counts.params['resumed']:,} inputs taken from the checkpoint {args.checkpoint}",
+            file=sys.stderr,
+        )
+    if args.cache:
+        reuse = counts.params["cache"]
+        print(
+            f"fastweights: {reuse['reused']:,} inputs taken from the cache {args.cache}, {reuse['counted']:,} counted",
+            file=sys.stderr,
+        )
     if args.format == "json":
         print(export.counts_json(counts, weights, args.scheme, _weight_settings(args)))
     elif args.format == "csv":
