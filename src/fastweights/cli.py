@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument(
         "--cache", metavar="FILE", help="an SQLite file of per-file counts: a rerun counts only new or changed files"
     )
+    count.add_argument(
+        "--sample",
+        type=float,
+        metavar="SHARE|N",
+        help="estimate from a random share of the inputs (0.05), or N of them, with confidence intervals",
+    )
+    count.add_argument("--seed", type=int, default=0, help="the random sample's seed (default 0)")
     _weight_options(count)
     count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
     count.add_argument("--format", choices=COUNT_FORMATS, default="table", help="what to print (default: table)")
@@ -198,6 +205,8 @@ def _count(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every,
         cache=args.cache,
+        sample=None if args.sample is None else int(args.sample) if args.sample >= 1 else args.sample,
+        seed=args.seed,
     )
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
     if args.checkpoint:
@@ -239,7 +248,7 @@ def _weights(args: argparse.Namespace) -> int:
     if output and args.format == "torch" and output.endswith(".pt"):
         export.save_torch_weight(output, weights)
     elif output and args.format == "mmseg" and output.endswith((".npy", ".json")):
-        export.save_mmseg_class_weight(output, weights)
+        export.mmseg_class_weight(weights, output)
     else:
         text = _weights_text(args.format, weights, args, names)
         if output:

@@ -108,9 +108,13 @@ class Counts:
         absent: float | str = 0.0,
         normalize: str | None = None,
         clip: float | tuple[float | None, float | None] | None = None,
+        level: float = 0.95,
         **params: Any,
     ) -> np.ndarray:
         """Class weights (float64, one per class) by a scheme of `fastweights.SCHEMES`.
+
+        Of an estimate (`count(..., sample=...)`), an `EstimatedWeights` array: the same values, with
+        `.low` and `.high`, the bounds of a `level` bootstrap interval over the sampled images.
 
         absent: what a class with no pixels gets: a number (default 0), "max" or "error".
         normalize: None (as published), "sum" (sum = num_classes), "mean" (mean 1), "max" (max 1).
@@ -118,9 +122,30 @@ class Counts:
         params: the scheme's own parameters (k for enet, beta for effective, mu for log,
             median_of for median).
         """
-        return _weights.class_weights(
+        values = _weights.class_weights(
             self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
         )
+        if not self.is_estimate or self.per_image is None:
+            return values
+        from .estimate import estimated_weights
+
+        options = {"normalize": normalize, "clip": clip, **params}
+        return estimated_weights(self.per_image, values, scheme, options, level=level)
+
+    @property
+    def is_estimate(self) -> bool:
+        """Counted on a random sample of the inputs (`count(..., sample=...)`): params["estimate"] says how."""
+        return "estimate" in self.params
+
+    def sample_weights(self, scheme: str = "repeat_factor", **params: Any) -> np.ndarray:
+        """Per-image sampling weights, aligned with `sources` (needs count(..., per_image=True)):
+        "repeat_factor" (LVIS; t=0.001) or "rare_class" (DAFormer; temperature=0.01, min_pixels=1).
+        See `fastweights.sampling`."""
+        from .sampling import sample_weights
+
+        if self.per_image is None:
+            raise ValueError("sample_weights needs the per-image table: count with per_image=True")
+        return sample_weights(self.per_image, scheme, **params)
 
     def pos_weight(self, *, absent: float | str = 0.0) -> np.ndarray:
         """negatives / positives for BCEWithLogitsLoss: shape (1,) for binary masks, else one per class."""

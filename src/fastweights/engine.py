@@ -134,6 +134,8 @@ def count(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: float = 60.0,
     cache: str | os.PathLike[str] | None = None,
+    sample: float | None = None,
+    seed: int = 0,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -154,6 +156,9 @@ def count(
         count with it resumes, and ends with exactly the Counts of an uninterrupted run.
     cache: an SQLite file of per-file counts, keyed by path, size and modification time: a rerun
         counts only new or changed files. Several processes may share it.
+    sample: count only a random share of the inputs (0 < sample < 1; or a whole number of them),
+        chosen with `seed`: the Counts are an estimate (params["estimate"]), keep the per-image
+        table, and their weights() carry bootstrap confidence intervals.
     """
     settings = Settings(
         _check_num_classes(num_classes),
@@ -164,10 +169,18 @@ def count(
     workers = _check_threads(threads)
     apply_environment()
     identity = settings_identity(settings, per_image, inputs)
+    estimate = None
+    if sample is not None:
+        listed = expand(inputs)
+        chosen, estimate = _sample(len(listed), sample, seed)
+        items: Iterable[Input] = [listed[position] for position in chosen]
+        per_image = True  # the bootstrap of the weights' intervals resamples the images
+        identity["sample"] = [sample, seed]
+    else:
+        # Listing streams into counting, unless a progress bar needs the total first.
+        items = expand(inputs) if progress else iter_inputs(inputs)
     store = None if checkpoint is None else Checkpoint.open(checkpoint, checkpoint_every, identity)
     reuse = None if cache is None else Cache.open(cache, identity)
-    # Listing streams into counting, unless a progress bar needs the total first.
-    items: Iterable[Input] = expand(inputs) if progress else iter_inputs(inputs)
     n_inputs = len(items) if isinstance(items, list) else None
     report = make_reporter(progress, n_inputs or 0)
     total = Accumulator(settings.num_classes or 0, per_image, n_inputs, report)
@@ -193,6 +206,8 @@ def count(
         counts.params["resumed"] = store.resumed
     if reuse is not None:
         counts.params["cache"] = {"reused": reuse.reused, "counted": reuse.stored}
+    if estimate is not None:
+        counts.params["estimate"] = estimate
     if counts.errors:
         warnings.warn(
             f"fastweights: skipped {len(counts.errors)} of {total.seen} inputs (listed in counts.errors)",
@@ -614,6 +629,24 @@ class Accumulator:
                 "version": __version__,
             },
         )
+
+
+def _sample(population: int, sample: object, seed: object) -> tuple[list[int], dict[str, Any]]:
+    """The positions of a random sample of the inputs, in listing order, and how it was drawn."""
+    if isinstance(sample, bool) or not isinstance(sample, (int, float, np.integer, np.floating)):
+        raise TypeError(f"sample={sample!r}: expected a share (0 < sample < 1) or a number of inputs")
+    if isinstance(sample, (int, np.integer)) or sample >= 1:
+        if sample != int(sample) or not 1 <= sample:
+            raise ValueError(f"sample={sample!r}: expected a share (0 < sample < 1) or a whole number of inputs")
+        size = min(int(sample), population)
+    elif sample > 0:
+        size = max(1, round(sample * population))
+    else:
+        raise ValueError(f"sample={sample!r}: expected a share (0 < sample < 1) or a number of inputs")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed={seed!r}: expected an integer")
+    chosen = sorted(np.random.default_rng(int(seed)).choice(population, size, replace=False).tolist())
+    return chosen, {"sample": size, "population": population, "share": size / population, "seed": int(seed)}
 
 
 def _check_num_classes(num_classes: object) -> int | None:

@@ -19,6 +19,9 @@ def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str 
     header = f"{'class':>5}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"
     if weights is not None:
         header += f"  {('weight (' + scheme + ')') if scheme else 'weight':>16}"
+    interval = getattr(weights, "low", None) is not None
+    if interval:
+        header += f"  {f'{100 * weights.level:g} % interval':>20}"  # type: ignore[union-attr]
     rule = "-" * len(header)
     lines = [header, rule]
     for c in range(counts.num_classes):
@@ -26,6 +29,9 @@ def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str 
         line = f"{c:>5}  {name:<{width}}{int(counts.pixels[c]):>16,}  {share[c]:>8.3%}  {int(counts.images[c]):>8,}"
         if weights is not None:
             line += f"  {weights[c]:>16.4f}"
+        if interval:
+            low, high = weights.low[c], weights.high[c]  # type: ignore[union-attr]
+            line += f"  {'never seen' if np.isnan(low) else f'{low:.4f} - {high:.4f}':>20}"
         lines.append(line)
     lines.append(rule)
     counted = 1.0 if counts.n_pixels else 0.0
@@ -36,6 +42,12 @@ def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str 
         f"{counts.ignored:,} ignored" + (f", {len(counts.errors)} skipped:" if counts.errors else "")
     )
     lines += [f"  skipped {name}: {reason}" for name, reason in counts.errors]
+    if counts.is_estimate:
+        drawn = counts.params["estimate"]
+        lines.append(
+            f"An estimate: {drawn['sample']:,} of {drawn['population']:,} inputs ({drawn['share']:.1%}, seed "
+            f"{drawn['seed']}); intervals by bootstrap over the sampled images"
+        )
     return "\n".join(lines)
 
 
