@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:
     if args.debug:
         raise error
+    if getattr(error, "reported_elsewhere", False):  # another MPI rank prints it
+        return code
     print(f"fastweights: error: {_one_line(error)}", file=sys.stderr)
     return code
 
@@ -114,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
         help="estimate from a random share of the inputs (0.05), or N of them, with confidence intervals",
     )
     count.add_argument("--seed", type=int, default=0, help="the random sample's seed (default 0)")
+    count.add_argument(
+        "--shard", metavar="i/N", help="count only the i-th of N shares balanced by bytes (a job array's task)"
+    )
+    count.add_argument("--mpi", action="store_true", help="count across the ranks of mpiexec / srun (needs mpi4py)")
     _weight_options(count)
     count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
     count.add_argument("--format", choices=COUNT_FORMATS, default="table", help="what to print (default: table)")
@@ -190,24 +196,40 @@ def _count(args: argparse.Namespace) -> int:
     from .engine import count
 
     names = _class_names(args.class_names, args.colormap)
-    counts = count(
-        args.paths,
-        num_classes=args.num_classes,
-        ignore_index=args.ignore_index,
-        threads=args.threads,
-        per_image=args.per_image,
-        stack_axis=args.stack_axis,
-        colormap=args.colormap,
-        unknown_color=args.unknown_color,
-        allow_lossy=args.allow_lossy,
-        on_error=args.on_error,
-        progress=not args.quiet,
-        checkpoint=args.checkpoint,
-        checkpoint_every=args.checkpoint_every,
-        cache=args.cache,
-        sample=None if args.sample is None else int(args.sample) if args.sample >= 1 else args.sample,
-        seed=args.seed,
-    )
+    options: dict[str, Any] = {
+        "num_classes": args.num_classes,
+        "ignore_index": args.ignore_index,
+        "threads": args.threads,
+        "per_image": args.per_image,
+        "stack_axis": args.stack_axis,
+        "colormap": args.colormap,
+        "unknown_color": args.unknown_color,
+        "allow_lossy": args.allow_lossy,
+        "on_error": args.on_error,
+    }
+    if args.mpi:
+        from .mpi import count as count_with_mpi
+
+        if args.checkpoint or args.cache or args.sample is not None or args.shard:
+            raise UsageError(
+                "--mpi shares the inputs among the ranks: it does not take --checkpoint, --cache, --sample or --shard"
+            )
+        found = count_with_mpi(args.paths, **options)
+        if found is None:  # not rank 0: rank 0 prints and saves
+            return EXIT_OK
+        counts = found
+    else:
+        counts = count(
+            args.paths,
+            **options,
+            progress=not args.quiet,
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            cache=args.cache,
+            sample=None if args.sample is None else int(args.sample) if args.sample >= 1 else args.sample,
+            seed=args.seed,
+            shard=args.shard,
+        )
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
     if args.checkpoint:
         print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from .images import CHUNK_BYTES, Image, ReadOptions
 from .kernels import apply_environment
 from .progress import ProgressSpec, Reporter, make_reporter
 from .readers import tally_files
+from .shards import parse_shard, split_by_bytes
 from .sources import FileInput, Input, expand, iter_inputs
 
 __all__ = ["count", "default_threads"]
@@ -136,6 +137,8 @@ def count(
     cache: str | os.PathLike[str] | None = None,
     sample: float | None = None,
     seed: int = 0,
+    shard: tuple[int, int] | str | None = None,
+    client: Any = None,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -159,7 +162,31 @@ def count(
     sample: count only a random share of the inputs (0 < sample < 1; or a whole number of them),
         chosen with `seed`: the Counts are an estimate (params["estimate"]), keep the per-image
         table, and their weights() carry bootstrap confidence intervals.
+    shard: (i, N) or "i/N": count only the i-th of N contiguous shares of the inputs, balanced by
+        bytes (a job array's task); `fastweights merge` adds the shares' Counts.
+    client: a Dask `distributed.Client`: count on its cluster (`fastweights.dask`).
     """
+    if client is not None:
+        from .dask import count as count_on_dask
+
+        return count_on_dask(
+            inputs,
+            client=client,
+            num_classes=num_classes,
+            ignore_index=ignore_index,
+            per_image=per_image,
+            stack_axis=stack_axis,
+            colormap=colormap,
+            unknown_color=unknown_color,
+            allow_lossy=allow_lossy,
+            on_error=on_error,
+            progress=progress,
+            threads=threads,
+            checkpoint=checkpoint,
+            cache=cache,
+            sample=sample,
+            shard=shard,
+        )
     settings = Settings(
         _check_num_classes(num_classes),
         _check_ignore(ignore_index),
@@ -170,12 +197,21 @@ def count(
     apply_environment()
     identity = settings_identity(settings, per_image, inputs)
     estimate = None
-    if sample is not None:
+    if sample is not None or shard is not None:
         listed = expand(inputs)
-        chosen, estimate = _sample(len(listed), sample, seed)
+        chosen: Sequence[int] = range(len(listed))
+        if shard is not None:
+            index, parts = parse_shard(shard) if isinstance(shard, str) else _check_shard(shard)
+            chosen = split_by_bytes([item.nbytes for item in listed], parts)[index]
+            identity["shard"] = [index, parts]
+        if sample is not None:
+            picked, estimate = _sample(len(chosen), sample, seed)
+            chosen = [chosen[position] for position in picked]
+            per_image = True  # the bootstrap of the weights' intervals resamples the images
+            identity["sample"] = [sample, seed]
         items: Iterable[Input] = [listed[position] for position in chosen]
-        per_image = True  # the bootstrap of the weights' intervals resamples the images
-        identity["sample"] = [sample, seed]
+        if not items:
+            raise ValueError(f"shard={shard!r}: this share of the {len(listed)} inputs is empty")
     else:
         # Listing streams into counting, unless a progress bar needs the total first.
         items = expand(inputs) if progress else iter_inputs(inputs)
@@ -629,6 +665,16 @@ class Accumulator:
                 "version": __version__,
             },
         )
+
+
+def _check_shard(shard: object) -> tuple[int, int]:
+    if (
+        not isinstance(shard, tuple)
+        or len(shard) != 2
+        or not all(isinstance(part, int) and not isinstance(part, bool) for part in shard)
+    ):
+        raise TypeError(f"shard={shard!r}: expected (i, N) or 'i/N'")
+    return parse_shard(f"{shard[0]}/{shard[1]}")
 
 
 def _sample(population: int, sample: object, seed: object) -> tuple[list[int], dict[str, Any]]:
