@@ -145,13 +145,23 @@ def test_dask_on_camvid(cluster, real_data: Path) -> None:
     assert fastweights.count(folder, client=cluster) == fastweights.count(folder)
 
 
-def test_dask_in_process_cluster(masks: Path) -> None:
+@pytest.fixture(scope="module")
+def in_process():
     distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as client:
-        from fastweights.dask import count as count_on_dask
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
+        yield client
 
-        counts = count_on_dask(masks, client=client, ignore_index=255)
-    assert counts == fastweights.count(masks, ignore_index=255)
+
+def test_dask_in_process_cluster(in_process, masks: Path) -> None:
+    from fastweights.dask import count as count_on_dask
+
+    counts = count_on_dask(masks, client=in_process, ignore_index=255, per_image=True)
+    assert counts == fastweights.count(masks, ignore_index=255, per_image=True)
+
+
+def test_dask_in_process_on_camvid(in_process, real_data: Path) -> None:
+    folder = real_data / "camvid" / "trainannot"
+    assert fastweights.count(folder, client=in_process) == fastweights.count(folder)
 
 
 def test_dask_refuses_what_a_cluster_cannot_do(cluster, masks: Path) -> None:
