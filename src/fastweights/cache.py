@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,12 +44,25 @@ class Cache:
         self.settings = json.dumps(kept, sort_keys=True)
         try:
             self.connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-            self.connection.execute("PRAGMA journal_mode=WAL")
-            self.connection.execute(SCHEMA)
+            self._set_up()
         except sqlite3.DatabaseError as error:
             raise ValueError(f"{path}: not a usable fastweights cache ({error})") from error
         self.reused = 0
         self.stored = 0
+
+    def _set_up(self) -> None:
+        """WAL mode and the table. Switching the journal mode while another process opens the same
+        new cache fails at once with "database is locked" (SQLite does not wait on it): try again."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self.connection.execute("PRAGMA journal_mode=WAL")
+                self.connection.execute(SCHEMA)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01 + 0.05 * random.random())
 
     @classmethod
     def open(cls, path: str | os.PathLike, settings: dict[str, Any]) -> Cache:
