@@ -18,7 +18,7 @@ from typing import Any
 from ._optional import require
 from .counts import Counts
 from .shards import split_by_bytes
-from .sources import expand
+from .sources import expand, file_paths
 
 __all__ = ["count"]
 
@@ -37,7 +37,7 @@ def count(inputs: object, client: Any = None, **options: Any) -> Counts:
     show_progress = bool(options.pop("progress", False))
     client = distributed.default_client() if client is None else client
     listed = expand(inputs)
-    paths = [_path_of(item) for item in listed]
+    paths = file_paths(listed, "fastweights.dask.count")
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     shares = [share for share in split_by_bytes([item.nbytes for item in listed], workers * TASKS_PER_WORKER) if share]
     parts = [
@@ -52,13 +52,6 @@ def count(inputs: object, client: Any = None, **options: Any) -> Counts:
     total = parts[0].result()
     total.params["dask"] = {"tasks": len(shares), "workers": workers}
     return total
-
-
-def _path_of(item: Any) -> str:
-    path = getattr(item, "path", None)
-    if path is None:
-        raise TypeError("fastweights.dask.count counts files: pass paths, folders or globs, not arrays")
-    return str(path)
 
 
 def _count_share(paths: list[str], options: dict[str, Any]) -> Counts:

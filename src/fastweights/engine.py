@@ -195,7 +195,7 @@ def count(
     )
     workers = _check_threads(threads)
     apply_environment()
-    identity = settings_identity(settings, per_image, inputs)
+    drawn: dict[str, Any] = {}  # the share or sample counted: a checkpoint or cache must agree on it
     estimate = None
     if sample is not None or shard is not None:
         listed = expand(inputs)
@@ -203,20 +203,23 @@ def count(
         if shard is not None:
             index, parts = parse_shard(shard) if isinstance(shard, str) else _check_shard(shard)
             chosen = split_by_bytes([item.nbytes for item in listed], parts)[index]
-            identity["shard"] = [index, parts]
+            drawn["shard"] = [index, parts]
         if sample is not None:
             picked, estimate = _sample(len(chosen), sample, seed)
             chosen = [chosen[position] for position in picked]
             per_image = True  # the bootstrap of the weights' intervals resamples the images
-            identity["sample"] = [sample, seed]
+            drawn["sample"] = [sample, seed]
         items: Iterable[Input] = [listed[position] for position in chosen]
         if not items:
             raise ValueError(f"shard={shard!r}: this share of the {len(listed)} inputs is empty")
     else:
         # Listing streams into counting, unless a progress bar needs the total first.
         items = expand(inputs) if progress else iter_inputs(inputs)
-    store = None if checkpoint is None else Checkpoint.open(checkpoint, checkpoint_every, identity)
-    reuse = None if cache is None else Cache.open(cache, identity)
+    store = reuse = None
+    if checkpoint is not None or cache is not None:
+        identity = {**settings_identity(settings, per_image, inputs), **drawn}
+        store = None if checkpoint is None else Checkpoint.open(checkpoint, checkpoint_every, identity)
+        reuse = None if cache is None else Cache.open(cache, identity)
     n_inputs = len(items) if isinstance(items, list) else None
     report = make_reporter(progress, n_inputs or 0)
     total = Accumulator(settings.num_classes or 0, per_image, n_inputs, report)
@@ -267,7 +270,7 @@ class _Run:
     ) -> None:
         self.settings, self.workers, self.total = settings, workers, total
         self.checkpoint, self.cache = checkpoint, cache
-        self.in_flight: dict[int, Input] = {}
+        self.in_flight: dict[int, FileInput] = {}  # with a cache: files handed out, not yet taken
 
     def count_all(self, items: Iterable[Input]) -> None:
         """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
@@ -304,23 +307,24 @@ class _Run:
         """The inputs left to count, with their positions: not those the checkpoint has done, nor
         the files the cache holds (their counts go straight to the total)."""
         for index, item in enumerate(items):
-            stamp = (item.nbytes, item.mtime_ns) if isinstance(item, FileInput) else None
-            if self.total.restored and self.total.adopt(index, item.name, stamp):
-                continue
-            if stamp is not None:
-                self.total.stamps[index] = stamp
+            if self.checkpoint is not None:
+                stamp = (item.nbytes, item.mtime_ns) if isinstance(item, FileInput) else None
+                if self.total.restored and self.total.adopt(index, item.name, stamp):
+                    continue
+                if stamp is not None:
+                    self.total.stamps[index] = stamp
             if self.cache is not None and isinstance(item, FileInput):
                 images = self.cache.lookup(item.path, item.nbytes, item.mtime_ns)
                 if images is not None and self._fits(images):
                     self._take([(index, item.name, [ImageCount(*image) for image in images])])
                     continue
-            self.in_flight[index] = item
+                self.in_flight[index] = item  # what its cache entry is keyed by, once counted
             yield index, item
-        if self.total.restored:
+        if self.checkpoint is not None and self.total.restored:
             gone = sorted(self.total.restored)
             raise ValueError(
-                f"{self.checkpoint.path if self.checkpoint else 'checkpoint'}: {len(gone)} input(s) it counted are "
-                f"no longer among the inputs (e.g. {gone[0]}); delete the checkpoint to start over"
+                f"{self.checkpoint.path}: {len(gone)} input(s) it counted are no longer among the inputs "
+                f"(e.g. {gone[0]}); delete the checkpoint to start over"
             )
 
     def _fits(self, images: list[CachedImage]) -> bool:
@@ -333,9 +337,9 @@ class _Run:
         self.total.take(results)
         if self.cache is not None:
             self.cache.store(self._new_entries(results))
-        for result in results:
-            for index in result.indices if isinstance(result, BatchCount) else [result[0]]:
-                self.in_flight.pop(index, None)
+            for result in results:
+                for index in result.indices if isinstance(result, BatchCount) else [result[0]]:
+                    self.in_flight.pop(index, None)
         if self.checkpoint is not None:
             if self.checkpoint.due():
                 self.checkpoint.write(self.total.state())
@@ -352,7 +356,7 @@ class _Run:
                 continue
             for index, images in per_input:
                 item = self.in_flight.get(index)
-                if isinstance(item, FileInput):
+                if item is not None:
                     entries.append((item.path, item.nbytes, item.mtime_ns, images))
         return entries
 

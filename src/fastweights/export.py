@@ -117,13 +117,7 @@ def mmseg_text(weights: np.ndarray) -> str:
 
 def save_torch_weight(path: str | os.PathLike, weights: np.ndarray) -> None:
     """A float32 tensor saved with torch.save (load it with torch.load)."""
-    try:
-        import torch
-    except ImportError as error:
-        raise MissingDependency(
-            f"{os.fspath(path)}: saving a .pt tensor needs PyTorch, which is not installed (pip install torch); "
-            "without -o, --format torch prints a line to paste instead"
-        ) from error
+    torch = _torch(f"{os.fspath(path)}: saving a .pt tensor (without -o, --format torch prints a line instead)")
     torch.save(torch.tensor(np.asarray(weights, np.float32)), os.fspath(path))
 
 

@@ -17,7 +17,7 @@ from ._optional import require
 from .counts import Counts
 from .errors import InputError
 from .shards import split_by_bytes
-from .sources import expand
+from .sources import expand, file_paths
 
 __all__ = ["count"]
 
@@ -40,7 +40,7 @@ def count(inputs: object, comm: Any = None, root: int = 0, **options: Any) -> Co
         mine = split_by_bytes([item.nbytes for item in listed], size)[rank]
         share_bytes = sum(listed[position].nbytes for position in mine)
         if len(mine):
-            share = local_count([_as_input(listed[position]) for position in mine], **options)
+            share = local_count(file_paths([listed[position] for position in mine], "fastweights.mpi.count"), **options)
     except (InputError, ValueError, TypeError, OSError) as error:
         failure = f"{type(error).__name__}: {error}"
         share_bytes = 0
@@ -54,14 +54,6 @@ def count(inputs: object, comm: Any = None, root: int = 0, **options: Any) -> Co
         stop.reported_elsewhere = rank != root  # type: ignore[attr-defined]  # the CLI prints it once
         raise stop
     return _reduce(comm, root, share, share_bytes, mpi)
-
-
-def _as_input(item: Any) -> Any:
-    """What the local count is given for a listed input: its path (arrays do not cross ranks)."""
-    path = getattr(item, "path", None)
-    if path is None:
-        raise TypeError("fastweights.mpi.count counts files: pass paths, folders or globs, not arrays")
-    return path
 
 
 def _reduce(comm: Any, root: int, share: Counts | None, share_bytes: int, mpi: Any) -> Counts | None:

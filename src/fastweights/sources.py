@@ -179,6 +179,13 @@ def iter_inputs(inputs: object) -> Iterator[Input]:
             )
 
 
+def file_paths(items: list[Input], who: str) -> list[str]:
+    """The paths of listed inputs that another process will open itself; arrays cannot go there."""
+    if not all(isinstance(item, FileInput) for item in items):
+        raise TypeError(f"{who} counts files: pass paths, folders or globs, not arrays")
+    return [item.path for item in items]  # type: ignore[union-attr]
+
+
 def _is_single(inputs: object) -> bool:
     return (
         isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile))

@@ -15,7 +15,7 @@ def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str 
     """Class, name, pixels, share of the counted pixels, images containing it[, weight]; then the
     totals, the ignored pixels and the skipped inputs."""
     share = counts.pixels / counts.n_pixels if counts.n_pixels else np.zeros(counts.num_classes)
-    width = max([14, *(len(name) + 2 for name in names[: counts.num_classes])])
+    width = _name_width(names, counts.num_classes)
     header = f"{'class':>5}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"
     if weights is not None:
         header += f"  {('weight (' + scheme + ')') if scheme else 'weight':>16}"
@@ -52,9 +52,13 @@ def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str 
 
 
 def format_weights(weights: np.ndarray, scheme: str, names: Sequence[str] = ()) -> str:
-    width = max([14, *(len(name) + 2 for name in names[: len(weights)])])
+    width = _name_width(names, len(weights))
     header = f"{'class':>5}  {'name':<{width}}{'weight (' + scheme + ')':>16}"
     lines = [header, "-" * len(header)]
     for c, weight in enumerate(weights):
         lines.append(f"{c:>5}  {names[c] if c < len(names) else '':<{width}}{weight:>16.4f}")
     return "\n".join(lines)
+
+
+def _name_width(names: Sequence[str], classes: int) -> int:
+    return max([14, *(len(name) + 2 for name in names[:classes])])
