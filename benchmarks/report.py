@@ -3,7 +3,9 @@
     python benchmarks/report.py
 
 Every number in BENCHMARKS.md comes from the pytest-benchmark JSON of the run this script starts;
-nothing is carried over from an earlier run. If a benchmark fails, BENCHMARKS.md is left as it was.
+nothing is carried over from an earlier run, but for the GPU section, which `benchmarks/gpu_bench.py
+--write` writes (on a machine with a GPU) and this script keeps as it is. If a benchmark fails,
+BENCHMARKS.md is left as it was.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def main() -> int:
             return completed.returncode
         run = json.loads(results.read_text())
     text = render(run, elapsed, others, steal)
-    OUTPUT.write_text(text)
+    OUTPUT.write_text(text + gpu_section())
     print(f"wrote {OUTPUT} ({elapsed:.0f} s run)")
     return 0
 
@@ -297,6 +299,15 @@ def busy_note(others: float, steal: float) -> list[str]:
             "single-threaded ratios suffer less."
         )
     return lines
+
+
+def gpu_section() -> str:
+    """The GPU section of the current BENCHMARKS.md (written by gpu_bench.py), to keep."""
+    from gpu_bench import END, START
+
+    previous = OUTPUT.read_text() if OUTPUT.exists() else ""
+    start, end = previous.find(START), previous.find(END)
+    return "\n" + previous[start : end + len(END)] + "\n" if 0 <= start < end else ""
 
 
 def render(run: dict, elapsed: float, others: float, steal: float) -> str:

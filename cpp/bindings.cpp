@@ -77,6 +77,16 @@ LabelArrays count_sparse(const Labels<T>& labels, int threads) {
     return label_arrays(pairs);
 }
 
+void copy_bytes(py::array_t<std::uint8_t, py::array::c_style>& target,
+                const py::array_t<std::uint8_t, py::array::c_style>& source, int threads) {
+    if (target.size() < source.size()) throw py::value_error("copy_bytes: target is smaller than source");
+    std::uint8_t* to = target.mutable_data();
+    const std::uint8_t* from = source.data();
+    const auto n = static_cast<std::size_t>(source.size());
+    py::gil_scoped_release release;
+    fastweights::parallel_copy(to, from, n, threads);
+}
+
 template <class T>
 void bind_dtype(py::module_& m, const std::string& name) {
     m.def(("min_max_" + name).c_str(), &min_max<T>, py::arg("labels").noconvert(), py::arg("threads"));
@@ -278,5 +288,7 @@ PYBIND11_MODULE(_core, m) {
           "Decodes a PNG held in a bytes-like object to its samples in raster order (GIL released).");
     m.def("png_header", &png_header, py::arg("data"),
           "The signature and IHDR of a PNG held in a bytes-like object.");
+    m.def("copy_bytes", &copy_bytes, py::arg("target").noconvert(), py::arg("source").noconvert(),
+          py::arg("threads"), "Copies source's bytes to the start of target with up to `threads` threads.");
     m.attr("__version__") = FASTWEIGHTS_VERSION;
 }

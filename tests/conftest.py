@@ -5,6 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from fastweights.config import cuda_devices
+
+# The CUDA tests run on a real GPU when nvidia-smi lists one, else on numba-cuda's simulator (small
+# inputs); the choice must be made before anything imports numba.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "0" if isinstance(cuda_devices(), list) else "1")
+
 REAL_DATA = Path(
     os.environ.get("FASTWEIGHTS_REAL_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 )

@@ -22,7 +22,7 @@ from . import export
 from ._optional import MissingDependency
 from .colormaps import BUILTIN
 from .counts import Counts
-from .errors import InputError, Interrupted
+from .errors import DeviceUnavailable, InputError, Interrupted
 from .table import format_table, format_weights
 from .weights import SCHEMES
 
@@ -56,7 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`| head`): no traceback, and nothing more written at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE_CLOSED
-    except (InputError, MissingDependency, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+    except (
+        InputError,
+        MissingDependency,
+        DeviceUnavailable,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+    ) as error:
         return _fail(args, error, EXIT_BAD_DATA)
     except (ValueError, TypeError) as error:
         return _fail(args, error, EXIT_USAGE)
@@ -95,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
     _names_option(count)
     count.add_argument("--threads", type=int, metavar="T")
+    count.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "auto"],
+        help="where arrays read from files are counted: cpu (default), cuda (a GPU, needs numba-cuda), "
+        "auto (the GPU when one is usable)",
+    )
     count.add_argument("--stack-axis", type=int, metavar="AXIS", help="count each slice along AXIS as an image")
     count.add_argument("--per-image", action="store_true", help="keep the per-image table in the saved counts")
     count.add_argument("--allow-lossy", action="store_true", help="count JPEG masks anyway")
@@ -206,6 +219,7 @@ def _count(args: argparse.Namespace) -> int:
         "unknown_color": args.unknown_color,
         "allow_lossy": args.allow_lossy,
         "on_error": args.on_error,
+        "device": args.device,
     }
     if args.mpi:
         from .mpi import count as count_with_mpi

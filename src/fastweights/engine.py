@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
+from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -27,6 +28,7 @@ from .counts import Counts
 from .errors import InputError
 from .images import CHUNK_BYTES, Image, ReadOptions
 from .kernels import apply_environment
+from .placement import Placement, placed
 from .progress import ProgressSpec, Reporter, make_reporter
 from .readers import tally_files
 from .shards import parse_shard, split_by_bytes
@@ -139,6 +141,7 @@ def count(
     seed: int = 0,
     shard: tuple[int, int] | str | None = None,
     client: Any = None,
+    device: str | None = None,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -165,6 +168,10 @@ def count(
     shard: (i, N) or "i/N": count only the i-th of N contiguous shares of the inputs, balanced by
         bytes (a job array's task); `fastweights merge` adds the shares' Counts.
     client: a Dask `distributed.Client`: count on its cluster (`fastweights.dask`).
+    device: where arrays are counted (`fastweights.placement`): None (default) the CPU, and device
+        arrays (CuPy, PyTorch CUDA tensors) on their GPU; "cpu"; "cuda" (numba-cuda: arrays, and
+        the arrays read from files, on the GPU); "auto" (the GPU when one is usable). What counted
+        is in params["device"].
     """
     if client is not None:
         from .dask import count as count_on_dask
@@ -186,7 +193,9 @@ def count(
             cache=cache,
             sample=sample,
             shard=shard,
+            device=device,
         )
+    placement = Placement(device)
     settings = Settings(
         _check_num_classes(num_classes),
         _check_ignore(ignore_index),
@@ -227,7 +236,7 @@ def count(
         total.restore(store.state)
     run = _Run(settings, workers, total, store, reuse)
     try:
-        with store.signals() if store is not None else nullcontext():
+        with store.signals() if store is not None else nullcontext(), placed(placement):
             run.count_all(items)
     except InputError:
         if store is not None:  # what was counted is kept: fix or remove the file, and rerun to resume
@@ -241,6 +250,7 @@ def count(
     if store is not None:
         store.write(total.state(), complete=True)
     counts = total.counts(settings)
+    counts.params["device"] = placement.used
     if store is not None:
         counts.params["resumed"] = store.resumed
     if reuse is not None:
@@ -296,7 +306,8 @@ class _Run:
                         continue
                     if len(pending) >= 2 * self.workers:
                         collect(wait(pending, return_when=FIRST_COMPLETED).done)
-                    pending.add(pool.submit(_count_work, piece, self.settings, 1))
+                    # The count's placement (a context variable) goes with the work to the worker.
+                    pending.add(pool.submit(copy_context().run, _count_work, piece, self.settings, 1))
                 collect(list(pending))
             except BaseException:
                 for future in pending:

@@ -1,8 +1,8 @@
-"""Exceptions raised for bad input data."""
+"""Exceptions raised for bad input data, interruptions, and a GPU that cannot be used."""
 
 from __future__ import annotations
 
-__all__ = ["InputError", "Interrupted"]
+__all__ = ["DeviceUnavailable", "InputError", "Interrupted"]
 
 
 class InputError(ValueError):
@@ -15,3 +15,7 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, message: str, signal_number: int) -> None:
         super().__init__(message)
         self.signal_number = signal_number
+
+
+class DeviceUnavailable(RuntimeError):
+    """device="cuda" was asked for and no GPU can count here: the message says what is missing."""

@@ -15,6 +15,7 @@ import numpy as np
 from ._chunks import contiguous_chunks
 from ._tally import Tally, countable, merge_all, tally
 from .errors import InputError
+from .placement import current
 
 if TYPE_CHECKING:
     from .colormaps import Colormap
@@ -57,6 +58,9 @@ class Image:
 
 def tally_chunks(name: str, chunks: Iterator[np.ndarray], bounds: Bounds, threads: int) -> Tally:
     """Tallies a stream of label chunks (any dtype `countable` takes) of one image."""
+    placement = current()
+    if placement is not None and placement.host_on_gpu:
+        return placement.gpu(name).tally_host(name, (countable(chunk, name) for chunk in chunks), bounds)
     return merge_all(tally(countable(chunk, name), bounds, threads) for chunk in chunks)
 
 

@@ -41,7 +41,7 @@ def count(inputs: object, comm: Any = None, root: int = 0, **options: Any) -> Co
         share_bytes = sum(listed[position].nbytes for position in mine)
         if len(mine):
             share = local_count(file_paths([listed[position] for position in mine], "fastweights.mpi.count"), **options)
-    except (InputError, ValueError, TypeError, OSError) as error:
+    except (InputError, ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         failure = f"{type(error).__name__}: {error}"
         share_bytes = 0
     failures = comm.allgather(failure)
@@ -49,7 +49,13 @@ def count(inputs: object, comm: Any = None, root: int = 0, **options: Any) -> Co
     if problems:
         where, text = problems[0]
         kind, message = text.split(": ", 1)
-        kinds = {"InputError": InputError, "TypeError": TypeError, "FileNotFoundError": FileNotFoundError}
+        kinds = {
+            "InputError": InputError,
+            "TypeError": TypeError,
+            "FileNotFoundError": FileNotFoundError,
+            "RuntimeError": RuntimeError,
+            "MissingDependency": ImportError,
+        }
         stop = kinds.get(kind, ValueError)(f"{message} (on MPI rank {where})")
         stop.reported_elsewhere = rank != root  # type: ignore[attr-defined]  # the CLI prints it once
         raise stop

@@ -15,10 +15,11 @@ import numpy as np
 from .colormaps import colour_image
 from .errors import InputError
 from .images import Image, ReadOptions, images_of_array
+from .placement import Placement, current
 from .readers import RawFile, is_mask_file, open_path, supported_extensions
 from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
 
-__all__ = ["Input", "expand", "iter_inputs"]
+__all__ = ["Input", "expand", "is_device_array", "iter_inputs"]
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,27 @@ class ArrayLikeInput:
         return array_like_images(self.name, self.array, options)
 
 
-Input = Union[FileInput, NotAFileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput]
+@dataclass(frozen=True)
+class DeviceArrayInput:
+    """A CUDA device array (CuPy, a PyTorch CUDA tensor, a numba device array): counted on its GPU."""
+
+    array: Any
+    name: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.array.shape, dtype=np.int64)) * _device_dtype(self.array).itemsize
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        if options.colormap is not None:
+            raise InputError(f"{self.name}: colour masks are read on the host; pass the array as a numpy array")
+        placement = current()
+        if placement is None:
+            placement = Placement(None)
+        return placement.gpu(self.name).device_images(self.name, self.array, options.stack_axis)
+
+
+Input = Union[FileInput, NotAFileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput, DeviceArrayInput]
 
 
 def expand(inputs: object) -> list[Input]:
@@ -164,6 +185,9 @@ def iter_inputs(inputs: object) -> Iterator[Input]:
                     seen_files.add(identity)
                     is_store = stat.S_ISDIR(info.st_mode)  # folders were walked: a folder here is a Zarr store
                     yield ZarrInput(path) if is_store else FileInput(path, info.st_size, info.st_mtime_ns)
+        elif is_device_array(item):
+            yield DeviceArrayInput(item, f"<array {arrays}>")
+            arrays += 1
         elif is_array_like(item):
             yield ArrayLikeInput(item, _array_like_name(item, arrays))
             arrays += 1
@@ -186,9 +210,30 @@ def file_paths(items: list[Input], who: str) -> list[str]:
     return [item.path for item in items]  # type: ignore[union-attr]
 
 
+def is_device_array(obj: object) -> bool:
+    """A CUDA device array: anything with `__cuda_array_interface__` (CuPy, a PyTorch CUDA tensor),
+    or a numba device array (the CUDA simulator's too), told apart without importing any of them."""
+    if hasattr(type(obj), "__cuda_array_interface__"):
+        try:
+            if getattr(obj, "__cuda_array_interface__", None) is not None:
+                return True
+        except Exception:  # a PyTorch CPU tensor raises when asked
+            pass
+    module = type(obj).__module__ or ""
+    return module.startswith("numba.cuda") and hasattr(obj, "copy_to_host")
+
+
+def _device_dtype(array: Any) -> np.dtype:
+    try:
+        return np.dtype(array.dtype)
+    except TypeError:  # a PyTorch dtype
+        return np.dtype(array.__cuda_array_interface__["typestr"])
+
+
 def _is_single(inputs: object) -> bool:
     return (
         isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile))
+        or is_device_array(inputs)
         or is_array_like(inputs)
         or (hasattr(inputs, "__array__") and not isinstance(inputs, (list, tuple)))
     )

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -46,6 +47,16 @@ void for_each_slice(std::size_t n, int threads, Body&& body) noexcept {
 #endif
     (void)threads;
     body(0, std::size_t{0}, n);
+}
+
+// Copies n bytes with up to `threads` threads: one thread cannot fill a GPU's pinned staging buffer
+// as fast as the bus drains it.
+inline void parallel_copy(void* target, const void* source, std::size_t n, int threads) noexcept {
+    auto* to = static_cast<unsigned char*>(target);
+    const auto* from = static_cast<const unsigned char*>(source);
+    for_each_slice(n, threads_for(n, threads), [&](int, std::size_t begin, std::size_t end) {
+        std::memcpy(to + begin, from + begin, end - begin);
+    });
 }
 
 }  // namespace fastweights
