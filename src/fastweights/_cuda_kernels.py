@@ -6,7 +6,8 @@ long runs of one label, so a thread touches a counter once per run instead of on
 the hot bin of a big region (the GPU's worst case: every thread adding to one address) is touched
 rarely. Counters are per-block uint32 copies in shared memory, one per warp for byte labels, added
 to the uint64 table once per block at the end; a launch counts fewer than 2**31 labels, so no uint32
-counter can overflow.
+counter can overflow. Compiled kernels are cached on disk (numba's cache: beside this module, or
+under NUMBA_CACHE_DIR), so only the first count on a machine pays for compiling them.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _byte_word(hist, base, word, label, run):
     return label, run
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def byte_words(words, table):
     """Byte labels packed four to a uint32 word -> table[byte value] (uint64[256]) += count.
     Each thread loads four words (coalesced across the warp) before it looks at any of them,
@@ -154,7 +155,7 @@ def _ranged_loop(labels, counts, lo, bins, skip_lo, skip_hi):
     return missed
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def ranged_shared(labels, lo, bins, skip_lo, skip_hi, table, outside):
     """Labels in [lo, lo + bins) (bins <= SHARED_BINS) -> table[label - lo] += count; labels outside
     it -> outside[0] += count; labels in [skip_lo, skip_hi) are passed over."""
@@ -172,7 +173,7 @@ def ranged_shared(labels, lo, bins, skip_lo, skip_hi, table, outside):
             cuda.atomic.add(table, slot, uint64(hist[slot]))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def ranged_global(labels, lo, bins, skip_lo, skip_hi, table, outside):
     """`ranged_shared` for wide ranges: the uint64 table in global memory takes the atomics."""
     missed = _ranged_loop(labels, table, lo, bins, skip_lo, skip_hi)
@@ -180,7 +181,7 @@ def ranged_global(labels, lo, bins, skip_lo, skip_hi, table, outside):
         cuda.atomic.add(outside, 0, missed)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def min_max(labels, skip_lo, skip_hi, bounds):
     """bounds[0] = min, bounds[1] = max of the labels not in [skip_lo, skip_hi) (as int64); bounds
     must start as (INT64_MAX, INT64_MIN), and stays so when every label is passed over."""
@@ -200,7 +201,7 @@ def min_max(labels, skip_lo, skip_hi, bounds):
         cuda.atomic.max(bounds, 1, high)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def floats_to_int64(values, labels, first_bad):
     """labels[i] = int64(values[i]); first_bad[0] = the first index of a value that is not finite,
     [1] of one outside the int64 range, [2] of one that is not integral (each starts at the size)."""
@@ -220,7 +221,7 @@ def floats_to_int64(values, labels, first_bad):
         index += stride
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gather_1d(source, target):
     index = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -229,7 +230,7 @@ def gather_1d(source, target):
         index += stride
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gather_2d(source, target):
     width = source.shape[1]
     index = cuda.grid(1)
@@ -239,7 +240,7 @@ def gather_2d(source, target):
         index += stride
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gather_3d(source, target):
     height, width = source.shape[1], source.shape[2]
     index = cuda.grid(1)

@@ -40,6 +40,8 @@ SLOTS = 3
 MAX_WINDOWS = 16
 # Threads that fill a staging buffer from host memory.
 COPY_THREADS = 4
+# numba warns about launches of fewer blocks than this.
+LOW_OCCUPANCY_BLOCKS = 128
 # Device arrays that are not one dense block are gathered into buffers of this many bytes.
 GATHER_BYTES = 64 << 20
 
@@ -117,18 +119,21 @@ class GpuCounter:
 
         self.kernels = _cuda_kernels
         if self.simulated:  # the simulator runs each GPU thread as a Python thread: keep launches small
-            self.threads_per_block, self.max_blocks = 32, 2
+            self.threads_per_block, self.min_blocks, self.max_blocks = 32, 1, 2
         else:
             self.threads_per_block = 32 * _cuda_kernels.MAX_WARPS
-            self.max_blocks = 8 * int(device.MULTIPROCESSOR_COUNT)
+            self.min_blocks = LOW_OCCUPANCY_BLOCKS
+            self.max_blocks = max(LOW_OCCUPANCY_BLOCKS, 8 * int(device.MULTIPROCESSOR_COUNT))
         self._lock = threading.Lock()
         self._slots: list[_Slot] | None = None
 
     # ---- launches ---------------------------------------------------------------------------------
 
     def _grid(self, items: int, stream: Any = 0) -> tuple[int, int, Any]:
-        # Enough blocks to fill the device, each thread taking at least 64 items in its grid-stride loop.
-        blocks = max(1, min(self.max_blocks, -(-items // (self.threads_per_block * 64))))
+        # Enough blocks to fill the device, each thread taking at least 64 items in its grid-stride
+        # loop; never fewer than numba's low-occupancy warning threshold on a real GPU (an idle
+        # block costs next to nothing, a warning per small image would be noise).
+        blocks = max(self.min_blocks, min(self.max_blocks, -(-items // (self.threads_per_block * 64))))
         return blocks, self.threads_per_block, stream
 
     def _zeros(self, size: int, dtype: Any = np.uint64, stream: Any = 0) -> Any:
