@@ -76,3 +76,14 @@ def test_arguments_are_not_converted_silently() -> None:
         _core.count_dense_uint8(np.zeros(4, np.int16), 0, 256, 1)
     with pytest.raises(TypeError):
         _core.count_dense_uint8(np.zeros((4, 4), np.uint8)[:, ::2], 0, 256, 1)
+
+
+def test_copy_bytes_with_threads() -> None:
+    # What fills the GPU's pinned staging buffers: every byte, in place, from several threads.
+    source = np.random.default_rng(0).integers(0, 256, (1 << 20) + 3, dtype=np.uint8)
+    for threads in (1, 2, 8):
+        target = np.zeros(source.size + 5, np.uint8)
+        _core.copy_bytes(target, source, threads)
+        assert np.array_equal(target[: source.size], source) and not target[source.size :].any()
+    with pytest.raises(ValueError, match="target is smaller"):
+        _core.copy_bytes(np.zeros(3, np.uint8), source, 1)

@@ -38,8 +38,9 @@ SLOTS = 3
 # Label ranges wider than DENSE_TABLE_LIMIT are counted in windows of that many labels, one pass
 # each, up to this many passes; wider still, the labels go to the host's sparse kernel.
 MAX_WINDOWS = 16
-# Threads that fill a staging buffer from host memory.
-COPY_THREADS = 4
+# Threads that fill a staging buffer from host memory, at most (one thread's memcpy is slower
+# than a PCIe 4 or 5 bus).
+COPY_THREADS = 8
 # numba warns about launches of fewer blocks than this.
 LOW_OCCUPANCY_BLOCKS = 128
 # Device arrays that are not one dense block are gathered into buffers of this many bytes.
@@ -126,6 +127,9 @@ class GpuCounter:
             self.max_blocks = max(LOW_OCCUPANCY_BLOCKS, 8 * int(device.MULTIPROCESSOR_COUNT))
         self._lock = threading.Lock()
         self._slots: list[_Slot] | None = None
+        from .engine import default_threads
+
+        self.copy_threads = min(COPY_THREADS, default_threads())
 
     # ---- launches ---------------------------------------------------------------------------------
 
@@ -420,7 +424,7 @@ class _HostStream:
         slot = self.slots[self.turn % len(self.slots)]
         self.turn += 1
         slot.wait()
-        _core.copy_bytes(slot.host, piece, COPY_THREADS)
+        _core.copy_bytes(slot.host, piece, self.counter.copy_threads)
         target = slot.device[: piece.size]
         target.copy_to_device(slot.host[: piece.size], stream=slot.stream)
         counter = self.counter
