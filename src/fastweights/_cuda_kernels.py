@@ -31,7 +31,9 @@ __all__ = [
     "ranged_shared",
 ]
 
-# Threads per block at most 32 * MAX_WARPS: the byte kernel keeps one 256-bin copy per warp.
+# Threads per block: a multiple of WARP, at most WARP * MAX_WARPS (the byte kernel keeps one 256-bin
+# copy per warp).
+WARP = 32
 MAX_WARPS = 8
 BYTE_BINS = 256
 BYTE_SLOTS = MAX_WARPS * BYTE_BINS
@@ -43,6 +45,19 @@ LABELS_PER_LAUNCH = 1 << 30
 
 _INT64_MIN = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
+
+
+@cuda.jit(device=True)
+def _warp_span(size):
+    """(first index of this thread, end of its warp's span): the items are cut into one contiguous
+    span per warp, a multiple of 4 * WARP long, and lane l of a warp reads items l, l + WARP, ...
+    of its span. Each load of the warp is one contiguous 32-item stretch (coalesced), and a
+    thread's successive items lie WARP apart, close enough to be in the same run of a mask."""
+    warps = cuda.gridsize(1) // WARP
+    span = (size + warps - 1) // warps
+    span = (span + 4 * WARP - 1) // (4 * WARP) * (4 * WARP)
+    start = (cuda.grid(1) // WARP) * span
+    return start + cuda.grid(1) % WARP, min(size, start + span)
 
 
 @cuda.jit(device=True)
@@ -70,38 +85,36 @@ def _byte_word(hist, base, word, label, run):
 @cuda.jit(cache=True)
 def byte_words(words, table):
     """Byte labels packed four to a uint32 word -> table[byte value] (uint64[256]) += count.
-    Each thread loads four words (coalesced across the warp) before it looks at any of them,
-    so that 16 bytes per thread are in flight."""
+    Each thread loads four words before it looks at any of them, so that 16 bytes per thread are
+    in flight."""
     hist = cuda.shared.array(BYTE_SLOTS, dtype=uint32)
     tid = cuda.threadIdx.x
     for slot in range(tid, BYTE_SLOTS, cuda.blockDim.x):
         hist[slot] = uint32(0)
     cuda.syncthreads()
-    base = (tid // 32) * BYTE_BINS
+    base = (tid // WARP) * BYTE_BINS
     label = uint32(0)
     run = uint32(0)
-    index = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    size = words.size
-    while index + 3 * stride < size:
+    index, stop = _warp_span(words.size)
+    while index + 3 * WARP < stop:
         first, second, third, fourth = (
             words[index],
-            words[index + stride],
-            words[index + 2 * stride],
-            words[index + 3 * stride],
+            words[index + WARP],
+            words[index + 2 * WARP],
+            words[index + 3 * WARP],
         )
         label, run = _byte_word(hist, base, uint32(first), label, run)
         label, run = _byte_word(hist, base, uint32(second), label, run)
         label, run = _byte_word(hist, base, uint32(third), label, run)
         label, run = _byte_word(hist, base, uint32(fourth), label, run)
-        index += 4 * stride
-    while index < size:
+        index += 4 * WARP
+    while index < stop:
         label, run = _byte_word(hist, base, uint32(words[index]), label, run)
-        index += stride
+        index += WARP
     if run:
         cuda.atomic.add(hist, base + label, run)
     cuda.syncthreads()
-    warps = (cuda.blockDim.x + 31) // 32
+    warps = cuda.blockDim.x // WARP
     for value in range(tid, BYTE_BINS, cuda.blockDim.x):
         total = uint64(0)
         for warp in range(warps):
@@ -127,25 +140,24 @@ def _ranged_label(counts, lo, bins, value, label, run, missed):
 
 @cuda.jit(device=True)
 def _ranged_loop(labels, counts, lo, bins, skip_lo, skip_hi):
-    """The grid-stride loop of the ranged kernels, four loads in flight per thread; returns the
-    labels that fell outside [lo, lo + bins)."""
+    """The loop of the ranged kernels over this thread's items of its warp's span, four loads in
+    flight; returns how many labels fell outside [lo, lo + bins)."""
     label = int64(0)
     run = uint32(0)
     missed = uint64(0)
-    index = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    size = labels.size
-    while index < size:
+    index, stop = _warp_span(labels.size)
+    while index < stop:
+        last = stop - 1
         values = (
             int64(labels[index]),
-            int64(labels[min(index + stride, size - 1)]),
-            int64(labels[min(index + 2 * stride, size - 1)]),
-            int64(labels[min(index + 3 * stride, size - 1)]),
+            int64(labels[min(index + WARP, last)]),
+            int64(labels[min(index + 2 * WARP, last)]),
+            int64(labels[min(index + 3 * WARP, last)]),
         )
         for step in range(4):
-            if index + step * stride < size and not (skip_lo <= values[step] < skip_hi):
+            if index + step * WARP < stop and not (skip_lo <= values[step] < skip_hi):
                 label, run, missed = _ranged_label(counts, lo, bins, values[step], label, run, missed)
-        index += 4 * stride
+        index += 4 * WARP
     if run:
         offset = label - lo
         if 0 <= offset < bins:
