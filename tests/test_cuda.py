@@ -155,6 +155,33 @@ def test_sparse_labels_in_windows_and_on_the_host() -> None:
         fastweights.count(on_gpu(too_big))
 
 
+def test_ranges_guessed_from_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Big arrays of wide labels are counted in one pass over a range guessed from a sample; labels
+    # the sample missed are counted again, exactly.
+    monkeypatch.setattr(fw_cuda, "SAMPLED_RANGE_MIN_LABELS", 64)
+    calls: list[str] = []
+    for method in ("_sampled_range", "_min_max"):
+        original = getattr(fw_cuda.GpuCounter, method)
+
+        def spy(self, *args, original=original, method=method):  # type: ignore[no-untyped-def]
+            calls.append(method)
+            return original(self, *args)
+
+        monkeypatch.setattr(fw_cuda.GpuCounter, method, spy)
+    for dtype, rare in (("uint16", 40_000), ("int32", -7), ("int64", 3_000_000), ("int16", 300)):
+        labels = blocky(3_000, 30, 8, dtype)
+        expected = fastweights.count(labels, device="cpu")
+        calls.clear()
+        assert fastweights.count(on_gpu(labels)) == expected, dtype
+        assert calls == ["_sampled_range"], (dtype, calls)  # one pass: the guess held every label
+        labels[1_001:1_004:2] = rare  # odd positions: the sample takes every second label
+        expected = fastweights.count(labels, ignore_index=rare, device="cpu")
+        calls.clear()
+        assert fastweights.count(on_gpu(labels), ignore_index=rare) == expected, dtype
+        assert calls == ["_sampled_range", "_min_max"], (dtype, calls)  # the missed labels, counted again
+        assert fastweights.count(labels, ignore_index=rare, device="cuda") == expected, dtype
+
+
 def test_float_labels_on_the_device() -> None:
     labels = blocky(1_000, 4, 4, "float32")
     with pytest.warns(UserWarning, match="all integral"):

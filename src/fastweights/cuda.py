@@ -24,7 +24,16 @@ import numpy as np
 
 from . import _core
 from ._optional import MissingDependency
-from ._tally import DENSE_TABLE_LIMIT, EMPTY, SAMPLED_RANGE_MIN_LABELS, Tally, _exact, _sampled_range, merge_all
+from ._tally import (
+    DENSE_TABLE_LIMIT,
+    EMPTY,
+    RANGE_SAMPLE,
+    SAMPLED_RANGE_MIN_LABELS,
+    Tally,
+    _exact,
+    _sampled_range,
+    merge_all,
+)
 from .errors import DeviceUnavailable, InputError
 from .images import Bounds, Image, check_stack_axis
 
@@ -251,15 +260,17 @@ class GpuCounter:
         return Tally(values[order], counts[held][order])
 
     def _tally_wide(self, labels: Any, bounds: Bounds, skip: tuple[int, int] = (0, 0)) -> Tally:
-        """Labels wider than a byte: a table over the known bounds (labels outside them tallied
-        again, exactly), or over the labels' own range."""
-        usable = _usable_bounds(bounds, labels.dtype)
-        if usable is not None and skip == (0, 0):
-            lo, hi = usable
-            counted, missed = self._count_range(labels, lo, hi, skip)
-            if not missed:
-                return counted
-            return merge_all([counted, self._tally_wide(labels, None, (lo, hi))])
+        """Labels wider than a byte: a table over the known bounds, or over a range guessed from a
+        sample (labels outside either tallied again, exactly), or over the labels' own range."""
+        if skip == (0, 0):
+            guess = _usable_bounds(bounds, labels.dtype)
+            if guess is None and labels.size >= SAMPLED_RANGE_MIN_LABELS:
+                guess = self._sampled_range(labels)
+            if guess is not None:
+                counted, missed = self._count_range(labels, *guess, skip)
+                if not missed:
+                    return counted
+                return merge_all([counted, self._tally_wide(labels, None, guess)])
         lowest, highest = self._min_max(labels, *skip)
         if lowest > highest:  # every label was in the skipped range
             return EMPTY
@@ -271,6 +282,17 @@ class GpuCounter:
             counted, _ = self._count_range(labels, start, min(highest + 1, start + DENSE_TABLE_LIMIT), skip)
             parts.append(counted)
         return merge_all(parts)
+
+    def _sampled_range(self, labels: Any) -> tuple[int, int] | None:
+        """A table range likely to hold every label, from a sample (as on the CPU): one pass over
+        the labels instead of a min/max pass and a counting pass."""
+        step = max(1, labels.size // RANGE_SAMPLE)
+        strided = labels[::step]
+        sample = self.cuda.device_array(strided.size, dtype=labels.dtype)
+        self.kernels.gather_1d[self._grid(strided.size)](strided, sample)
+        info = np.iinfo(labels.dtype)
+        lo, hi = _sampled_range(sample.copy_to_host(), int(info.min), int(info.max) + 1)
+        return (lo, hi) if hi - lo <= DENSE_TABLE_LIMIT else None
 
     def _count_range(self, labels: Any, lo: int, hi: int, skip: tuple[int, int]) -> tuple[Tally, int]:
         """The tally of the labels in [lo, hi) (not in `skip`), and how many fell outside it."""
