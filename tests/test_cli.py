@@ -304,6 +304,8 @@ def test_info_lists_kernel_extras_and_gpus(capsys) -> None:
     for key in ("version", "kernel", "cpu features", "openmp", "threads", "optional packages", "CUDA devices"):
         assert key in out
     assert "numpy" not in out and "pillow" in out and "mpi4py" in out
+    gpu = next(line for line in out.splitlines() if "GPU path (--device cuda):" in line)
+    assert "usable, on cuda:0 (" in gpu or "not usable: " in gpu or "not installed" in gpu
 
 
 def test_errors_are_one_line_and_debug_shows_the_traceback(capsys, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ Tables, JSON and CSV go to stdout; messages (saved files, errors) to stderr, so 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -369,7 +370,18 @@ def _info(args: argparse.Namespace) -> int:
         print("  CUDA devices:")
         for device in devices:
             print(f"    {device}")
+    print(f"  GPU path (--device cuda): {_gpu_path()}")
     return EXIT_OK
+
+
+def _gpu_path() -> str:
+    """Whether device="cuda" can count here (asks numba-cuda, only when it is installed)."""
+    if importlib.util.find_spec("numba_cuda") is None:
+        return 'not installed (pip install "fastweights[cuda]")'
+    from .cuda import open_counter, unusable_reason
+
+    reason = unusable_reason()
+    return f"usable, on {open_counter().name}" if reason is None else f"not usable: {reason}"
 
 
 # ---- helpers -----------------------------------------------------------------------------------
