@@ -103,19 +103,48 @@ def test_every_byte_value_both_signs() -> None:
         assert got == expected and got.ignored == (384 if dtype == "int8" else 0)
 
 
+class DeviceView:
+    """A view of a device array given by address, shape and byte strides, exported the way CuPy or
+    PyTorch export theirs; made from the same view of the array's host copy."""
+
+    def __init__(self, device, host, view: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+        self.device = device  # keeps the memory alive
+        offset = view.__array_interface__["data"][0] - host.__array_interface__["data"][0]
+        base = getattr(device, "__cuda_array_interface__", None) or device.__array_interface__
+        self.interface = {
+            "shape": view.shape,
+            "strides": view.strides,
+            "typestr": view.dtype.str,
+            "data": (base["data"][0] + offset, False),
+            "version": 2,
+        }
+
+    @property
+    def __cuda_array_interface__(self) -> dict:  # type: ignore[type-arg]
+        return self.interface
+
+
 def test_layouts_of_device_arrays() -> None:
     volume = blocky(4 * 6 * 10 * 3, 9, 1).reshape(4, 6, 10, 3)
     device = on_gpu(volume)
-    cases = {
-        "transposed": (device.transpose((2, 0, 3, 1)), volume.transpose(2, 0, 3, 1)),
-        "strided 1-D": (device.reshape(volume.size)[::3], volume.reshape(-1)[::3]),
-        "strided 2-D": (device[0, :, ::2, 0], volume[0, :, ::2, 0]),
-        "strided 3-D": (device[1:, ::2, :, 1], volume[1:, ::2, :, 1]),
-        "strided 4-D": (device[:, :, ::3, :], volume[:, :, ::3, :]),
-        "reversed": (device[::-1, :, ::-1], volume[::-1, :, ::-1]),
+    views = {
+        "transposed": volume.transpose(2, 0, 3, 1),
+        "Fortran order": volume.T,
+        "strided 1-D": volume.reshape(-1)[::3],
+        "strided 2-D": volume[0, :, ::2, 0],
+        "strided 3-D": volume[1:, ::2, :, 1],
+        "strided 4-D": volume[:, :, ::3, :],
+        "reversed": volume[::-1, :, ::-1],
+        "reversed and strided": volume[::-2, 1, ::-3],
+        "broadcast": np.broadcast_to(volume[:1, :1], (3, 6, 10, 3)),
+        "one element": volume[2:3, 4:5, 7, 1:2],
     }
-    for case, (on_device, on_host) in cases.items():
-        assert fastweights.count(on_device) == fastweights.count(np.ascontiguousarray(on_host)), case
+    for case, view in views.items():
+        assert np.shares_memory(view, volume), case
+        expected = fastweights.count(np.ascontiguousarray(view), device="cpu")
+        assert fastweights.count(DeviceView(device, volume, view)) == expected, case
+        per_slice = fastweights.count(np.ascontiguousarray(view), stack_axis=0, per_image=True, device="cpu")
+        assert fastweights.count(DeviceView(device, volume, view), stack_axis=0, per_image=True) == per_slice, case
 
 
 def test_stack_axis_and_per_image_presence() -> None:
@@ -395,6 +424,18 @@ def test_torch_and_cupy_device_arrays_without_a_copy() -> None:
         assert fastweights.count(tensor.t(), stack_axis=1, per_image=True) == expected
     cupy = pytest.importorskip("cupy")
     assert fastweights.count(cupy.asarray(labels), stack_axis=0, per_image=True) == expected
+
+
+@real_gpu
+@pytest.mark.gpu
+def test_arrays_on_a_second_gpu_are_counted_there() -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    labels = blocky(1 << 16, 7, 6)
+    counted = fastweights.count(torch.from_numpy(labels).to("cuda:1"))
+    assert counted == fastweights.count(labels, device="cpu")
+    assert counted.params["device"].startswith("cuda:1 (")
 
 
 @real_gpu

@@ -62,18 +62,19 @@ def _warp_span(size):
 
 @cuda.jit(device=True)
 def _byte_word(hist, base, word, label, run):
-    """Adds a word of four byte labels to the thread's run; a run that ends goes to hist."""
+    """Adds a word of four byte labels to the thread's run; a run that ends goes to hist. (The
+    casts keep the arithmetic 32-bit: numba widens uint32 + uint32 to 64 bits.)"""
     if (word >> uint32(8)) == (word & uint32(0xFFFFFF)):  # four equal labels: one step
-        first = word & uint32(0xFF)
+        first = uint32(word & uint32(0xFF))
         if first == label:
-            return label, run + uint32(4)
+            return label, uint32(run + uint32(4))
         if run:
             cuda.atomic.add(hist, base + label, run)
         return first, uint32(4)
     for shift in range(0, 32, 8):
-        byte = (word >> uint32(shift)) & uint32(0xFF)
+        byte = uint32((word >> uint32(shift)) & uint32(0xFF))
         if byte == label:
-            run += uint32(1)
+            run = uint32(run + uint32(1))
         else:
             if run:
                 cuda.atomic.add(hist, base + label, run)
@@ -128,7 +129,7 @@ def _ranged_label(counts, lo, bins, value, label, run, missed):
     """Adds one label (not skipped) to the thread's run; a run that ends goes to counts[label - lo],
     or to `missed` when it lies outside [lo, lo + bins)."""
     if value == label and run:
-        return label, run + uint32(1), missed
+        return label, uint32(run + uint32(1)), missed
     if run:
         offset = label - lo
         if 0 <= offset < bins:

@@ -14,6 +14,7 @@ when a counter is opened, and `fastweights` imports this module only when a coun
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._device_layout import Layout
 from ._optional import MissingDependency
 from ._tally import (
     DENSE_TABLE_LIMIT,
@@ -104,13 +106,26 @@ def _driver_error(cuda: Any) -> str:
     return text or "no CUDA device found"
 
 
-def open_counter() -> GpuCounter:
-    """The counter of the current CUDA device, or an error that says what is missing and how to fix it."""
-    _numba_cuda()  # not installed: MissingDependency, with the pip command
-    reason = unusable_reason()
-    if reason is not None:
-        raise DeviceUnavailable(f"device='cuda': {reason}; count on the CPU with device='cpu'")
-    return GpuCounter(_numba_cuda())
+_counters: dict[int | None, GpuCounter] = {}  # by device ordinal; None: the current device
+_counters_lock = threading.Lock()
+
+
+def open_counter(ordinal: int | None = None) -> GpuCounter:
+    """The counter of GPU `ordinal` (default: the current device), or an error that says what is
+    missing and how to fix it. One per device and process: its staging buffers and streams are
+    made once, not at every count."""
+    cuda = _numba_cuda()  # not installed: MissingDependency, with the pip command
+    with _counters_lock:
+        if ordinal not in _counters:
+            reason = unusable_reason()
+            if reason is not None:
+                raise DeviceUnavailable(f"device='cuda': {reason}; count on the CPU with device='cpu'")
+            key = int(getattr(cuda.get_current_device(), "id", 0)) if ordinal is None else ordinal
+            if key not in _counters:
+                with cuda.gpus[key]:
+                    _counters[key] = GpuCounter(cuda)
+            _counters[ordinal] = _counters[key]
+        return _counters[ordinal]
 
 
 class GpuCounter:
@@ -161,64 +176,78 @@ class GpuCounter:
 
     def device_images(self, name: str, array: Any, stack_axis: int | None) -> Iterator[Image]:
         """The images of a device array: the whole of it, or each slice along `stack_axis`."""
-        array = self._as_device_array(name, array)
+        layout = self._layout_of(name, array)
         if stack_axis is None:
-            yield self._image(name, array)
+            yield self._image(name, array, layout)
             return
-        check_stack_axis(name, tuple(array.shape), stack_axis)
-        axis = stack_axis % array.ndim
-        for index in range(array.shape[axis]):
-            yield self._image(f"{name}[{index}]", array[(slice(None),) * axis + (index,)])
+        check_stack_axis(name, layout.shape, stack_axis)
+        axis = stack_axis % len(layout.shape)
+        for index in range(layout.shape[axis]):
+            yield self._image(f"{name}[{index}]", array, layout.index(axis, index))
 
-    def _image(self, name: str, array: Any) -> Image:
+    def _image(self, name: str, owner: Any, layout: Layout) -> Image:
         def tally(bounds: Bounds, threads: int) -> Tally:
-            return self.tally_device(name, array, bounds)
+            return self.tally_device(name, owner, layout, bounds)
 
         return Image(name, tally)
 
-    def _as_device_array(self, name: str, array: Any) -> Any:
-        if not (type(array).__module__ or "").startswith("numba.cuda"):
-            array = self.cuda.as_cuda_array(array)  # no copy: a view of the same memory
-        dtype = np.dtype(array.dtype)
-        if dtype.kind not in "biuf":
-            raise InputError(f"{name}: dtype {dtype} cannot hold labels (expected integers, bool or integral floats)")
-        if not dtype.isnative:
-            raise InputError(f"{name}: a device array of non-native byte order ({dtype}); convert it first")
-        return array
+    def _layout_of(self, name: str, array: Any) -> Layout:
+        layout = Layout.of(array)
+        if layout.dtype.kind not in "biuf":
+            raise InputError(
+                f"{name}: dtype {layout.dtype} cannot hold labels (expected integers, bool or integral floats)"
+            )
+        if not layout.dtype.isnative:
+            raise InputError(f"{name}: a device array of non-native byte order ({layout.dtype}); convert it first")
+        interface = getattr(array, "__cuda_array_interface__", None)
+        if interface is not None and interface.get("stream") is not None:
+            # The producer (PyTorch, CuPy) may still be writing it on its own stream.
+            self.cuda.synchronize()
+        return layout
 
-    def tally_device(self, name: str, array: Any, bounds: Bounds) -> Tally:
-        """The exact tally of a device array of any layout."""
+    def tally_device(self, name: str, owner: Any, layout: Layout, bounds: Bounds) -> Tally:
+        """The exact tally of the elements `layout` describes in the memory of the device array `owner`."""
         with self._device():
-            return merge_all(self._tally_dense(name, piece, bounds) for piece in self._dense_pieces(array))
+            return merge_all(self._tally_dense(name, piece, bounds) for piece in self._dense_pieces(owner, layout))
 
-    def _dense_pieces(self, array: Any) -> Iterator[Any]:
-        """The array as 1-D C-contiguous device arrays: views when its elements form one dense block
+    def _dense_pieces(self, owner: Any, layout: Layout) -> Iterator[Any]:
+        """The elements as 1-D C-contiguous device arrays: one view when they fill a block of memory
         (in any axis order), else gathered a bounded slab at a time."""
-        if array.size == 0:
+        if layout.size == 0:
             return
-        if array.ndim == 0:
-            array = array.reshape(1)
-        flips = tuple(slice(None, None, -1) if step < 0 else slice(None) for step in array.strides)
-        if any(step < 0 for step in array.strides):
-            array = array[flips]
-        order = sorted(range(array.ndim), key=lambda axis: -array.strides[axis])
-        if order != list(range(array.ndim)):
-            array = array.transpose(order)
-        if array.is_c_contiguous():
-            yield array.reshape(array.size)
+        layout = layout.normalized()
+        if layout.is_dense():
+            yield self._view(owner, layout.flat())
             return
-        if array.ndim > 3:
-            for index in range(array.shape[0]):
-                yield from self._dense_pieces(array[index])
+        if len(layout.shape) > 3:
+            for index in range(layout.shape[0]):
+                yield from self._dense_pieces(owner, layout.index(0, index))
             return
-        row = int(np.prod(array.shape[1:], dtype=np.int64)) if array.ndim > 1 else 1
-        rows = max(1, GATHER_BYTES // max(1, row * array.dtype.itemsize))
-        gather = (self.kernels.gather_1d, self.kernels.gather_2d, self.kernels.gather_3d)[array.ndim - 1]
-        for start in range(0, array.shape[0], rows):
-            slab = array[start : start + rows]
-            target = self.cuda.device_array(slab.size, dtype=array.dtype)
-            gather[self._grid(slab.size)](slab, target)
+        row = int(np.prod(layout.shape[1:], dtype=np.int64))
+        rows = max(1, GATHER_BYTES // (row * layout.dtype.itemsize))
+        gather = (self.kernels.gather_1d, self.kernels.gather_2d, self.kernels.gather_3d)[len(layout.shape) - 1]
+        for start in range(0, layout.shape[0], rows):
+            slab = layout.rows(start, start + rows)
+            target = self.cuda.device_array(slab.size, dtype=layout.dtype)
+            gather[self._grid(slab.size)](self._view(owner, slab), target)
             yield target
+
+    def _view(self, owner: Any, layout: Layout) -> Any:
+        """A device array over the memory `layout` describes (strides non-negative), kept valid by `owner`."""
+        if self.simulated:  # the simulator's arrays are numpy arrays in host memory
+            from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+            memory = (ctypes.c_char * max(1, layout.extent)).from_address(layout.address)
+            host = np.ndarray(layout.shape, layout.dtype, buffer=memoryview(memory), strides=layout.strides)
+            return FakeCUDAArray(host)
+        interface = {
+            "shape": layout.shape,
+            "strides": layout.strides,
+            "typestr": layout.dtype.str,
+            "data": (layout.address, False),
+            "version": 2,
+        }
+        return self.cuda.from_cuda_array_interface(interface, owner=owner, sync=False)
 
     def _tally_dense(self, name: str, labels: Any, bounds: Bounds) -> Tally:
         """Tallies a 1-D contiguous device array (called with the device held)."""

@@ -31,7 +31,7 @@ class Placement:
         if device not in DEVICES:
             raise ValueError(f"device={device!r}: expected 'cpu', 'cuda', 'auto' or None")
         self.asked = device
-        self._gpu: GpuCounter | None = None
+        self._gpus: dict[int | None, GpuCounter] = {}  # by device ordinal (None: the current device)
         self._lock = threading.Lock()
         self.host_on_gpu = False
         self.unusable: str | None = None  # with "auto": why the GPU was not used
@@ -46,24 +46,26 @@ class Placement:
                 self.gpu("device='auto'")
                 self.host_on_gpu = True
 
-    def gpu(self, who: str) -> GpuCounter:
-        """The GPU counter, opened on first use."""
+    def gpu(self, who: str, ordinal: int | None = None) -> GpuCounter:
+        """The counter of GPU `ordinal` (default: the current device), opened on first use."""
         if self.asked == "cpu":
             raise TypeError(
                 f"{who}: a CUDA device array, and device='cpu': count it on its GPU with device='cuda' "
                 "(or the default, device=None), or copy it to the host first"
             )
         with self._lock:
-            if self._gpu is None:
+            counter = self._gpus.get(ordinal)
+            if counter is None:
                 from .cuda import open_counter
 
-                self._gpu = open_counter()
-            return self._gpu
+                counter = self._gpus[ordinal] = open_counter(ordinal)
+            return counter
 
     @property
     def used(self) -> str:
-        """What counted the arrays: "cpu", or the GPU ("cuda:0 (NVIDIA H100 ...)")."""
-        return "cpu" if self._gpu is None else self._gpu.name
+        """What counted the arrays: "cpu", or the GPUs ("cuda:0 (NVIDIA H100 ...)")."""
+        names = sorted({counter.name for counter in self._gpus.values()})
+        return ", ".join(names) if names else "cpu"
 
 
 _current: ContextVar[Placement | None] = ContextVar("fastweights_placement", default=None)

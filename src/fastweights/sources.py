@@ -12,6 +12,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from ._device_layout import Layout
 from .colormaps import colour_image
 from .errors import InputError
 from .images import Image, ReadOptions, images_of_array
@@ -138,7 +139,8 @@ class DeviceArrayInput:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.array.shape, dtype=np.int64)) * _device_dtype(self.array).itemsize
+        layout = Layout.of(self.array)
+        return layout.size * layout.dtype.itemsize
 
     def images(self, options: ReadOptions) -> Iterator[Image]:
         if options.colormap is not None:
@@ -146,7 +148,8 @@ class DeviceArrayInput:
         placement = current()
         if placement is None:
             placement = Placement(None)
-        return placement.gpu(self.name).device_images(self.name, self.array, options.stack_axis)
+        counter = placement.gpu(self.name, _device_ordinal(self.array))
+        return counter.device_images(self.name, self.array, options.stack_axis)
 
 
 Input = Union[FileInput, NotAFileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput, DeviceArrayInput]
@@ -223,11 +226,15 @@ def is_device_array(obj: object) -> bool:
     return module.startswith("numba.cuda") and hasattr(obj, "copy_to_host")
 
 
-def _device_dtype(array: Any) -> np.dtype:
-    try:
-        return np.dtype(array.dtype)
-    except TypeError:  # a PyTorch dtype
-        return np.dtype(array.__cuda_array_interface__["typestr"])
+def _device_ordinal(array: Any) -> int | None:
+    """The GPU a device array lives on, where it says (PyTorch: device.index, CuPy: device.id);
+    None for the current device."""
+    device = getattr(array, "device", None)
+    for attribute in ("index", "id"):
+        ordinal = getattr(device, attribute, None)
+        if isinstance(ordinal, int) and not isinstance(ordinal, bool):
+            return ordinal
+    return None
 
 
 def _is_single(inputs: object) -> bool:
