@@ -6,8 +6,8 @@ long runs of one label, so a thread touches a counter once per run instead of on
 the hot bin of a big region (the GPU's worst case: every thread adding to one address) is touched
 rarely. Counters are per-block uint32 copies in shared memory, one per warp for byte labels, added
 to the uint64 table once per block at the end; a launch counts fewer than 2**31 labels, so no uint32
-counter can overflow. Compiled kernels are cached on disk (numba's cache: beside this module, or
-under NUMBA_CACHE_DIR), so only the first count on a machine pays for compiling them.
+counter can overflow. Compiled kernels are cached on disk (`_kernel`), so only the first count on
+a machine pays for compiling them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,17 @@ SHARED_BINS = 4096
 LABELS_PER_LAUNCH = 1 << 30
 
 _INT64_MIN = np.iinfo(np.int64).min
+
+
+def _kernel(function):
+    """cuda.jit, with the compiled kernel cached on disk where numba finds a writable place for it
+    (beside this module, the user's cache folder, or NUMBA_CACHE_DIR); compiled in each process
+    otherwise."""
+    try:
+        return cuda.jit(cache=True)(function)
+    except RuntimeError:  # numba: no locator available for the cache
+        return cuda.jit(function)
+
 _INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -83,7 +94,7 @@ def _byte_word(hist, base, word, label, run):
     return label, run
 
 
-@cuda.jit(cache=True)
+@_kernel
 def byte_words(words, table):
     """Byte labels packed four to a uint32 word -> table[byte value] (uint64[256]) += count.
     Each thread loads four words before it looks at any of them, so that 16 bytes per thread are
@@ -168,7 +179,7 @@ def _ranged_loop(labels, counts, lo, bins, skip_lo, skip_hi):
     return missed
 
 
-@cuda.jit(cache=True)
+@_kernel
 def ranged_shared(labels, lo, bins, skip_lo, skip_hi, table, outside):
     """Labels in [lo, lo + bins) (bins <= SHARED_BINS) -> table[label - lo] += count; labels outside
     it -> outside[0] += count; labels in [skip_lo, skip_hi) are passed over."""
@@ -186,7 +197,7 @@ def ranged_shared(labels, lo, bins, skip_lo, skip_hi, table, outside):
             cuda.atomic.add(table, slot, uint64(hist[slot]))
 
 
-@cuda.jit(cache=True)
+@_kernel
 def ranged_global(labels, lo, bins, skip_lo, skip_hi, table, outside):
     """`ranged_shared` for wide ranges: the uint64 table in global memory takes the atomics."""
     missed = _ranged_loop(labels, table, lo, bins, skip_lo, skip_hi)
@@ -194,7 +205,7 @@ def ranged_global(labels, lo, bins, skip_lo, skip_hi, table, outside):
         cuda.atomic.add(outside, 0, missed)
 
 
-@cuda.jit(cache=True)
+@_kernel
 def min_max(labels, skip_lo, skip_hi, bounds):
     """bounds[0] = min, bounds[1] = max of the labels not in [skip_lo, skip_hi) (as int64); bounds
     must start as (INT64_MAX, INT64_MIN), and stays so when every label is passed over."""
@@ -214,7 +225,7 @@ def min_max(labels, skip_lo, skip_hi, bounds):
         cuda.atomic.max(bounds, 1, high)
 
 
-@cuda.jit(cache=True)
+@_kernel
 def floats_to_int64(values, labels, first_bad):
     """labels[i] = int64(values[i]); first_bad[0] = the first index of a value that is not finite,
     [1] of one outside the int64 range, [2] of one that is not integral (each starts at the size)."""
@@ -234,7 +245,7 @@ def floats_to_int64(values, labels, first_bad):
         index += stride
 
 
-@cuda.jit(cache=True)
+@_kernel
 def gather_1d(source, target):
     index = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -243,7 +254,7 @@ def gather_1d(source, target):
         index += stride
 
 
-@cuda.jit(cache=True)
+@_kernel
 def gather_2d(source, target):
     width = source.shape[1]
     index = cuda.grid(1)
@@ -253,7 +264,7 @@ def gather_2d(source, target):
         index += stride
 
 
-@cuda.jit(cache=True)
+@_kernel
 def gather_3d(source, target):
     height, width = source.shape[1], source.shape[2]
     index = cuda.grid(1)
