@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import assert_same_statistics, numpy_counts
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastweights
 
@@ -209,3 +212,14 @@ def test_small_npy_files_are_counted_in_batches_and_the_unusual_ones_by_the_gene
     ]
     got = fastweights.count(tmp_path, threads=threads, per_image=True)
     assert_same_statistics(got, numpy_counts([arrays[Path(p).stem] for p in paths]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="aZ.é/_ ", max_size=6), min_size=1, max_size=4))
+def test_extension_of_agrees_with_splitext(parts: list[str]) -> None:
+    from fastweights.readers._magic import extension_of
+
+    path = "/".join(parts)
+    lower = path.lower()
+    expected = ".nii.gz" if lower.endswith(".nii.gz") else os.path.splitext(lower)[1]
+    assert extension_of(path) == expected

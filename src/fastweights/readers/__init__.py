@@ -85,10 +85,11 @@ def tally_files(paths: list[str], options: ReadOptions) -> dict[int, Tally | Inp
     if options.stack_axis is not None:
         return {}
     tallied: dict[int, Tally | InputError] = {}
-    png = [position for position, path in enumerate(paths) if extension_of(path) == ".png"]
+    extensions = [extension_of(path) for path in paths]
+    png = [position for position, extension in enumerate(extensions) if extension == ".png"]
     if png:
         tallied.update(zip(png, tally_png_files([paths[position] for position in png], options)))
-    npy = [position for position, path in enumerate(paths) if extension_of(path) == ".npy"]
+    npy = [position for position, extension in enumerate(extensions) if extension == ".npy"]
     if npy:
         for position, tally in zip(npy, tally_npy_files([paths[position] for position in npy])):
             if tally is not None:

@@ -10,8 +10,15 @@ __all__ = ["check_magic", "extension_of", "magic_choices"]
 
 
 def extension_of(path: str) -> str:
+    """The lower-case extension, as os.path.splitext gives it (".nii.gz" whole); called for every
+    file a folder holds, so without splitext's generality."""
     lower = path.lower()
-    return ".nii.gz" if lower.endswith(".nii.gz") else os.path.splitext(lower)[1]
+    if lower.endswith(".nii.gz"):
+        return ".nii.gz"
+    name = lower[lower.rfind(os.sep) + 1 :]
+    dot = name.rfind(".")
+    # No extension when the only dots lead the name (".hidden"), as for splitext.
+    return name[dot:] if dot > 0 and name[:dot].strip(".") else ""
 
 
 def check_magic(path: str, start: bytes, magic: bytes | tuple[bytes, ...]) -> None:
