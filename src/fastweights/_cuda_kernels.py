@@ -55,6 +55,7 @@ def _kernel(function):
     except RuntimeError:  # numba: no locator available for the cache
         return cuda.jit(function)
 
+
 _INT64_MAX = np.iinfo(np.int64).max
 
 

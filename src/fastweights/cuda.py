@@ -33,6 +33,7 @@ from ._tally import (
     SAMPLED_RANGE_MIN_LABELS,
     Tally,
     _exact,
+    _min_max,
     _sampled_range,
     merge_all,
 )
@@ -273,7 +274,7 @@ class GpuCounter:
         """Byte labels: the aligned middle four to a word, the ends label by label."""
         table = self._zeros(256)
         outside = self._zeros(1)
-        head = min(labels.size, -_address(labels) % 4)
+        head = min(labels.size, -Layout.of(labels).address % 4)
         words = (labels.size - head) // 4
         for part in (labels[:head], labels[head + 4 * words :]):
             if part.size:
@@ -466,7 +467,7 @@ class _HostStream:
         if chunk.size >= SAMPLED_RANGE_MIN_LABELS:
             lo, hi = _sampled_range(chunk, int(info.min), int(info.max) + 1)
         else:
-            lo, hi = _core_min_max(chunk)
+            lo, hi = _min_max(chunk, 1)
         if self.key is not None and self.key[0] == chunk.dtype.name and self.key[1] <= lo and hi <= self.key[2]:
             return self.key[1], self.key[2]  # the current table already covers it
         return lo, hi
@@ -526,20 +527,7 @@ def _usable_bounds(bounds: Bounds, dtype: np.dtype) -> tuple[int, int] | None:
     return (lo, hi) if 0 < hi - lo <= DENSE_TABLE_LIMIT else None
 
 
-def _core_min_max(chunk: np.ndarray) -> tuple[int, int]:
-    lo, hi = getattr(_core, f"min_max_{chunk.dtype.name}")(chunk, 1)
-    return int(lo), int(hi) + 1
-
-
 def _without(tally: Tally, skip: tuple[int, int]) -> Tally:
     """The part of a tally outside the label range `skip`."""
     keep = (tally.values < skip[0]) | (tally.values >= skip[1])
     return Tally(tally.values[keep], tally.counts[keep], tally.ignored)
-
-
-def _address(array: Any) -> int:
-    """Where a device array's first element lives (the simulator's arrays are numpy underneath)."""
-    interface = getattr(array, "__cuda_array_interface__", None)
-    if interface is None:
-        interface = array.__array_interface__
-    return int(interface["data"][0])
