@@ -254,20 +254,18 @@ __attribute__((target("avx2"))) inline __m256i load_avx2(const T* p) noexcept {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
 
-// Labels of 2, 4 or 8 bytes with AVX2, run-aware like the byte kernel (bytes_avx2.hpp): a 64-byte
+// Labels of 2 or 8 bytes with AVX2, run-aware like the byte kernel (bytes_avx2.hpp): a 64-byte
 // block of one label extends a run, a block with few changes is counted run by run, and only the
 // rest label by label; a run costs one range check instead of one per label.
 template <class T>
 __attribute__((target("avx2,popcnt"))) void count_wide_avx2(const T* data, std::size_t n, std::int64_t lo,
                                                             std::size_t size, std::uint32_t* tables,
                                                             OutOfRange& outside) noexcept {
-    static_assert(sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
+    static_assert(sizeof(T) == 2 || sizeof(T) == 8);
     constexpr std::size_t per_block = 64 / sizeof(T);
     constexpr std::size_t per_vector = per_block / 2;
     // One bit per label in a byte mask: the lowest byte of each.
-    constexpr std::uint64_t first_bytes = sizeof(T) == 2   ? 0x5555555555555555ull
-                                          : sizeof(T) == 4 ? 0x1111111111111111ull
-                                                           : 0x0101010101010101ull;
+    constexpr std::uint64_t first_bytes = sizeof(T) == 2 ? 0x5555555555555555ull : 0x0101010101010101ull;
     std::uint32_t* t[replicas] = {tables, tables + size, tables + 2 * size, tables + 3 * size};
     const auto add = [&](T label, std::uint64_t count) {
         const std::uint64_t k = offset_of(label, lo);
@@ -326,6 +324,85 @@ __attribute__((target("avx2,popcnt"))) void count_wide_avx2(const T* data, std::
     add(run_label, run);
     for (; i < n; ++i) add(data[i], 1);
 }
+
+// One bit per 4-byte lane of a and b that are equal.
+__attribute__((target("avx2"))) inline std::uint32_t equal_labels_avx2(__m256i a, __m256i b) noexcept {
+    return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))));
+}
+
+// Labels of 4 bytes: count_wide_avx2's scheme over blocks of four vectors (128 bytes, 32 labels),
+// with one mask bit per label: the block's checks are paid over twice as many labels, and a change
+// position is a bit index. (15-21 % faster than count_wide_avx2 on blocky int32 masks here; on
+// int64 the same scheme, 16 labels a block, was 1.6x slower, so 8-byte labels keep 64-byte blocks.)
+template <class T>
+__attribute__((target("avx2,popcnt"))) void count_wide_lanes_avx2(const T* data, std::size_t n, std::int64_t lo,
+                                                                  std::size_t size, std::uint32_t* tables,
+                                                                  OutOfRange& outside) noexcept {
+    static_assert(sizeof(T) == 4);
+    constexpr std::size_t per_vector = 8;
+    constexpr std::size_t per_block = 32;
+    std::uint32_t* t[replicas] = {tables, tables + size, tables + 2 * size, tables + 3 * size};
+    const auto add = [&](T label, std::uint64_t count) {
+        const std::uint64_t k = offset_of(label, lo);
+        if (k < size) {
+            t[0][k] += static_cast<std::uint32_t>(count);
+        } else if (static_cast<std::int64_t>(label) < lo) {
+            outside.below += count;
+        } else {
+            outside.above += count;
+        }
+    };
+    if (n == 0) return;
+    add(data[0], 1);  // so that every block below has a label before it
+    T run_label = data[0];
+    std::uint64_t run = 0;
+    std::size_t i = 1;
+    for (; i + per_block <= n; i += per_block) {
+        const T* block = data + i;
+        __m256i vectors[4];
+        for (std::size_t v = 0; v < 4; ++v) vectors[v] = load_avx2(block + v * per_vector);
+        const __m256i first = broadcast_avx2<sizeof(T)>(static_cast<std::int64_t>(block[0]));
+        std::uint32_t same = 0;
+        for (std::size_t v = 0; v < 4; ++v) same |= equal_labels_avx2(vectors[v], first) << (v * per_vector);
+        if (same == 0xffffffffu) {
+            if (block[0] != run_label) {
+                add(run_label, run);
+                run_label = block[0];
+                run = 0;
+            }
+            run += per_block;
+            continue;
+        }
+        std::uint32_t unchanged = 0;
+        for (std::size_t v = 0; v < 4; ++v) {
+            unchanged |= equal_labels_avx2(vectors[v], load_avx2(block + v * per_vector - 1)) << (v * per_vector);
+        }
+        std::uint32_t changes = ~unchanged & ~1u;
+        if (__builtin_popcount(changes) <= 8) {
+            std::size_t start = 0;
+            while (changes) {
+                const auto next = static_cast<std::size_t>(__builtin_ctz(changes));
+                add(block[start], next - start);
+                start = next;
+                changes &= changes - 1;
+            }
+            add(block[start], per_block - start);
+            continue;
+        }
+        for (std::size_t k = 0; k < per_block; k += replicas) {
+            for (int r = 0; r < replicas; ++r) {
+                const std::uint64_t key = offset_of(block[k + r], lo);
+                if (key < size) {
+                    ++t[r][key];
+                } else {
+                    tally_outside(block[k + r], lo, outside);
+                }
+            }
+        }
+    }
+    add(run_label, run);
+    for (; i < n; ++i) add(data[i], 1);
+}
 #endif
 
 template <class T>
@@ -340,7 +417,11 @@ void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t
 #ifdef FASTWEIGHTS_X86_DISPATCH
     if constexpr (sizeof(T) > 1) {
         if (kernel_variant() == KernelVariant::avx2) {
-            count_wide_avx2(data, n, lo, size, tables, outside);
+            if constexpr (sizeof(T) == 4) {
+                count_wide_lanes_avx2(data, n, lo, size, tables, outside);
+            } else {
+                count_wide_avx2(data, n, lo, size, tables, outside);
+            }
             return;
         }
     }
