@@ -138,23 +138,22 @@ def jpeg_mask(folder: Path) -> tuple[Path, str, dict[str, Any]]:
     return path, "allow_lossy", {}
 
 
-def rgb_without_colormap(folder: Path) -> tuple[Path, str, dict[str, Any]]:
-    rgb = np.zeros((4, 4, 3), np.uint8)
-    rgb[0, 0] = (128, 0, 0)
-    path = folder / "colour.png"
+def rgb_png(path: Path, shape: tuple[int, int], colour: tuple[int, int, int]) -> Path:
+    """A black RGB PNG with one pixel of `colour`."""
+    rgb = np.zeros((*shape, 3), np.uint8)
+    rgb[shape[0] // 2, shape[1] // 2] = colour
     pil.fromarray(rgb).save(path)
-    return path, "no colormap", {}
+    return path
+
+
+def rgb_without_colormap(folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    return rgb_png(folder / "colour.png", (4, 4), (128, 0, 0)), "no colormap", {}
 
 
 def colour_not_in_colormap(folder: Path) -> tuple[Path, str, dict[str, Any]]:
-    rgb = np.zeros((4, 4, 3), np.uint8)
-    rgb[1, 1] = (1, 2, 3)
-    path = folder / "odd.png"
-    pil.fromarray(rgb).save(path)
+    path = rgb_png(folder / "odd.png", (4, 4), (1, 2, 3))
     (folder / "good.npy").unlink()  # with a colormap, the good mask is an RGB one too
-    good = np.zeros((2, 3, 3), np.uint8)
-    good[0, 0] = (128, 0, 0)
-    pil.fromarray(good).save(folder / "good.png")
+    rgb_png(folder / "good.png", (2, 3), (128, 0, 0))
     return path, "(1, 2, 3)", {"colormap": "voc"}
 
 

@@ -137,18 +137,24 @@ def byte_words(words, table):
 
 
 @cuda.jit(device=True)
-def _ranged_label(counts, lo, bins, value, label, run, missed):
-    """Adds one label (not skipped) to the thread's run; a run that ends goes to counts[label - lo],
-    or to `missed` when it lies outside [lo, lo + bins)."""
-    if value == label and run:
-        return label, uint32(run + uint32(1)), missed
+def _end_run(counts, lo, bins, label, run, missed):
+    """A run that ends goes to counts[label - lo], or to `missed` (returned) when it lies outside
+    [lo, lo + bins)."""
     if run:
         offset = label - lo
         if 0 <= offset < bins:
             cuda.atomic.add(counts, offset, run)
         else:
             missed += uint64(run)
-    return value, uint32(1), missed
+    return missed
+
+
+@cuda.jit(device=True)
+def _ranged_label(counts, lo, bins, value, label, run, missed):
+    """Adds one label (not skipped) to the thread's run, ending the run it does not continue."""
+    if value == label and run:
+        return label, uint32(run + uint32(1)), missed
+    return value, uint32(1), _end_run(counts, lo, bins, label, run, missed)
 
 
 @cuda.jit(device=True)
@@ -171,13 +177,7 @@ def _ranged_loop(labels, counts, lo, bins, skip_lo, skip_hi):
             if index + step * WARP < stop and not (skip_lo <= values[step] < skip_hi):
                 label, run, missed = _ranged_label(counts, lo, bins, values[step], label, run, missed)
         index += 4 * WARP
-    if run:
-        offset = label - lo
-        if 0 <= offset < bins:
-            cuda.atomic.add(counts, offset, run)
-        else:
-            missed += uint64(run)
-    return missed
+    return _end_run(counts, lo, bins, label, run, missed)
 
 
 @_kernel

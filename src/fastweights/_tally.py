@@ -15,7 +15,7 @@ import numpy as np
 from . import _core
 from .errors import InputError
 
-__all__ = ["Tally", "label_bounds", "merge_all", "tally"]
+__all__ = ["Tally", "clipped_bounds", "guessed_range", "label_bounds", "merge_all", "tally"]
 
 # A chunk of wider labels at least this long is counted in one pass over a range guessed from a
 # sample of its labels, not after a min/max pass: reading it twice costs more than the rare recount
@@ -130,19 +130,35 @@ def tally(chunk: np.ndarray, bounds: tuple[int, int] | None, threads: int) -> Ta
     if chunk.size == 0:
         return EMPTY
     assert chunk.flags.c_contiguous
-    lowest, highest = _DTYPE_RANGE[chunk.dtype.name]
-    if chunk.dtype.itemsize == 1:
-        guess = (lowest, highest)
-    elif bounds is not None:
-        guess = (max(bounds[0], lowest), min(bounds[1], highest))
-    elif chunk.size >= SAMPLED_RANGE_MIN_LABELS:
-        guess = _sampled_range(chunk, lowest, highest)
-    else:
+    guess = guessed_range(chunk, bounds)
+    if guess is None:
         return _exact(chunk, threads)
     counted = _dense(chunk, *guess, threads)
     # Labels outside the range: rare (an error upstream, or ids beyond the likely range); count
     # them all exactly, so that nothing is lost and a message can name them.
     return counted if counted is not None else _exact(chunk, threads)
+
+
+def guessed_range(chunk: np.ndarray, bounds: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The table range a chunk is counted over first: the dtype's whole range for bytes, the known
+    bounds, or a range guessed from a sample of a big chunk; None for a small chunk of wider labels
+    with no bounds (its own min/max costs little)."""
+    lowest, highest = _DTYPE_RANGE[chunk.dtype.name]
+    if chunk.dtype.itemsize == 1:
+        return lowest, highest
+    if bounds is not None:
+        return clipped_bounds(bounds, chunk.dtype)
+    if chunk.size >= SAMPLED_RANGE_MIN_LABELS:
+        return _sampled_range(chunk, lowest, highest)
+    return None
+
+
+def clipped_bounds(bounds: tuple[int, int] | None, dtype: np.dtype) -> tuple[int, int] | None:
+    """The known label bounds, clipped to the labels `dtype` can hold."""
+    if bounds is None:
+        return None
+    lowest, highest = _DTYPE_RANGE[np.dtype(dtype).name]
+    return max(bounds[0], lowest), min(bounds[1], highest)
 
 
 def _sampled_range(chunk: np.ndarray, lowest: int, highest: int) -> tuple[int, int]:

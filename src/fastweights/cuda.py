@@ -35,6 +35,8 @@ from ._tally import (
     _exact,
     _min_max,
     _sampled_range,
+    clipped_bounds,
+    guessed_range,
     merge_all,
 )
 from .errors import DeviceUnavailable, InputError
@@ -165,8 +167,8 @@ class GpuCounter:
         blocks = max(self.min_blocks, min(self.max_blocks, -(-items // (self.threads_per_block * 64))))
         return blocks, self.threads_per_block, stream
 
-    def _zeros(self, size: int, dtype: Any = np.uint64, stream: Any = 0) -> Any:
-        return self.cuda.to_device(np.zeros(size, dtype), stream=stream)
+    def _zeros(self, size: int) -> Any:
+        return self.cuda.to_device(np.zeros(size, np.uint64))
 
     @contextmanager
     def _device(self) -> Iterator[None]:
@@ -254,11 +256,11 @@ class GpuCounter:
         """Tallies a 1-D contiguous device array (called with the device held)."""
         dtype = np.dtype(labels.dtype)
         if dtype.kind == "b":
-            counted = self._tally_bytes(labels.view(np.uint8), "uint8")
+            counted = self._tally_bytes(labels.view(np.uint8), "uint8")  # any non-zero byte is True
             ones = counted.counts[counted.values > 0].sum(dtype=np.uint64)
-            zeros = counted.counts[counted.values == 0].sum(dtype=np.uint64)
-            values = [value for value, held in ((0, zeros), (1, ones)) if held]
-            return Tally(np.array(values, np.int64), np.array([c for c in (zeros, ones) if c], np.uint64))
+            table = np.array([counted.total - int(ones), ones], np.uint64)
+            held = np.flatnonzero(table)
+            return Tally(held.astype(np.int64), table[held])
         if dtype.kind == "f":
             return self._tally_floats(name, labels, bounds)
         if dtype.itemsize == 1:
@@ -293,10 +295,10 @@ class GpuCounter:
         """Labels wider than a byte: a table over the known bounds, or over a range guessed from a
         sample (labels outside either tallied again, exactly), or over the labels' own range."""
         if skip == (0, 0):
-            guess = _usable_bounds(bounds, labels.dtype)
+            guess = clipped_bounds(bounds, labels.dtype)
             if guess is None and labels.size >= SAMPLED_RANGE_MIN_LABELS:
                 guess = self._sampled_range(labels)
-            if guess is not None:
+            if guess is not None and 0 < guess[1] - guess[0] <= DENSE_TABLE_LIMIT:
                 counted, missed = self._count_range(labels, *guess, skip)
                 if not missed:
                     return counted
@@ -313,7 +315,7 @@ class GpuCounter:
             parts.append(counted)
         return merge_all(parts)
 
-    def _sampled_range(self, labels: Any) -> tuple[int, int] | None:
+    def _sampled_range(self, labels: Any) -> tuple[int, int]:
         """A table range likely to hold every label, from a sample (as on the CPU): one pass over
         the labels instead of a min/max pass and a counting pass."""
         step = max(1, labels.size // RANGE_SAMPLE)
@@ -321,8 +323,7 @@ class GpuCounter:
         sample = self.cuda.device_array(strided.size, dtype=labels.dtype)
         self.kernels.gather_1d[self._grid(strided.size)](strided, sample)
         info = np.iinfo(labels.dtype)
-        lo, hi = _sampled_range(sample.copy_to_host(), int(info.min), int(info.max) + 1)
-        return (lo, hi) if hi - lo <= DENSE_TABLE_LIMIT else None
+        return _sampled_range(sample.copy_to_host(), int(info.min), int(info.max) + 1)
 
     def _count_range(self, labels: Any, lo: int, hi: int, skip: tuple[int, int]) -> tuple[Tally, int]:
         """The tally of the labels in [lo, hi) (not in `skip`), and how many fell outside it."""
@@ -436,7 +437,7 @@ class _HostStream:
             return []
         done: list[Tally] = []
         lo, hi = self._range(chunk, bounds)
-        if hi - lo > DENSE_TABLE_LIMIT:  # labels too sparse for a table: the host's sparse kernel
+        if not 0 < hi - lo <= DENSE_TABLE_LIMIT:  # no table fits: the host's exact kernels
             return [_exact(chunk, 1)]
         key = (chunk.dtype.name, lo, hi)
         if key != self.key:
@@ -459,15 +460,9 @@ class _HostStream:
 
     def _range(self, chunk: np.ndarray, bounds: Bounds) -> tuple[int, int]:
         if chunk.dtype.itemsize == 1:
-            return (0, 256)
-        info = np.iinfo(chunk.dtype)
-        usable = _usable_bounds(bounds, chunk.dtype)
-        if usable is not None:
-            return usable
-        if chunk.size >= SAMPLED_RANGE_MIN_LABELS:
-            lo, hi = _sampled_range(chunk, int(info.min), int(info.max) + 1)
-        else:
-            lo, hi = _min_max(chunk, 1)
+            return (0, 256)  # counted by byte value; _BYTE_VALUES maps int8 back
+        guess = guessed_range(chunk, bounds)
+        lo, hi = guess if guess is not None else _min_max(chunk, 1)
         if self.key is not None and self.key[0] == chunk.dtype.name and self.key[1] <= lo and hi <= self.key[2]:
             return self.key[1], self.key[2]  # the current table already covers it
         return lo, hi
@@ -516,15 +511,6 @@ class _HostStream:
             tally = Tally(held.astype(np.int64) + lo, counts[held])
         self.table = self.key = None
         return [tally]
-
-
-def _usable_bounds(bounds: Bounds, dtype: np.dtype) -> tuple[int, int] | None:
-    """The known label bounds, clipped to the dtype's range, when a table over them is not too big."""
-    if bounds is None:
-        return None
-    info = np.iinfo(dtype)
-    lo, hi = max(bounds[0], int(info.min)), min(bounds[1], int(info.max) + 1)
-    return (lo, hi) if 0 < hi - lo <= DENSE_TABLE_LIMIT else None
 
 
 def _without(tally: Tally, skip: tuple[int, int]) -> Tally:

@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from ._optional import MissingDependency
+from .errors import DeviceUnavailable
+
 if TYPE_CHECKING:
     from .cuda import GpuCounter
 
@@ -34,17 +37,15 @@ class Placement:
         self._gpus: dict[int | None, GpuCounter] = {}  # by device ordinal (None: the current device)
         self._lock = threading.Lock()
         self.host_on_gpu = False
-        self.unusable: str | None = None  # with "auto": why the GPU was not used
         if device == "cuda":
             self.gpu("device='cuda'")
             self.host_on_gpu = True
         elif device == "auto":
-            from .cuda import unusable_reason
-
-            self.unusable = unusable_reason()
-            if self.unusable is None:
+            try:
                 self.gpu("device='auto'")
                 self.host_on_gpu = True
+            except (DeviceUnavailable, MissingDependency):  # no usable GPU: the CPU counts
+                pass
 
     def gpu(self, who: str, ordinal: int | None = None) -> GpuCounter:
         """The counter of GPU `ordinal` (default: the current device), opened on first use."""
