@@ -320,10 +320,12 @@ def render(run: dict, elapsed: float, others: float, steal: float) -> str:
         "# Benchmarks",
         "",
         f"Kernel: `{kernel}` (from `show_config()`): {{0,1}} bytes summed 4 KiB at a time while the "
-        "largest byte stays at most 1; then run-aware (a block of one label is one add; a block "
-        "with few label changes is counted run by run; the rest label by label over four replicated "
-        "uint32 sub-histograms), AVX2 chosen at run time where the CPU has it. Wider labels: a table "
-        "over a range guessed from a sample of the chunk, recounted exactly if a label falls outside. "
+        "largest byte stays at most 1; then run by run (each block of labels is compared with itself "
+        "shifted by one label, the positions where runs start are recorded a batch at a time, and each "
+        "run then costs one add: a block inside a run costs none; a block where more than 3/8 of the "
+        "labels start a run begins a span counted label by label over four replicated uint32 "
+        "sub-histograms), AVX2 chosen at run time where the CPU has it. Wider labels: the same, over "
+        "a table over a range guessed from a sample of the chunk, recounted exactly if a label falls outside. "
         "The table of goals records where each stands, met or not.",
         "",
         f"Written by `{COMMAND}` (run from the repository root, in the project's environment) on "

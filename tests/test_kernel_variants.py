@@ -37,13 +37,31 @@ def byte_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
     return labels, draw(st.integers(0, 63))  # an unaligned start
 
 
+@st.composite
+def mixed_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    """Long stretches of runs (hundreds of run starts: the AVX2 kernel's batches fill and empty)
+    between stretches of noise (blocks with too many changes: counted label by label, in spans that
+    end mid-stretch or run into the next runs), in either order."""
+    dtype = draw(st.sampled_from([np.uint8, np.int8]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    pieces = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            lengths = rng.integers(1, draw(st.sampled_from([3, 40, 200])), draw(st.integers(1, 600)))
+            pieces.append(np.repeat(rng.integers(0, 256, lengths.size), lengths))
+        else:
+            pieces.append(rng.integers(0, draw(st.sampled_from([3, 256])), draw(st.integers(1, 1500))))
+    labels = np.concatenate(pieces).astype(np.uint8).view(dtype)
+    return labels, draw(st.integers(0, 63))
+
+
 def bincount_of_bytes(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels.view(np.uint8) ^ (0x80 if labels.dtype == np.int8 else 0), minlength=256)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@settings(max_examples=150, deadline=None)
-@given(case=byte_labels(), threads=st.sampled_from([1, 2]))
+@settings(max_examples=250, deadline=None)
+@given(case=st.one_of(byte_labels(), mixed_labels()), threads=st.sampled_from([1, 2]))
 def test_every_variant_equals_bincount(variant: str, case: tuple[np.ndarray, int], threads: int) -> None:
     use_kernel(variant)
     labels, start = case
@@ -67,6 +85,22 @@ def test_every_label_value_and_block_edges(variant: str, n: int) -> None:
     for labels in (every, blocks, shifted):
         for threads in (1, 2):
             table, _, _ = _core.count_dense_uint8(labels, 0, 256, threads)
+            np.testing.assert_array_equal(table, np.bincount(labels, minlength=256))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_run_continuing_past_noise_to_any_tail(variant: str) -> None:
+    """Noise (counted label by label) whose last label goes on for 0..130 labels: the run that
+    starts inside the noise must be counted once, whether the noise ends the array, leaves a tail
+    shorter than a block, or is followed by whole blocks."""
+    use_kernel(variant)
+    noise = np.random.default_rng(5).integers(0, 256, 1 + 256 + 64).astype(np.uint8)
+    noise[1] = 7
+    for noise_length in (1 + 256, 1 + 256 + 64):
+        for tail in range(131):
+            labels = np.concatenate([noise[:noise_length], np.full(tail, 200, np.uint8)])
+            labels[noise_length - 1] = 200
+            table, _, _ = _core.count_dense_uint8(labels, 0, 256, 1)
             np.testing.assert_array_equal(table, np.bincount(labels, minlength=256))
 
 
@@ -143,9 +177,32 @@ def wide_labels(draw: st.DrawFn) -> tuple[np.ndarray, int, int, int]:
     return labels, draw(st.integers(0, 15)), lo, size
 
 
+@st.composite
+def mixed_wide_labels(draw: st.DrawFn) -> tuple[np.ndarray, int, int, int]:
+    """Wide labels as stretches of runs between stretches of noise (see mixed_labels), some of
+    them outside the table's range."""
+    dtype = np.dtype(draw(st.sampled_from(WIDE)))
+    info = np.iinfo(dtype)
+    low, high = max(int(info.min), -70_000), min(int(info.max), 70_000)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    spread = draw(st.sampled_from([3, 300, high - low]))
+    first = draw(st.integers(low, high - spread))
+    pieces = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            lengths = rng.integers(1, draw(st.sampled_from([3, 40, 200])), draw(st.integers(1, 400)))
+            pieces.append(np.repeat(rng.integers(first, first + spread + 1, lengths.size), lengths))
+        else:
+            pieces.append(rng.integers(first, first + spread + 1, draw(st.integers(1, 700))))
+    labels = np.concatenate(pieces).astype(dtype)
+    lo = draw(st.integers(first - 2, first + spread))
+    size = draw(st.integers(1, 2 * spread + 2))
+    return labels, draw(st.integers(0, 15)), lo, min(size, 65_536)
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
-@settings(max_examples=150, deadline=None)
-@given(case=wide_labels())
+@settings(max_examples=250, deadline=None)
+@given(case=st.one_of(wide_labels(), mixed_wide_labels()))
 def test_every_variant_counts_wide_labels_and_what_falls_outside(variant: str, case: tuple) -> None:
     use_kernel(variant)
     labels, start, lo, size = case

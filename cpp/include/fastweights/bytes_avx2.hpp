@@ -1,32 +1,18 @@
-// Single-byte labels with AVX2, run-aware: the variant picked at run time on CPUs that have it.
-// Compiled with a target attribute, so the extension itself stays baseline x86-64. No Python here.
+// Single-byte labels with AVX2: the variant picked at run time on CPUs that have it. {0,1} bytes are
+// summed while they last, then labels are counted run by run (runs_avx2.hpp). Compiled with target
+// attributes, so the extension itself stays baseline x86-64. No Python here.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define FASTWEIGHTS_X86_DISPATCH 1
-#include <immintrin.h>
+#include "runs_avx2.hpp"
+
+#ifdef FASTWEIGHTS_X86_DISPATCH
 
 namespace fastweights::detail {
-
-inline bool cpu_has_avx2() noexcept {
-    static const bool has = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
-    }();
-    return has;
-}
-
-inline bool cpu_has_avx512bw() noexcept {
-    static const bool has = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512bw") != 0;
-    }();
-    return has;
-}
 
 // {0,1} masks (and all-zero ones) at memory speed: 4 KiB at a time, the byte sum is the count of
 // ones, as long as the block's largest byte is at most 1. Returns how many leading bytes it counted:
@@ -61,77 +47,38 @@ __attribute__((target("avx2"))) std::size_t count_binary_prefix_avx2(const T* da
     return i;
 }
 
-// Blocks of 64 labels: one of a single label (most of a mask) is one add; one with a few label
-// changes (found by comparing the block with itself shifted by one label) is counted run by run;
-// any other block label by label over the four replicas. Runs go to replica 0, which therefore
-// counts at most one per label, like the others: none overflows within a flush block.
+// The byte kernel's four replicated tables of 256 counters: every label has one.
 template <class T>
-__attribute__((target("avx2,popcnt"))) void count_runs_avx2(const T* data, std::size_t n,
-                                                            std::uint32_t* tables) noexcept {
+struct ByteTables {
     static_assert(sizeof(T) == 1);
-    constexpr unsigned flip = std::is_signed_v<T> ? 0x80u : 0u;
-    constexpr int few_changes = 8;
-    std::uint32_t* t0 = tables;
-    std::uint32_t* t1 = tables + 256;
-    std::uint32_t* t2 = tables + 512;
-    std::uint32_t* t3 = tables + 768;
-    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
-    if (n == 0) return;
-    ++t0[bytes[0] ^ flip];  // so that every block below has a label before it
-    // Whole blocks of one label extend a run kept in a register, not a counter in memory: adding to
-    // the same counter block after block would wait on its own previous store each time.
-    unsigned run_label = bytes[0];
-    std::uint32_t run = 0;
-    std::size_t i = 1;
-    for (; i + 64 <= n; i += 64) {
-        const unsigned char* block = bytes + i;
-        const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-        const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32));
-        const __m256i first = _mm256_set1_epi8(static_cast<char>(block[0]));
-        const auto same_low = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(low, first)));
-        const auto same_high = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(high, first)));
-        if ((same_low & same_high) == 0xffffffffu) {
-            if (block[0] != run_label) {
-                t0[run_label ^ flip] += run;
-                run_label = block[0];
-                run = 0;
+    std::uint32_t* tables;
+
+    static unsigned index(T label) noexcept {
+        return static_cast<unsigned char>(label) ^ (std::is_signed_v<T> ? 0x80u : 0u);  // value - min
+    }
+
+    void add(std::size_t replica, T label, std::uint32_t count) noexcept { tables[256 * replica + index(label)] += count; }
+
+    void take_back(T label, std::uint32_t count) noexcept { tables[index(label)] -= count; }
+
+    void add_each(const T* labels, std::size_t len) noexcept {
+        for (std::size_t q = 0; q < len; q += 16) {
+            std::uint64_t words[2];
+            std::memcpy(words, labels + q, 16);
+            for (int shift = 0; shift < 64; shift += 32) {
+                for (const std::uint64_t w : words) {
+                    for (std::size_t r = 0; r < 4; ++r) add(r, static_cast<T>((w >> (shift + 8 * r)) & 0xff), 1);
+                }
             }
-            run += 64;
-            continue;
-        }
-        const __m256i before_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block - 1));
-        const __m256i before_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 31));
-        const std::uint64_t unchanged =
-            static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(low, before_low))) |
-            std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(high, before_high)))}
-                << 32;
-        std::uint64_t changes = ~unchanged & ~std::uint64_t{1};  // where a new run starts, after the first
-        if (__builtin_popcountll(changes) <= few_changes) {
-            std::size_t start = 0;
-            while (changes) {
-                const auto next = static_cast<std::size_t>(__builtin_ctzll(changes));
-                t0[block[start] ^ flip] += static_cast<std::uint32_t>(next - start);
-                start = next;
-                changes &= changes - 1;
-            }
-            t0[block[start] ^ flip] += static_cast<std::uint32_t>(64 - start);
-            continue;
-        }
-        for (std::size_t k = 0; k < 64; k += 4) {
-            ++t0[block[k] ^ flip];
-            ++t1[block[k + 1] ^ flip];
-            ++t2[block[k + 2] ^ flip];
-            ++t3[block[k + 3] ^ flip];
         }
     }
-    t0[run_label ^ flip] += run;
-    for (; i < n; ++i) ++t0[bytes[i] ^ flip];
-}
+};
 
 template <class T>
 void count_bytes_avx2(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
     const std::size_t done = count_binary_prefix_avx2(data, n, tables);
-    count_runs_avx2(data + done, n - done, tables);
+    ByteTables<T> byte_tables{tables};
+    count_runs_avx2<T, TwoVectorBlocks<T>>(data + done, n - done, byte_tables);
 }
 
 }  // namespace fastweights::detail

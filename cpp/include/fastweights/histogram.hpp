@@ -34,7 +34,7 @@ struct OutOfRange {
 
 constexpr std::size_t replicated_table_limit = std::size_t{1} << 16;
 constexpr int replicas = 4;
-// Each replica sees at most a quarter of a block, so a block this long cannot overflow uint32.
+// The replicas of a table count at most this many labels between flushes, so their sum fits uint32.
 constexpr std::size_t flush_block = std::size_t{1} << 31;
 
 template <class T>
@@ -234,142 +234,43 @@ void count_bytes(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
 }
 
 #ifdef FASTWEIGHTS_X86_DISPATCH
-// Byte mask of the lanes of `size` bytes where a and b are equal.
-template <std::size_t size>
-__attribute__((target("avx2"))) inline std::uint32_t equal_lanes_avx2(__m256i a, __m256i b) noexcept {
-    if constexpr (size == 2) return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi16(a, b)));
-    if constexpr (size == 4) return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi32(a, b)));
-    if constexpr (size == 8) return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi64(a, b)));
-}
-
-template <std::size_t size>
-__attribute__((target("avx2"))) inline __m256i broadcast_avx2(std::int64_t label) noexcept {
-    if constexpr (size == 2) return _mm256_set1_epi16(static_cast<short>(label));
-    if constexpr (size == 4) return _mm256_set1_epi32(static_cast<int>(label));
-    if constexpr (size == 8) return _mm256_set1_epi64x(static_cast<long long>(label));
-}
-
+// Tables over [lo, lo + size) for the AVX2 run kernel (runs_avx2.hpp): a run outside the range
+// costs one check, and counts as below / above.
 template <class T>
-__attribute__((target("avx2"))) inline __m256i load_avx2(const T* p) noexcept {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
+struct RangeTables {
+    std::uint32_t* tables;  // four replicas of `size` counters
+    std::int64_t lo;
+    std::size_t size;
+    OutOfRange& outside;
 
-// Labels of 2 or 8 bytes: blocks of two vectors (64 bytes), masks with one bit per byte, the
-// lowest byte of each label standing for it.
-template <class T>
-struct TwoVectorBlocks {
-    static_assert(sizeof(T) == 2 || sizeof(T) == 8);
-    static constexpr std::size_t labels = 64 / sizeof(T);
-    static constexpr unsigned bits_per_label = sizeof(T);
-
-    // True for a block of one label; otherwise `changes` gets a bit at each label (after the first)
-    // that differs from the one before it.
-    __attribute__((target("avx2"))) static bool scan(const T* block, std::uint64_t& changes) noexcept {
-        constexpr std::size_t per_vector = labels / 2;
-        constexpr std::uint64_t first_bytes = sizeof(T) == 2 ? 0x5555555555555555ull : 0x0101010101010101ull;
-        const __m256i low = load_avx2(block);
-        const __m256i high = load_avx2(block + per_vector);
-        const __m256i first = broadcast_avx2<sizeof(T)>(static_cast<std::int64_t>(block[0]));
-        if ((equal_lanes_avx2<sizeof(T)>(low, first) & equal_lanes_avx2<sizeof(T)>(high, first)) == 0xffffffffu) {
-            return true;
-        }
-        const std::uint64_t unchanged =
-            equal_lanes_avx2<sizeof(T)>(low, load_avx2(block - 1)) |
-            std::uint64_t{equal_lanes_avx2<sizeof(T)>(high, load_avx2(block + per_vector - 1))} << 32;
-        changes = ~unchanged & first_bytes & ~std::uint64_t{1};
-        return false;
-    }
-};
-
-// Labels of 4 bytes: blocks of four vectors (128 bytes, 32 labels), masks with one bit per label.
-// The block's checks are paid over twice as many labels as with two vectors: 15-21 % faster on
-// blocky int32 masks here. (On int64 the same, 16 labels a block, was 1.6x slower than two vectors.)
-template <class T>
-struct FourVectorBlocks {
-    static_assert(sizeof(T) == 4);
-    static constexpr std::size_t labels = 32;
-    static constexpr unsigned bits_per_label = 1;
-
-    __attribute__((target("avx2"))) static std::uint32_t equal_labels(__m256i a, __m256i b) noexcept {
-        return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))));
-    }
-
-    __attribute__((target("avx2"))) static bool scan(const T* block, std::uint64_t& changes) noexcept {
-        __m256i vectors[4];
-        for (std::size_t v = 0; v < 4; ++v) vectors[v] = load_avx2(block + 8 * v);
-        const __m256i first = broadcast_avx2<sizeof(T)>(static_cast<std::int64_t>(block[0]));
-        std::uint32_t same = 0;
-        for (std::size_t v = 0; v < 4; ++v) same |= equal_labels(vectors[v], first) << (8 * v);
-        if (same == 0xffffffffu) return true;
-        std::uint32_t unchanged = 0;
-        for (std::size_t v = 0; v < 4; ++v) unchanged |= equal_labels(vectors[v], load_avx2(block + 8 * v - 1)) << (8 * v);
-        changes = ~unchanged & ~1u;
-        return false;
-    }
-};
-
-// Labels wider than a byte with AVX2, run-aware like the byte kernel (bytes_avx2.hpp): a block of
-// one label extends a run, a block with few changes is counted run by run, and only the rest label
-// by label; a run costs one range check instead of one per label. `Blocks` says how a block is
-// loaded and compared.
-template <class T, class Blocks>
-__attribute__((target("avx2,popcnt"))) void count_wide_avx2(const T* data, std::size_t n, std::int64_t lo,
-                                                            std::size_t size, std::uint32_t* tables,
-                                                            OutOfRange& outside) noexcept {
-    constexpr std::size_t per_block = Blocks::labels;
-    std::uint32_t* t[replicas] = {tables, tables + size, tables + 2 * size, tables + 3 * size};
-    const auto add = [&](T label, std::uint64_t count) {
+    void add(std::size_t replica, T label, std::uint32_t count) noexcept {
         const std::uint64_t k = offset_of(label, lo);
         if (k < size) {
-            t[0][k] += static_cast<std::uint32_t>(count);
+            tables[replica * size + k] += count;
         } else if (static_cast<std::int64_t>(label) < lo) {
             outside.below += count;
         } else {
             outside.above += count;
         }
-    };
-    if (n == 0) return;
-    add(data[0], 1);  // so that every block below has a label before it
-    T run_label = data[0];
-    std::uint64_t run = 0;
-    std::size_t i = 1;
-    for (; i + per_block <= n; i += per_block) {
-        const T* block = data + i;
-        std::uint64_t changes = 0;
-        if (Blocks::scan(block, changes)) {
-            if (block[0] != run_label) {
-                add(run_label, run);
-                run_label = block[0];
-                run = 0;
-            }
-            run += per_block;
-            continue;
-        }
-        if (__builtin_popcountll(changes) <= 8) {
-            std::size_t start = 0;
-            while (changes) {
-                const auto next = static_cast<std::size_t>(__builtin_ctzll(changes)) / Blocks::bits_per_label;
-                add(block[start], next - start);
-                start = next;
-                changes &= changes - 1;
-            }
-            add(block[start], per_block - start);
-            continue;
-        }
-        for (std::size_t k = 0; k < per_block; k += replicas) {
-            for (int r = 0; r < replicas; ++r) {
-                const std::uint64_t key = offset_of(block[k + r], lo);
-                if (key < size) {
-                    ++t[r][key];
-                } else {
-                    tally_outside(block[k + r], lo, outside);
-                }
-            }
+    }
+
+    void take_back(T label, std::uint32_t count) noexcept {
+        const std::uint64_t k = offset_of(label, lo);
+        if (k < size) {
+            tables[k] -= count;
+        } else if (static_cast<std::int64_t>(label) < lo) {
+            outside.below -= count;
+        } else {
+            outside.above -= count;
         }
     }
-    add(run_label, run);
-    for (; i < n; ++i) add(data[i], 1);
-}
+
+    void add_each(const T* labels, std::size_t len) noexcept {
+        for (std::size_t q = 0; q < len; q += std::size_t{replicas}) {
+            for (std::size_t r = 0; r < std::size_t{replicas}; ++r) add(r, labels[q + r], 1);
+        }
+    }
+};
 #endif
 
 template <class T>
@@ -384,10 +285,11 @@ void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t
 #ifdef FASTWEIGHTS_X86_DISPATCH
     if constexpr (sizeof(T) > 1) {
         if (kernel_variant() == KernelVariant::avx2) {
+            RangeTables<T> range_tables{tables, lo, size, outside};
             if constexpr (sizeof(T) == 4) {
-                count_wide_avx2<T, FourVectorBlocks<T>>(data, n, lo, size, tables, outside);
+                count_runs_avx2<T, FourVectorBlocks<T>>(data, n, range_tables);
             } else {
-                count_wide_avx2<T, TwoVectorBlocks<T>>(data, n, lo, size, tables, outside);
+                count_runs_avx2<T, TwoVectorBlocks<T>>(data, n, range_tables);
             }
             return;
         }
@@ -439,9 +341,12 @@ void count_slice(const T* data, std::size_t n, std::int64_t lo, std::size_t size
         const std::size_t m = std::min(flush_block, n - begin);
         std::fill(scratch, scratch + replicas * size, 0u);
         count_replicated(data + begin, m, lo, size, scratch, outside);
+        // Summed modulo 2^32 before widening: a replica may hold a count that went "below zero"
+        // (the AVX2 byte kernel takes back a run's length from one replica while another holds
+        // it), and the sum, at most a flush block, is exact.
         for (std::size_t k = 0; k < size; ++k) {
-            table[k] += std::uint64_t{scratch[k]} + scratch[size + k] + scratch[2 * size + k] +
-                        scratch[3 * size + k];
+            const std::uint32_t sum = scratch[k] + scratch[size + k] + scratch[2 * size + k] + scratch[3 * size + k];
+            table[k] += sum;
         }
     }
 }
