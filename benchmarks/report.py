@@ -33,7 +33,7 @@ OUTPUT = ROOT / "BENCHMARKS.md"
 COMMAND = "python benchmarks/report.py"
 QUICK = "python -m pytest benchmarks -q"
 
-GROUPS = ["masks", "binary", "random", "zeros", "uint16", "int32", "mapped", "mapped-cold", "small-files"]
+GROUPS = ["masks", "binary", "random", "few", "zeros", "uint16", "int32", "mapped", "mapped-cold", "small-files"]
 ROLES = [
     "fastweights",
     "in-memory",
@@ -320,7 +320,8 @@ def render(run: dict, elapsed: float, others: float, steal: float) -> str:
         "# Benchmarks",
         "",
         f"Kernel: `{kernel}` (from `show_config()`): {{0,1}} bytes summed 4 KiB at a time while the "
-        "largest byte stays at most 1; then run by run (each block of labels is compared with itself "
+        "largest byte stays at most 1; then, while they hold at most eight labels, 4 KiB blocks counted by "
+        "comparing every vector with every label; then run by run (each block of labels is compared with itself "
         "shifted by one label, the positions where runs start are recorded a batch at a time, and each "
         "run then costs one add: a block inside a run costs none; a block where more than 3/8 of the "
         "labels start a run begins a span counted label by label over four replicated uint32 "

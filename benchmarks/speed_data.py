@@ -100,6 +100,12 @@ def _random_uint8(key: str, description: str) -> Dataset:
     return _dataset(key, description, labels, _chunked_bincount(labels, 256))
 
 
+def _few_labels(key: str, description: str) -> Dataset:
+    values = np.array([0, 1, 2, 3, 255], np.uint8)
+    labels = np.random.default_rng(SEED + 5).choice(values, (128, 1024, 1024))
+    return _dataset(key, description, labels, _chunked_bincount(labels, 256))
+
+
 def _zeros(key: str, description: str) -> Dataset:
     # np.zeros would hand back untouched pages that all map the kernel's one zero page, so reading
     # them would never leave the cache; fill() makes the array real memory, like the others.
@@ -128,6 +134,7 @@ KINDS = {
         _blocky(SEED + 1, (128, 1024, 1024), skewed(2, 0.70), np.uint8),
     ),
     "random": ("uniform random uint8 labels (0-255), 128 MiB: the worst case", _random_uint8),
+    "few": ("uint8 labels drawn uniformly from {0, 1, 2, 3, 255}, 128 MiB: noise of a few labels", _few_labels),
     "zeros": ("all zeros, uint8, 128 MiB", _zeros),
     "uint16": (
         "uint16 labels: 1000 classes (Zipf), blocky, 128 MiB",

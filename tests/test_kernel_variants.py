@@ -55,13 +55,47 @@ def mixed_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
     return labels, draw(st.integers(0, 63))
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("labels", [[0, 255], [3, 7, 9], list(range(8))])
+def test_one_other_label_among_a_few(variant: str, labels: list[int]) -> None:
+    """Blocks of a few labels with one byte of another label (a ninth, or one of the few's
+    neighbours) anywhere: at a block's first or last byte, in the first block or a later one."""
+    use_kernel(variant)
+    few = np.random.default_rng(6).choice(np.array(labels, np.uint8), 3 * 4096 + 10)
+    for position in (0, 1, 4095, 4096, 5000, 8191, 3 * 4096 - 1, 3 * 4096 + 5):
+        for other in (8, 254, 10):
+            data = few.copy()
+            data[position] = other
+            table, _, _ = _core.count_dense_uint8(data, 0, 256, 1)
+            np.testing.assert_array_equal(table, np.bincount(data, minlength=256))
+
+
+@st.composite
+def few_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    """Stretches of a few labels each (noise or runs over up to three 4 KiB blocks), drawn from a
+    pool of up to twelve: the AVX2 kernel counts them by comparison, looks the labels up again where
+    a new one appears, and leaves the rest to the run kernel once there are more than eight."""
+    dtype = draw(st.sampled_from([np.uint8, np.int8]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    pool = rng.choice(256, draw(st.integers(1, 12)), replace=False)
+    pieces = []
+    for _ in range(draw(st.integers(1, 4))):
+        labels = rng.choice(pool, draw(st.integers(1, pool.size)), replace=False)
+        length = draw(st.integers(1, 3 * 4096 + 100))
+        if draw(st.booleans()):
+            pieces.append(rng.choice(labels, length))
+        else:
+            pieces.append(np.repeat(rng.choice(labels, length // 50 + 1), 50)[:length])
+    return np.concatenate(pieces).astype(np.uint8).view(dtype), draw(st.integers(0, 63))
+
+
 def bincount_of_bytes(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels.view(np.uint8) ^ (0x80 if labels.dtype == np.int8 else 0), minlength=256)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @settings(max_examples=250, deadline=None)
-@given(case=st.one_of(byte_labels(), mixed_labels()), threads=st.sampled_from([1, 2]))
+@given(case=st.one_of(byte_labels(), mixed_labels(), few_labels()), threads=st.sampled_from([1, 2]))
 def test_every_variant_equals_bincount(variant: str, case: tuple[np.ndarray, int], threads: int) -> None:
     use_kernel(variant)
     labels, start = case
