@@ -34,6 +34,8 @@ _READ_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError)
 
 def split_hdf5_path(text: str) -> tuple[str, str] | None:
     """("file.h5", "/path/to/dataset") for "file.h5:/path/to/dataset" (.h5, .hdf5, .he5); else None."""
+    if ":" not in text:  # most paths: asked once per file listed, so the regex is spared
+        return None
     match = _HDF5_PATH.fullmatch(text)
     return (match[1], match[2]) if match else None
 
