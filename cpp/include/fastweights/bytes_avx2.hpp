@@ -20,7 +20,7 @@ namespace fastweights::detail {
 // ones, as long as the block's largest byte is at most 1. Returns how many leading bytes it counted:
 // all of them for a binary array, fewer where a larger label first appears (the caller counts the
 // rest with the general kernel, so other masks pay for one 4 KiB block).
-inline constexpr std::size_t binary_block = 4096;
+inline constexpr std::size_t prefix_block = 4096;  // also the few-label path's block
 
 template <class T>
 __attribute__((target("avx2"))) std::size_t count_binary_prefix_avx2(const T* data, std::size_t n,
@@ -30,10 +30,10 @@ __attribute__((target("avx2"))) std::size_t count_binary_prefix_avx2(const T* da
     const __m256i zero = _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi8(1);
     std::size_t i = 0;
-    for (; i + binary_block <= n; i += binary_block) {
+    for (; i + prefix_block <= n; i += prefix_block) {
         __m256i largest = zero;
         __m256i sums = zero;
-        for (std::size_t k = 0; k < binary_block; k += 64) {
+        for (std::size_t k = 0; k < prefix_block; k += 64) {
             const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + i + k));
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + i + k + 32));
             largest = _mm256_max_epu8(largest, _mm256_max_epu8(a, b));
@@ -44,7 +44,7 @@ __attribute__((target("avx2"))) std::size_t count_binary_prefix_avx2(const T* da
         _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), sums);
         const auto ones = static_cast<std::uint32_t>(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
         t0[1u ^ flip] += ones;
-        t0[0u ^ flip] += static_cast<std::uint32_t>(binary_block) - ones;
+        t0[0u ^ flip] += static_cast<std::uint32_t>(prefix_block) - ones;
     }
     return i;
 }
@@ -58,21 +58,21 @@ __attribute__((target("avx2"))) std::size_t count_binary_prefix_avx2(const T* da
 // leading bytes it counted (the caller counts the rest run by run).
 inline constexpr int few_labels = 8;
 
-// Where in block[0, binary_block) the first byte that is none of labels[0, count) is; binary_block
-// if there is none.
-__attribute__((target("avx2"))) inline std::size_t first_other_label_avx2(const unsigned char* block,
+// Where in block[from, prefix_block) the first byte that is none of labels[0, count) is (from a
+// multiple of 32); prefix_block if there is none.
+__attribute__((target("avx2"))) inline std::size_t first_other_label_avx2(const unsigned char* block, std::size_t from,
                                                                          const unsigned char* labels,
                                                                          int count) noexcept {
     __m256i wanted[few_labels];
     for (int k = 0; k < count; ++k) wanted[k] = _mm256_set1_epi8(static_cast<char>(labels[k]));
-    for (std::size_t q = 0; q < binary_block; q += 32) {
+    for (std::size_t q = from; q < prefix_block; q += 32) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + q));
         __m256i known = _mm256_setzero_si256();
         for (int k = 0; k < count; ++k) known = _mm256_or_si256(known, _mm256_cmpeq_epi8(v, wanted[k]));
         const auto other = ~static_cast<std::uint32_t>(_mm256_movemask_epi8(known));
         if (other != 0) return q + static_cast<std::size_t>(__builtin_ctz(other));
     }
-    return binary_block;
+    return prefix_block;
 }
 
 // Whole blocks of bytes[0, n) while every byte is one of labels[0, K): adds to counts[0, K) and
@@ -85,10 +85,10 @@ __attribute__((target("avx2"))) std::size_t count_known_labels_avx2(const unsign
     for (int k = 0; k < K; ++k) wanted[k] = _mm256_set1_epi8(static_cast<char>(labels[k]));
     const __m256i zero = _mm256_setzero_si256();
     std::size_t i = 0;
-    for (; i + binary_block <= n; i += binary_block) {
+    for (; i + prefix_block <= n; i += prefix_block) {
         __m256i matches[K];
         for (int k = 0; k < K; ++k) matches[k] = zero;
-        for (std::size_t q = 0; q < binary_block; q += 32) {
+        for (std::size_t q = 0; q < prefix_block; q += 32) {
             const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + i + q));
             for (int k = 0; k < K; ++k) matches[k] = _mm256_sub_epi8(matches[k], _mm256_cmpeq_epi8(v, wanted[k]));
         }
@@ -100,7 +100,7 @@ __attribute__((target("avx2"))) std::size_t count_known_labels_avx2(const unsign
             found[k] = lanes[0] + lanes[1] + lanes[2] + lanes[3];
             total += found[k];
         }
-        if (total != binary_block) break;
+        if (total != prefix_block) break;
         for (int k = 0; k < K; ++k) counts[k] += found[k];
     }
     return i;
@@ -122,13 +122,16 @@ std::size_t count_few_labels_prefix_avx2(const T* data, std::size_t n, std::uint
     std::uint64_t counts[few_labels] = {};
     int count = 0;
     std::size_t i = 0;
-    while (i + binary_block <= n) {
-        const std::size_t other = first_other_label_avx2(bytes + i, labels, count);
-        if (other != binary_block) {
+    std::size_t known = 0;  // the block at i holds only known labels before this (labels only grow)
+    while (i + prefix_block <= n) {
+        const std::size_t other = first_other_label_avx2(bytes + i, known, labels, count);
+        if (other != prefix_block) {
             if (count == few_labels) break;
             labels[count++] = bytes[i + other];
+            known = other / 32 * 32;
             continue;
         }
+        known = 0;
         // The block at i holds only known labels, so at least it is counted; were it not, the run
         // kernel would count the rest rather than this loop spin.
         const std::size_t counted = count_known_labels_any(std::make_integer_sequence<int, few_labels>{}, count,
@@ -150,9 +153,9 @@ struct ByteTables {
         return static_cast<unsigned char>(label) ^ (std::is_signed_v<T> ? 0x80u : 0u);  // value - min
     }
 
-    void add(std::size_t replica, T label, std::uint32_t count) noexcept { tables[256 * replica + index(label)] += count; }
-
-    void take_back(T label, std::uint32_t count) noexcept { tables[index(label)] -= count; }
+    void add(std::size_t replica, T label, std::uint64_t count) noexcept {
+        tables[256 * replica + index(label)] += static_cast<std::uint32_t>(count);
+    }
 
     void add_each(const T* labels, std::size_t len) noexcept {
         for (std::size_t q = 0; q < len; q += 16) {

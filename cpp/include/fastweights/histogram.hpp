@@ -75,12 +75,14 @@ inline std::uint64_t offset_of(T v, std::int64_t lo) noexcept {
     return static_cast<std::uint64_t>(static_cast<std::int64_t>(v)) - static_cast<std::uint64_t>(lo);
 }
 
+// `count` labels v outside the table: below or above it. (Counts are modulo 2^64: the AVX2 run
+// kernel takes a run back by adding its negation.)
 template <class T>
-inline void tally_outside(T v, std::int64_t lo, OutOfRange& outside) noexcept {
+inline void tally_outside(T v, std::int64_t lo, OutOfRange& outside, std::uint64_t count = 1) noexcept {
     if (static_cast<std::int64_t>(v) < lo) {
-        ++outside.below;
+        outside.below += count;
     } else {
-        ++outside.above;
+        outside.above += count;
     }
 }
 
@@ -243,25 +245,12 @@ struct RangeTables {
     std::size_t size;
     OutOfRange& outside;
 
-    void add(std::size_t replica, T label, std::uint32_t count) noexcept {
+    void add(std::size_t replica, T label, std::uint64_t count) noexcept {
         const std::uint64_t k = offset_of(label, lo);
         if (k < size) {
-            tables[replica * size + k] += count;
-        } else if (static_cast<std::int64_t>(label) < lo) {
-            outside.below += count;
+            tables[replica * size + k] += static_cast<std::uint32_t>(count);
         } else {
-            outside.above += count;
-        }
-    }
-
-    void take_back(T label, std::uint32_t count) noexcept {
-        const std::uint64_t k = offset_of(label, lo);
-        if (k < size) {
-            tables[k] -= count;
-        } else if (static_cast<std::int64_t>(label) < lo) {
-            outside.below -= count;
-        } else {
-            outside.above -= count;
+            tally_outside(label, lo, outside, count);
         }
     }
 
@@ -342,7 +331,7 @@ void count_slice(const T* data, std::size_t n, std::int64_t lo, std::size_t size
         std::fill(scratch, scratch + replicas * size, 0u);
         count_replicated(data + begin, m, lo, size, scratch, outside);
         // Summed modulo 2^32 before widening: a replica may hold a count that went "below zero"
-        // (the AVX2 byte kernel takes back a run's length from one replica while another holds
+        // (the AVX2 run kernel takes back a run's length from one replica while another holds
         // it), and the sum, at most a flush block, is exact.
         for (std::size_t k = 0; k < size; ++k) {
             const std::uint32_t sum = scratch[k] + scratch[size + k] + scratch[2 * size + k] + scratch[3 * size + k];

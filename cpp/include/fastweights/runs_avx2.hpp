@@ -118,9 +118,9 @@ inline std::uint32_t count_run_starts(const T* data, const std::uint32_t* starts
     return run_start;
 }
 
-// `Tables` counts: add(replica, label, count) adds to one of four replicated tables, which are summed
-// modulo 2^32 when flushed; take_back(label, count) subtracts from replica 0; add_each(labels, len)
-// counts len labels (a multiple of four) one by one.
+// `Tables` counts: add(replica, label, count) adds to one of four replicated tables, modulo 2^32
+// (they are summed so when flushed, so that adding a negated count takes it back); add_each(labels,
+// len) counts len labels (a multiple of four) one by one.
 //
 // The first four run starts of a block are written out unconditionally (a block of one label writes
 // four that are not kept), the rest only when there are more. A block with more than 3/8 of its
@@ -155,7 +155,7 @@ __attribute__((target("avx2,popcnt,bmi"))) void count_runs_avx2(const T* data, s
             // Runs are recorded at both ends of the span, so the span also counts as the first
             // label's run: its length is taken back.
             const std::size_t len = std::min(dense_span, (n - i) / per_block * per_block);
-            tables.take_back(block[0], static_cast<std::uint32_t>(len));
+            tables.add(0, block[0], std::uint64_t{0} - len);
             tables.add_each(block, len);
             *out++ = base;
             if (i + len < n) *out++ = static_cast<std::uint32_t>(i + len);
