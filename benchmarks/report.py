@@ -144,16 +144,24 @@ def targets(groups: dict[str, Group]) -> list[tuple[str, str, bool]]:
     ceiling and np.bincount are."""
     out = []
 
+    def paired(group: str) -> dict:
+        found = groups[group].find("paired")
+        assert found is not None, f"group {group}: no paired measurement of the goal ratios"
+        return found
+
     def vs_bincount(group: str, goal: float, label: str) -> None:
         g = groups[group]
-        value = g.median("bincount") / g.median("fastweights", "threads=1")
-        out.append((f"{label}: ≥ {goal:g}x `np.bincount`", ratio(value), value >= goal))
+        value = paired(group)["vs_bincount"]
+        blocks = g.median("bincount") / g.median("fastweights", "threads=1")
+        measured = f"{ratio(value)} (separate blocks: {ratio(blocks)})"
+        out.append((f"{label}: ≥ {goal:g}x `np.bincount`", measured, value >= goal))
 
     def of_ceiling(group: str, goal: float, label: str) -> None:
         g = groups[group]
-        value = g.median("ceiling") / g.median("fastweights", "threads=1")
+        value = paired(group)["of_ceiling"]
+        blocks = g.median("ceiling") / g.median("fastweights", "threads=1")
         goal_text = f"≥ {100 * goal:g} % of the read ceiling, one core"
-        out.append((f"{label}: {goal_text}", percent(value), value >= goal))
+        out.append((f"{label}: {goal_text}", f"{percent(value)} (separate blocks: {percent(blocks)})", value >= goal))
 
     of_ceiling("masks", 0.70, "uint8 masks")
     vs_bincount("masks", 40, "uint8 masks")
@@ -162,12 +170,26 @@ def targets(groups: dict[str, Group]) -> list[tuple[str, str, bool]]:
     vs_bincount("uint16", 10, "uint16 labels")
     vs_bincount("int32", 10, "int32 labels")
     mapped = groups["mapped"]
-    value = mapped.median("in-memory", "threads=1") / mapped.median("fastweights", "threads=1")
-    out.append(("memory-mapped .npy, warm cache: ≥ 80 % of the in-memory rate", percent(value), value >= 0.80))
+    value = paired("mapped")["file_share"]
+    blocks = mapped.median("in-memory", "threads=1") / mapped.median("fastweights", "threads=1")
+    out.append(
+        (
+            "memory-mapped .npy, warm cache: ≥ 80 % of the in-memory rate",
+            f"{percent(value)} (separate blocks: {percent(blocks)})",
+            value >= 0.80,
+        )
+    )
     if "mapped-cold" in groups:
         cold = groups["mapped-cold"]
-        value = cold.median("sequential read") / cold.median("fastweights", "threads=1")
-        out.append(("memory-mapped .npy, cold cache: ≥ 90 % of a sequential read", percent(value), value >= 0.90))
+        value = paired("mapped-cold")["cold_share"]
+        blocks = cold.median("sequential read") / cold.median("fastweights", "threads=1")
+        out.append(
+            (
+                "memory-mapped .npy, cold cache: ≥ 90 % of a sequential read",
+                f"{percent(value)} (separate blocks: {percent(blocks)})",
+                value >= 0.90,
+            )
+        )
     for name in ("png-camvid", "png-generated"):
         if name not in groups:
             continue
@@ -224,12 +246,28 @@ def group_notes(group: Group) -> list[str]:
             key = f"threads={threads}"
             value = group.median("in-memory", key) / group.median("fastweights", key)
             notes.append(f"- from the file, {key}: {percent(value)} of the in-memory rate")
+    paired = group.find("paired")
+    if paired is not None and "of_ceiling" in paired:
+        notes.append(
+            f"- paired and interleaved ({paired['paired_rounds']} rounds of fastweights threads=1 then the read "
+            f"ceiling, np.bincount in every fifth): {percent(paired['of_ceiling'])} of the read ceiling, "
+            f"{ratio(paired['vs_bincount'])} np.bincount"
+        )
+    if paired is not None and "file_share" in paired:
+        notes.append(
+            f"- paired and interleaved ({paired['paired_rounds']} rounds of the file then the array, threads=1): "
+            f"from the file at {percent(paired['file_share'])} of the in-memory rate"
+        )
+    if paired is not None and "cold_share" in paired:
+        notes.append(
+            f"- paired and interleaved ({paired['paired_rounds']} rounds of count then read, each cold, threads=1): "
+            f"{percent(paired['cold_share'])} of the rate of a sequential read"
+        )
     if group.name.startswith("png-"):
         loop = group.median("bincount")
         for threads in (1, 2):
             key = f"threads={threads}"
             notes.append(f"- {key} vs the Pillow + np.bincount loop: {ratio(loop / group.median('fastweights', key))}")
-        paired = group.find("paired")
         if paired is not None:
             notes.append(
                 f"- paired and interleaved ({paired['paired_rounds']} rounds of threads=1 then threads=2): "
@@ -367,6 +405,12 @@ def render(run: dict, elapsed: float, others: float, steal: float) -> str:
         "(1.3x to 1.8x were seen for the same PNG code in one afternoon), so the PNG goals use a paired "
         "measurement: threads=1 and threads=2 alternating, 15 times, medians of each; the C++ reader and "
         "decoder alone, measured the same way, show what the second core gave that run.",
+        "- The goals are judged on paired measurements for the same reason: fastweights (one thread) and "
+        "its reference timed in turn within each round, medians of each (15 rounds in memory, np.bincount "
+        "in every fifth; the file and the array alternating; 5 rounds cold, count and read alternating, "
+        "the cache dropped before each). The tables below time each variant in a block of rounds of its "
+        "own, minutes apart from its references, which a slow spell of this shared machine can skew "
+        "either way; the goals table gives that ratio too, as *separate blocks*.",
         "",
         "## DESIGN.md §4 goals (single-threaded, against references from the same run)",
         "",
