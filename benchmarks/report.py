@@ -250,7 +250,7 @@ def group_notes(group: Group) -> list[str]:
     if paired is not None and "of_ceiling" in paired:
         notes.append(
             f"- paired and interleaved ({paired['paired_rounds']} rounds of fastweights threads=1 then the read "
-            f"ceiling, np.bincount in every fifth): {percent(paired['of_ceiling'])} of the read ceiling, "
+            f"ceiling, np.bincount in every third): {percent(paired['of_ceiling'])} of the read ceiling, "
             f"{ratio(paired['vs_bincount'])} np.bincount"
         )
     if paired is not None and "file_share" in paired:
@@ -407,7 +407,7 @@ def render(run: dict, elapsed: float, others: float, steal: float) -> str:
         "decoder alone, measured the same way, show what the second core gave that run.",
         "- The goals are judged on paired measurements for the same reason: fastweights (one thread) and "
         "its reference timed in turn within each round, medians of each (15 rounds in memory, np.bincount "
-        "in every fifth; the file and the array alternating; 5 rounds cold, count and read alternating, "
+        "in every third; the file and the array alternating; 5 rounds cold, count and read alternating, "
         "the cache dropped before each). The tables below time each variant in a block of rounds of its "
         "own, minutes apart from its references, which a slow spell of this shared machine can skew "
         "either way; the goals table gives that ratio too, as *separate blocks*.",

@@ -181,7 +181,7 @@ def test_read_ceiling(benchmark, dataset: Dataset) -> None:
 
 @pytest.mark.parametrize("dataset", IN_MEMORY, indirect=True)
 def test_paired_goal_ratios(benchmark, dataset: Dataset) -> None:
-    """fastweights (one thread) and the read ceiling alternating, np.bincount every fifth round: the
+    """fastweights (one thread) and the read ceiling alternating, np.bincount every third round: the
     ratios DESIGN.md's goals are stated in, measured paired."""
     counted: Contender = (
         lambda: fastweights.count(dataset.array, threads=1),
@@ -192,7 +192,7 @@ def test_paired_goal_ratios(benchmark, dataset: Dataset) -> None:
     bincount: Contender = (
         lambda: np.bincount(dataset.array.ravel(), minlength=dataset.classes),
         lambda result: same_counts(result, dataset.expected),
-        5,
+        3,  # five of the fifteen rounds: a few of its calls take 3x the others here
     )
     medians = paired_medians(
         benchmark, {"fastweights": counted, "ceiling": ceiling, "bincount": bincount}, PAIRED_ROUNDS
