@@ -181,7 +181,7 @@ __attribute__((target("avx2,popcnt,bmi"))) void count_runs_avx2(const T* data, s
             // Measured in a C++ harness against four unconditional writes and a loop past four:
             // the masks within noise of it (0.97-1.3x, most runs 1.0-1.05x), CamVid's labels
             // 1.04-1.09x faster; eight unconditional writes took 1.3-1.6x longer. One write, then a
-            // branch before each next one, was 1.1-1.3x faster on data in cache, and 1.05-1.4x
+            // branch before each next one, was 1.1-1.3x faster on data in cache, and 1.05-1.45x
             // slower counting from memory (the benchmarks' case), likely because a branch on the
             // count waits for the block's load, and a mispredicted one discards the loads past it.
             write_run_starts<Blocks, 3>(out, base, changes);
