@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -149,19 +150,20 @@ def targets(groups: dict[str, Group]) -> list[tuple[str, str, bool]]:
         assert found is not None, f"group {group}: no paired measurement of the goal ratios"
         return found
 
+    def judged(goal: str, value: float, blocks: float, shown: Callable[[float], str], target: float) -> None:
+        """A goal met or not by its paired ratio; the separate-block ratio is shown beside it."""
+        out.append((goal, f"{shown(value)} (separate blocks: {shown(blocks)})", value >= target))
+
     def vs_bincount(group: str, goal: float, label: str) -> None:
         g = groups[group]
-        value = paired(group)["vs_bincount"]
         blocks = g.median("bincount") / g.median("fastweights", "threads=1")
-        measured = f"{ratio(value)} (separate blocks: {ratio(blocks)})"
-        out.append((f"{label}: ≥ {goal:g}x `np.bincount`", measured, value >= goal))
+        judged(f"{label}: ≥ {goal:g}x `np.bincount`", paired(group)["vs_bincount"], blocks, ratio, goal)
 
     def of_ceiling(group: str, goal: float, label: str) -> None:
         g = groups[group]
-        value = paired(group)["of_ceiling"]
         blocks = g.median("ceiling") / g.median("fastweights", "threads=1")
-        goal_text = f"≥ {100 * goal:g} % of the read ceiling, one core"
-        out.append((f"{label}: {goal_text}", f"{percent(value)} (separate blocks: {percent(blocks)})", value >= goal))
+        goal_text = f"{label}: ≥ {100 * goal:g} % of the read ceiling, one core"
+        judged(goal_text, paired(group)["of_ceiling"], blocks, percent, goal)
 
     of_ceiling("masks", 0.70, "uint8 masks")
     vs_bincount("masks", 40, "uint8 masks")
@@ -170,25 +172,21 @@ def targets(groups: dict[str, Group]) -> list[tuple[str, str, bool]]:
     vs_bincount("uint16", 10, "uint16 labels")
     vs_bincount("int32", 10, "int32 labels")
     mapped = groups["mapped"]
-    value = paired("mapped")["file_share"]
-    blocks = mapped.median("in-memory", "threads=1") / mapped.median("fastweights", "threads=1")
-    out.append(
-        (
-            "memory-mapped .npy, warm cache: ≥ 80 % of the in-memory rate",
-            f"{percent(value)} (separate blocks: {percent(blocks)})",
-            value >= 0.80,
-        )
+    judged(
+        "memory-mapped .npy, warm cache: ≥ 80 % of the in-memory rate",
+        paired("mapped")["file_share"],
+        mapped.median("in-memory", "threads=1") / mapped.median("fastweights", "threads=1"),
+        percent,
+        0.80,
     )
     if "mapped-cold" in groups:
         cold = groups["mapped-cold"]
-        value = paired("mapped-cold")["cold_share"]
-        blocks = cold.median("sequential read") / cold.median("fastweights", "threads=1")
-        out.append(
-            (
-                "memory-mapped .npy, cold cache: ≥ 90 % of a sequential read",
-                f"{percent(value)} (separate blocks: {percent(blocks)})",
-                value >= 0.90,
-            )
+        judged(
+            "memory-mapped .npy, cold cache: ≥ 90 % of a sequential read",
+            paired("mapped-cold")["cold_share"],
+            cold.median("sequential read") / cold.median("fastweights", "threads=1"),
+            percent,
+            0.90,
         )
     for name in ("png-camvid", "png-generated"):
         if name not in groups:

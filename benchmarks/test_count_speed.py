@@ -110,6 +110,13 @@ def paired_medians(
     return benchmark.pedantic(alternate, rounds=1, iterations=1)
 
 
+def record_paired(benchmark, *, variant: str, nbytes: int, data: str, rounds: int, **ratios: float) -> None:
+    """Records a paired measurement's ratios for report.py (its row in the group, role "paired")."""
+    benchmark.extra_info.update(
+        variant=variant, role="paired", nbytes=nbytes, data=data, paired_rounds=rounds, **ratios
+    )
+
+
 # One group per kind of data: its fastweights variants and their references side by side.
 IN_MEMORY = [pytest.param(key, id=key, marks=pytest.mark.benchmark(group=key)) for key in KINDS]
 
@@ -197,14 +204,14 @@ def test_paired_goal_ratios(benchmark, dataset: Dataset) -> None:
     medians = paired_medians(
         benchmark, {"fastweights": counted, "ceiling": ceiling, "bincount": bincount}, PAIRED_ROUNDS
     )
-    benchmark.extra_info.update(
+    record_paired(
+        benchmark,
         variant="paired: fastweights threads=1, the read ceiling, np.bincount",
-        role="paired",
         nbytes=dataset.nbytes,
         data=dataset.description,
+        rounds=PAIRED_ROUNDS,
         of_ceiling=medians["ceiling"] / medians["fastweights"],
         vs_bincount=medians["bincount"] / medians["fastweights"],
-        paired_rounds=PAIRED_ROUNDS,
     )
 
 
@@ -282,13 +289,13 @@ def test_mapped_paired(benchmark, masks_npy, masks: Dataset) -> None:
         },
         PAIRED_ROUNDS,
     )
-    benchmark.extra_info.update(
+    record_paired(
+        benchmark,
         variant="paired: from the file and in memory, threads=1",
-        role="paired",
         nbytes=masks.nbytes,
         data=MAPPED_DATA,
+        rounds=PAIRED_ROUNDS,
         file_share=medians["in-memory"] / medians["file"],
-        paired_rounds=PAIRED_ROUNDS,
     )
 
 
@@ -376,13 +383,13 @@ def test_cold_paired(benchmark, masks_npy, masks: Dataset) -> None:
         PAIRED_COLD_ROUNDS,
         before=lambda: drop_from_page_cache(masks_npy),
     )
-    benchmark.extra_info.update(
+    record_paired(
+        benchmark,
         variant="paired: count and sequential read, cold, threads=1",
-        role="paired",
         nbytes=masks.nbytes,
         data=COLD_DATA,
+        rounds=PAIRED_COLD_ROUNDS,
         cold_share=medians["read"] / medians["count"],
-        paired_rounds=PAIRED_COLD_ROUNDS,
     )
 
 

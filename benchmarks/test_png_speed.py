@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from speed_data import SEED, blocky_masks, skewed
-from test_count_speed import run, same_counts
+from test_count_speed import Contender, paired_medians, record_paired, run, same_counts
 
 import fastweights
 
@@ -211,26 +209,20 @@ def test_png_thread_gain_interleaved(benchmark, png_folder: PngFolder) -> None:
         for worker in workers:
             worker.join()
 
-    def paired() -> dict[str, float]:
-        times: dict[str, list[float]] = {"count 1": [], "count 2": [], "decoder 1": [], "decoder 2": []}
-        for _ in range(PAIRED_ROUNDS):
-            for threads in (1, 2):
-                start = time.perf_counter()
-                result = fastweights.count(png_folder.paths, threads=threads)
-                times[f"count {threads}"].append(time.perf_counter() - start)
-                assert same_counts(result.pixels, png_folder.expected)
-                start = time.perf_counter()
-                decode(threads)
-                times[f"decoder {threads}"].append(time.perf_counter() - start)
-        return {key: statistics.median(values) for key, values in times.items()}
+    def check(result) -> bool:
+        return same_counts(result.pixels, png_folder.expected)
 
-    medians = benchmark.pedantic(paired, rounds=1, iterations=1)
-    benchmark.extra_info.update(
+    contenders: dict[str, Contender] = {}
+    for threads in (1, 2):
+        contenders[f"count {threads}"] = (lambda t=threads: fastweights.count(png_folder.paths, threads=t), check, 1)
+        contenders[f"decoder {threads}"] = (lambda t=threads: decode(t), lambda _: True, 1)
+    medians = paired_medians(benchmark, contenders, PAIRED_ROUNDS)
+    record_paired(
+        benchmark,
         variant="paired: threads=1 and threads=2 alternating",
-        role="paired",
         nbytes=png_folder.pixels,
         data=png_folder.description,
+        rounds=PAIRED_ROUNDS,
         count_gain=medians["count 1"] / medians["count 2"],
         decoder_gain=medians["decoder 1"] / medians["decoder 2"],
-        paired_rounds=PAIRED_ROUNDS,
     )

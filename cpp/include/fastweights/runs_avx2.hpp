@@ -4,9 +4,10 @@
 //
 // Runs are counted late. The scan compares each block of labels with itself shifted by one label,
 // and records where runs start (the labels that differ from the one before), a batch at a time;
-// `count_run_starts` then adds each run's length to its label's counter. The scan does the same work
-// for every block however many runs it holds: the per-block loop over runs that this replaced
-// mispredicted its exit on most blocks of a mask, and that cost more than everything else.
+// `count_run_starts` then adds each run's length to its label's counter. The scan branches on a
+// block's run count only at thresholds most blocks of a mask fall below: the per-block loop over
+// runs that this replaced mispredicted its exit on most blocks of a mask, and that cost more than
+// everything else.
 #pragma once
 
 #include <algorithm>
@@ -136,12 +137,11 @@ inline std::uint32_t count_run_starts(const T* data, const std::uint32_t* starts
 // (they are summed so when flushed, so that adding a negated count takes it back); add_each(labels,
 // len) counts len labels (a multiple of four) one by one.
 //
-// A block's run starts are written three at a time, whether or not it has that many (see the scan).
-// A block with more than 3/8 of its
-// labels starting a run begins a span of four blocks counted label by label: for random labels,
-// recording every label costs more than counting it. Prefetching 4 KiB ahead keeps memory reads in
-// flight while the scan is busy: without it the byte kernel ran from memory at 60-85 % of its
-// in-cache speed, with it about as fast.
+// A block's first three run starts are written whether or not it has that many (see the scan). A
+// block with more than 3/8 of its labels starting a run begins a span of four blocks counted label
+// by label: for random labels, recording every label costs more than counting it. Prefetching 4 KiB
+// ahead keeps memory reads in flight while the scan is busy: without it the byte kernel ran from
+// memory at 60-85 % of its in-cache speed, with it about as fast.
 // Every cache line is prefetched: prefetching every other one (int32 blocks span two) made the
 // int32 kernel 1.5x slower than none at all.
 template <class T, class Blocks, class Tables>
