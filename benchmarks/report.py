@@ -46,6 +46,7 @@ ROLES = [
     "sequential read",
     "ceiling",
     "paired",
+    "variants",
 ]
 
 
@@ -210,7 +211,7 @@ def table(group: Group) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in group.rows:
-        if row["role"] == "paired":  # its time is the whole paired loop; its ratios are in the notes
+        if row["role"] in ("paired", "variants"):  # times of whole paired loops; their ratios are in the notes
             continue
         rate = row["nbytes"] / row["median"] / 1e9
         vs = ratio(bincount["median"] / row["median"]) if bincount else "-"
@@ -250,6 +251,13 @@ def group_notes(group: Group) -> list[str]:
             f"- paired and interleaved ({paired['paired_rounds']} rounds of fastweights threads=1 then the read "
             f"ceiling, np.bincount in every third): {percent(paired['of_ceiling'])} of the read ceiling, "
             f"{ratio(paired['vs_bincount'])} np.bincount"
+        )
+    variants = group.find("variants")
+    if variants is not None:
+        shares = ", ".join(f"{name} {percent(share)}" for name, share in variants["of_ceiling"].items())
+        notes.append(
+            f"- each kernel variant, paired and interleaved ({variants['paired_rounds']} rounds of each, threads=1, "
+            f"then the read ceiling), as a share of the read ceiling: {shares}"
         )
     if paired is not None and "file_share" in paired:
         notes.append(
@@ -361,7 +369,9 @@ def render(run: dict, elapsed: float, others: float, steal: float) -> str:
         "shifted by one label, the positions where runs start are recorded a batch at a time, and each "
         "run then costs one add: a block inside a run costs none; a block where more than 3/8 of the "
         "labels start a run begins a span counted label by label over four replicated uint32 "
-        "sub-histograms), AVX2 chosen at run time where the CPU has it. Wider labels: the same, over "
+        "sub-histograms), AVX2 chosen at run time where the CPU has it (the portable variant, rows "
+        "'each kernel variant', runs the same run algorithm with SSE2 comparisons and plain C++ bit "
+        "operations, and no few-label step). Wider labels: run by run too, over "
         "a table over a range guessed from a sample of the chunk, recounted exactly if a label falls outside. "
         "The table of goals records where each stands, met or not.",
         "",

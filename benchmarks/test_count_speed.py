@@ -25,6 +25,7 @@ import pytest
 from speed_data import KINDS, Dataset, SmallFiles, read_words
 
 import fastweights
+from fastweights.kernels import available_kernels, use_kernel
 
 ROUNDS = 7  # fast variants (fastweights, the read ceiling)
 SLOW_ROUNDS = 3  # np.bincount: 10-100x slower
@@ -212,6 +213,37 @@ def test_paired_goal_ratios(benchmark, dataset: Dataset) -> None:
         rounds=PAIRED_ROUNDS,
         of_ceiling=medians["ceiling"] / medians["fastweights"],
         vs_bincount=medians["bincount"] / medians["fastweights"],
+    )
+
+
+@pytest.mark.parametrize("dataset", IN_MEMORY, indirect=True)
+def test_kernel_variants_paired(benchmark, dataset: Dataset) -> None:
+    """Every kernel variant this CPU offers (one thread), forced in turn, alternating with the read
+    ceiling: what a CPU without AVX2, or a build without it, gets from the portable variant."""
+    variants = available_kernels()
+
+    def forced(name: str) -> Callable[[], object]:
+        def count() -> object:
+            use_kernel(name)
+            try:
+                return fastweights.count(dataset.array, threads=1)
+            finally:
+                use_kernel("auto")
+
+        return count
+
+    contenders: dict[str, Contender] = {
+        name: (forced(name), lambda result: same_counts(result.pixels, dataset.expected), 1) for name in variants
+    }
+    contenders["ceiling"] = (lambda: read_words(dataset.array), lambda result: result == dataset.checksum, 1)
+    medians = paired_medians(benchmark, contenders, ROUNDS)
+    benchmark.extra_info.update(
+        variant="paired: each kernel variant, threads=1, and the read ceiling",
+        role="variants",
+        nbytes=dataset.nbytes,
+        data=dataset.description,
+        paired_rounds=ROUNDS,
+        of_ceiling={name: medians["ceiling"] / medians[name] for name in variants},
     )
 
 

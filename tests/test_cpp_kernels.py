@@ -1,6 +1,7 @@
 """The C++ kernels on their own (tests/cpp/kernel_check.cpp), against a plain loop: natively with and
-without OpenMP, and built for aarch64 and run under qemu where a cross compiler and qemu-user are
-installed, since the NEON variant cannot run on an x86-64 machine otherwise."""
+without OpenMP (and without SSE2, for the portable variant's plain C++ path), and built for aarch64
+and run under qemu where a cross compiler and qemu-user are installed, since the NEON variant cannot
+run on an x86-64 machine otherwise."""
 
 from __future__ import annotations
 
@@ -42,6 +43,14 @@ def variants_in(report: str) -> list[str]:
 def test_every_native_variant_equals_a_plain_loop(tmp_path: Path, openmp: bool) -> None:
     report = build_and_run([compiler(), *FLAGS, *(["-fopenmp"] if openmp else [])], tmp_path / "kernel_check")
     assert variants_in(report) == _core.kernel_variants()  # the same variants the extension offers here
+    assert "ok: 1820 cases" in report
+
+
+def test_the_portable_variant_without_sse2(tmp_path: Path) -> None:
+    """The portable variant's plain C++ comparison (what it uses on CPUs other than x86-64), natively:
+    __SSE2__ undefined, so runs.hpp takes its 64-bit-word path."""
+    report = build_and_run([compiler(), *FLAGS, "-U__SSE2__"], tmp_path / "kernel_check_words")
+    assert "portable" in variants_in(report)
     assert "ok: 1820 cases" in report
 
 

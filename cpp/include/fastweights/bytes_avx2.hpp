@@ -1,6 +1,6 @@
 // Single-byte labels with AVX2: the variant picked at run time on CPUs that have it. {0,1} bytes are
 // summed while they last, then masks of at most eight labels are counted by comparison while they
-// last, then labels are counted run by run (runs_avx2.hpp). Compiled with target attributes, so the
+// last, then labels are counted run by run (runs.hpp). Compiled with target attributes, so the
 // extension itself stays baseline x86-64. No Python here.
 #pragma once
 
@@ -142,33 +142,6 @@ std::size_t count_few_labels_prefix_avx2(const T* data, std::size_t n, std::uint
     for (int k = 0; k < count; ++k) t0[labels[k] ^ flip] += static_cast<std::uint32_t>(counts[k]);
     return i;
 }
-
-// The byte kernel's four replicated tables of 256 counters: every label has one.
-template <class T>
-struct ByteTables {
-    static_assert(sizeof(T) == 1);
-    std::uint32_t* tables;
-
-    static unsigned index(T label) noexcept {
-        return static_cast<unsigned char>(label) ^ (std::is_signed_v<T> ? 0x80u : 0u);  // value - min
-    }
-
-    void add(std::size_t replica, T label, std::uint64_t count) noexcept {
-        tables[256 * replica + index(label)] += static_cast<std::uint32_t>(count);
-    }
-
-    void add_each(const T* labels, std::size_t len) noexcept {
-        for (std::size_t q = 0; q < len; q += 16) {
-            std::uint64_t words[2];
-            std::memcpy(words, labels + q, 16);
-            for (int shift = 0; shift < 64; shift += 32) {
-                for (const std::uint64_t w : words) {
-                    for (std::size_t r = 0; r < 4; ++r) add(r, static_cast<T>((w >> (shift + 8 * r)) & 0xff), 1);
-                }
-            }
-        }
-    }
-};
 
 template <class T>
 void count_bytes_avx2(const T* data, std::size_t n, std::uint32_t* tables) noexcept {

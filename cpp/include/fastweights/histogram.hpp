@@ -24,6 +24,7 @@
 #include "bytes_avx2.hpp"
 #include "bytes_neon.hpp"
 #include "parallel.hpp"
+#include "runs.hpp"
 
 namespace fastweights {
 
@@ -111,66 +112,11 @@ std::size_t count_binary_prefix_portable(const T* data, std::size_t n, std::uint
     return i;
 }
 
-// Single-byte labels, run-aware, portable: a 32-byte block of one label (most of a mask) is counted
-// with one add; a word of one label with one add; other words byte by byte, spread over the four
-// replicas. Every replica count stays below a flush block, so none can overflow.
-template <class T>
-void count_runs_portable(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
-    static_assert(sizeof(T) == 1);
-    constexpr unsigned flip = std::is_signed_v<T> ? 0x80u : 0u;  // index = value - min
-    constexpr std::uint64_t ones = 0x0101010101010101ull;
-    std::uint32_t* t0 = tables;
-    std::uint32_t* t1 = tables + 256;
-    std::uint32_t* t2 = tables + 512;
-    std::uint32_t* t3 = tables + 768;
-    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
-    const auto count_word = [&](std::uint64_t w) {
-        if (w == (w & 0xff) * ones) {
-            t0[(w & 0xff) ^ flip] += 8;
-            return;
-        }
-        ++t0[(w & 0xff) ^ flip];
-        ++t1[((w >> 8) & 0xff) ^ flip];
-        ++t2[((w >> 16) & 0xff) ^ flip];
-        ++t3[((w >> 24) & 0xff) ^ flip];
-        ++t0[((w >> 32) & 0xff) ^ flip];
-        ++t1[((w >> 40) & 0xff) ^ flip];
-        ++t2[((w >> 48) & 0xff) ^ flip];
-        ++t3[(w >> 56) ^ flip];
-    };
-    // Whole blocks of one label extend a run kept in a register (see bytes_avx2.hpp).
-    unsigned run_label = 0;
-    std::uint32_t run = 0;
-    std::size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        std::uint64_t w[4];
-        std::memcpy(w, bytes + i, 32);
-        const std::uint64_t first = (w[0] & 0xff) * ones;
-        if (((w[0] ^ first) | (w[1] ^ first) | (w[2] ^ first) | (w[3] ^ first)) == 0) {
-            const auto label = static_cast<unsigned>(w[0] & 0xff);
-            if (label != run_label) {
-                t0[run_label ^ flip] += run;
-                run_label = label;
-                run = 0;
-            }
-            run += 32;
-            continue;
-        }
-        for (const std::uint64_t word : w) count_word(word);
-    }
-    t0[run_label ^ flip] += run;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, bytes + i, 8);
-        count_word(w);
-    }
-    for (; i < n; ++i) ++t0[bytes[i] ^ flip];
-}
-
 template <class T>
 void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
     const std::size_t done = count_binary_prefix_portable(data, n, tables);
-    count_runs_portable(data + done, n - done, tables);
+    ByteTables<T> byte_tables{tables};
+    count_runs<T, PortableBlocks<T>>(data + done, n - done, byte_tables);
 }
 
 // The kernel variants, chosen at run time: the best the CPU has, unless one is forced
@@ -235,9 +181,8 @@ void count_bytes(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
     count_bytes_portable(data, n, tables);
 }
 
-#ifdef FASTWEIGHTS_X86_DISPATCH
-// Tables over [lo, lo + size) for the AVX2 run kernel (runs_avx2.hpp): a run outside the range
-// costs one check, and counts as below / above.
+// Tables over [lo, lo + size) for the run kernel (runs.hpp): a run outside the range costs one
+// check, and counts as below / above.
 template <class T>
 struct RangeTables {
     std::uint32_t* tables;  // four replicas of `size` counters
@@ -260,7 +205,6 @@ struct RangeTables {
         }
     }
 };
-#endif
 
 template <class T>
 void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t size,
@@ -271,45 +215,24 @@ void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t
             return;
         }
     }
+    RangeTables<T> range_tables{tables, lo, size, outside};
 #ifdef FASTWEIGHTS_X86_DISPATCH
-    if constexpr (sizeof(T) > 1) {
-        if (kernel_variant() == KernelVariant::avx2) {
-            RangeTables<T> range_tables{tables, lo, size, outside};
-            if constexpr (sizeof(T) == 4) {
-                count_runs_avx2<T, FourVectorBlocks<T>>(data, n, range_tables);
-            } else {
-                count_runs_avx2<T, TwoVectorBlocks<T>>(data, n, range_tables);
-            }
-            return;
+    if (kernel_variant() == KernelVariant::avx2) {
+        if constexpr (sizeof(T) == 4) {
+            count_runs_avx2<T, FourVectorBlocks<T>>(data, n, range_tables);
+        } else {
+            count_runs_avx2<T, TwoVectorBlocks<T>>(data, n, range_tables);
         }
+        return;
     }
 #endif
-    std::uint32_t* t[replicas] = {tables, tables + size, tables + 2 * size, tables + 3 * size};
-    std::size_t i = 0;
-    if (covers_every_value<T>(lo, size)) {
-        for (; i + replicas <= n; i += replicas) {
-            for (int r = 0; r < replicas; ++r) ++t[r][offset_of(data[i + r], lo)];
-        }
-    } else {
-        for (; i + replicas <= n; i += replicas) {
-            for (int r = 0; r < replicas; ++r) {
-                const std::uint64_t k = offset_of(data[i + r], lo);
-                if (k < size) {
-                    ++t[r][k];
-                } else {
-                    tally_outside(data[i + r], lo, outside);
-                }
-            }
-        }
+#ifdef FASTWEIGHTS_NEON
+    if (kernel_variant() == KernelVariant::neon) {
+        count_runs<T, NeonBlocks<T>>(data, n, range_tables);
+        return;
     }
-    for (; i < n; ++i) {
-        const std::uint64_t k = offset_of(data[i], lo);
-        if (k < size) {
-            ++t[0][k];
-        } else {
-            tally_outside(data[i], lo, outside);
-        }
-    }
+#endif
+    count_runs<T, PortableBlocks<T>>(data, n, range_tables);
 }
 
 template <class T>
@@ -331,7 +254,7 @@ void count_slice(const T* data, std::size_t n, std::int64_t lo, std::size_t size
         std::fill(scratch, scratch + replicas * size, 0u);
         count_replicated(data + begin, m, lo, size, scratch, outside);
         // Summed modulo 2^32 before widening: a replica may hold a count that went "below zero"
-        // (the AVX2 run kernel takes back a run's length from one replica while another holds
+        // (the run kernel takes back a run's length from one replica while another holds
         // it), and the sum, at most a flush block, is exact.
         for (std::size_t k = 0; k < size; ++k) {
             const std::uint32_t sum = scratch[k] + scratch[size + k] + scratch[2 * size + k] + scratch[3 * size + k];
