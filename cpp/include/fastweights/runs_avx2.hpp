@@ -3,10 +3,8 @@
 // stays baseline x86-64. No Python here.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
 #include "runs.hpp"
 
