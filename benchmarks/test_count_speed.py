@@ -111,11 +111,12 @@ def paired_medians(
     return benchmark.pedantic(alternate, rounds=1, iterations=1)
 
 
-def record_paired(benchmark, *, variant: str, nbytes: int, data: str, rounds: int, **ratios: float) -> None:
-    """Records a paired measurement's ratios for report.py (its row in the group, role "paired")."""
-    benchmark.extra_info.update(
-        variant=variant, role="paired", nbytes=nbytes, data=data, paired_rounds=rounds, **ratios
-    )
+def record_paired(
+    benchmark, *, variant: str, nbytes: int, data: str, rounds: int, role: str = "paired", **ratios: object
+) -> None:
+    """Records a paired measurement's ratios for report.py (its row in the group, role "paired" unless
+    told otherwise)."""
+    benchmark.extra_info.update(variant=variant, role=role, nbytes=nbytes, data=data, paired_rounds=rounds, **ratios)
 
 
 # One group per kind of data: its fastweights variants and their references side by side.
@@ -237,12 +238,13 @@ def test_kernel_variants_paired(benchmark, dataset: Dataset) -> None:
     }
     contenders["ceiling"] = (lambda: read_words(dataset.array), lambda result: result == dataset.checksum, 1)
     medians = paired_medians(benchmark, contenders, ROUNDS)
-    benchmark.extra_info.update(
+    record_paired(
+        benchmark,
         variant="paired: each kernel variant, threads=1, and the read ceiling",
         role="variants",
         nbytes=dataset.nbytes,
         data=dataset.description,
-        paired_rounds=ROUNDS,
+        rounds=ROUNDS,
         of_ceiling={name: medians["ceiling"] / medians[name] for name in variants},
     )
 

@@ -3,7 +3,7 @@ that are not multiples of a block, unaligned starts, every label value."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -37,22 +37,39 @@ def byte_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
     return labels, draw(st.integers(0, 63))  # an unaligned start
 
 
+Values = Callable[[np.random.Generator, int], np.ndarray]  # n labels drawn with rng
+
+
+def runs_between_noise(
+    draw: st.DrawFn, run_labels: Values, noise_labels: Values, *, most_runs: int, most_noise: int
+) -> np.ndarray:
+    """One to six stretches, each either up to `most_runs` runs (of 1-2, 1-39 or 1-199 labels) or up to
+    `most_noise` labels of noise, in any order."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    pieces = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            lengths = rng.integers(1, draw(st.sampled_from([3, 40, 200])), draw(st.integers(1, most_runs)))
+            pieces.append(np.repeat(run_labels(rng, lengths.size), lengths))
+        else:
+            pieces.append(noise_labels(rng, draw(st.integers(1, most_noise))))
+    return np.concatenate(pieces)
+
+
 @st.composite
 def mixed_labels(draw: st.DrawFn) -> tuple[np.ndarray, int]:
     """Long stretches of runs (hundreds of run starts: the AVX2 kernel's batches fill and empty)
     between stretches of noise (blocks with too many changes: counted label by label, in spans that
     end mid-stretch or run into the next runs), in either order."""
     dtype = draw(st.sampled_from([np.uint8, np.int8]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    pieces = []
-    for _ in range(draw(st.integers(1, 6))):
-        if draw(st.booleans()):
-            lengths = rng.integers(1, draw(st.sampled_from([3, 40, 200])), draw(st.integers(1, 600)))
-            pieces.append(np.repeat(rng.integers(0, 256, lengths.size), lengths))
-        else:
-            pieces.append(rng.integers(0, draw(st.sampled_from([3, 256])), draw(st.integers(1, 1500))))
-    labels = np.concatenate(pieces).astype(np.uint8).view(dtype)
-    return labels, draw(st.integers(0, 63))
+    labels = runs_between_noise(
+        draw,
+        lambda rng, n: rng.integers(0, 256, n),
+        lambda rng, n: rng.integers(0, draw(st.sampled_from([3, 256])), n),  # few labels, or any
+        most_runs=600,
+        most_noise=1500,
+    )
+    return labels.astype(np.uint8).view(dtype), draw(st.integers(0, 63))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -218,17 +235,13 @@ def mixed_wide_labels(draw: st.DrawFn) -> tuple[np.ndarray, int, int, int]:
     dtype = np.dtype(draw(st.sampled_from(WIDE)))
     info = np.iinfo(dtype)
     low, high = max(int(info.min), -70_000), min(int(info.max), 70_000)
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     spread = draw(st.sampled_from([3, 300, high - low]))
     first = draw(st.integers(low, high - spread))
-    pieces = []
-    for _ in range(draw(st.integers(1, 6))):
-        if draw(st.booleans()):
-            lengths = rng.integers(1, draw(st.sampled_from([3, 40, 200])), draw(st.integers(1, 400)))
-            pieces.append(np.repeat(rng.integers(first, first + spread + 1, lengths.size), lengths))
-        else:
-            pieces.append(rng.integers(first, first + spread + 1, draw(st.integers(1, 700))))
-    labels = np.concatenate(pieces).astype(dtype)
+
+    def values(rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.integers(first, first + spread + 1, n)
+
+    labels = runs_between_noise(draw, values, values, most_runs=400, most_noise=700).astype(dtype)
     lo = draw(st.integers(first - 2, first + spread))
     size = draw(st.integers(1, 2 * spread + 2))
     return labels, draw(st.integers(0, 15)), lo, min(size, 65_536)

@@ -52,7 +52,7 @@ struct NeonBlocks : ByteMaskBlocks<T> {
         }
         uint8x16_t sums = vpaddq_u8(vpaddq_u8(equal[0], equal[1]), vpaddq_u8(equal[2], equal[3]));
         sums = vpaddq_u8(sums, sums);
-        return ByteMaskBlocks<T>::label_bits(~vgetq_lane_u64(vreinterpretq_u64_u8(sums), 0));
+        return ByteMaskBlocks<T>::starts_of(~vgetq_lane_u64(vreinterpretq_u64_u8(sums), 0));
     }
 
     FASTWEIGHTS_ALWAYS_INLINE static unsigned lowest(std::uint64_t bits) noexcept {

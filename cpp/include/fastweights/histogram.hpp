@@ -76,8 +76,8 @@ inline std::uint64_t offset_of(T v, std::int64_t lo) noexcept {
     return static_cast<std::uint64_t>(static_cast<std::int64_t>(v)) - static_cast<std::uint64_t>(lo);
 }
 
-// `count` labels v outside the table: below or above it. (Counts are modulo 2^64: the AVX2 run
-// kernel takes a run back by adding its negation.)
+// `count` labels v outside the table: below or above it. (Counts are modulo 2^64: the run kernel
+// takes a run back by adding its negation.)
 template <class T>
 inline void tally_outside(T v, std::int64_t lo, OutOfRange& outside, std::uint64_t count = 1) noexcept {
     if (static_cast<std::int64_t>(v) < lo) {

@@ -98,21 +98,27 @@ inline std::uint64_t differing_bytes(const unsigned char* bytes, std::size_t dis
 #endif
 }
 
-// Blocks of 64 bytes compared byte by byte, whatever the label width: a label starts a run where any
-// of its bytes differs from the label before, and its lowest byte's bit stands for it.
+// Blocks masked with a bit per byte, whatever the label width: a label's lowest byte's bit stands
+// for it. `byte_mask_shift<T>` takes a label's bit to its index; `label_bits<T>` are those bits.
+template <class T>
+inline constexpr unsigned byte_mask_shift = sizeof(T) == 1 ? 0 : sizeof(T) == 2 ? 1 : sizeof(T) == 4 ? 2 : 3;
+template <class T>
+inline constexpr std::uint64_t label_bits = sizeof(T) == 1   ? ~std::uint64_t{0}
+                                            : sizeof(T) == 2 ? 0x5555555555555555ull
+                                            : sizeof(T) == 4 ? 0x1111111111111111ull
+                                                             : 0x0101010101010101ull;
+
+// Blocks of 64 bytes compared byte by byte: a label starts a run where any of its bytes differs from
+// the label before.
 template <class T>
 struct ByteMaskBlocks {
     static constexpr std::size_t labels = 64 / sizeof(T);
-    static constexpr unsigned label_shift = sizeof(T) == 1 ? 0 : sizeof(T) == 2 ? 1 : sizeof(T) == 4 ? 2 : 3;
+    static constexpr unsigned label_shift = byte_mask_shift<T>;
 
     // From a bit per byte that differs from the byte sizeof(T) before it, to a bit per label.
-    FASTWEIGHTS_ALWAYS_INLINE static std::uint64_t label_bits(std::uint64_t bytes) noexcept {
+    FASTWEIGHTS_ALWAYS_INLINE static std::uint64_t starts_of(std::uint64_t bytes) noexcept {
         for (unsigned half = sizeof(T) / 2; half > 0; half /= 2) bytes |= bytes >> half;
-        constexpr std::uint64_t lowest_bytes = sizeof(T) == 1   ? ~std::uint64_t{0}
-                                               : sizeof(T) == 2 ? 0x5555555555555555ull
-                                               : sizeof(T) == 4 ? 0x1111111111111111ull
-                                                                : 0x0101010101010101ull;
-        return bytes & lowest_bytes;
+        return bytes & label_bits<T>;
     }
 };
 
@@ -120,7 +126,7 @@ struct ByteMaskBlocks {
 template <class T>
 struct PortableBlocks : ByteMaskBlocks<T>, PortableBits {
     FASTWEIGHTS_ALWAYS_INLINE static std::uint64_t starts(const T* block) noexcept {
-        return ByteMaskBlocks<T>::label_bits(differing_bytes(reinterpret_cast<const unsigned char*>(block), sizeof(T)));
+        return ByteMaskBlocks<T>::starts_of(differing_bytes(reinterpret_cast<const unsigned char*>(block), sizeof(T)));
     }
 };
 
@@ -153,8 +159,15 @@ struct ByteTables {
 
 inline constexpr std::size_t run_batch = 256;
 
-// Writes the next `count` run starts of a block (labels from `base`) to out[0, count), and clears
-// them from `changes`. The empty asm statement keeps the compiler from assembling the stores into one
+// The block's next run start (its labels from `base`), cleared from `changes`.
+template <class Blocks>
+FASTWEIGHTS_ALWAYS_INLINE std::uint32_t take_run_start(std::uint32_t base, std::uint64_t& changes) noexcept {
+    const auto start = base + static_cast<std::uint32_t>(Blocks::lowest(changes) >> Blocks::label_shift);
+    changes &= changes - 1;
+    return start;
+}
+
+// Writes the next `count` run starts of a block to out[0, count), and clears them from `changes`. The empty asm statement keeps the compiler from assembling the stores into one
 // vector through the stack, which made the AVX2 scan a third slower.
 template <class Blocks, int count>
 FASTWEIGHTS_ALWAYS_INLINE void write_run_starts(std::uint32_t* out, std::uint32_t base, std::uint64_t& changes) noexcept {
@@ -162,8 +175,7 @@ FASTWEIGHTS_ALWAYS_INLINE void write_run_starts(std::uint32_t* out, std::uint32_
 #pragma GCC unroll 8
 #endif
     for (int k = 0; k < count; ++k) {
-        out[k] = base + static_cast<std::uint32_t>(Blocks::lowest(changes) >> Blocks::label_shift);
-        changes &= changes - 1;
+        out[k] = take_run_start<Blocks>(base, changes);
 #if defined(__GNUC__) || defined(__clang__)
         __asm__("" : "+r"(out));
 #endif
@@ -252,8 +264,7 @@ FASTWEIGHTS_ALWAYS_INLINE void count_runs(const T* data, std::size_t n, Tables& 
                 if (count > 6) {
                     std::uint32_t* o = out + 6;
                     do {
-                        *o++ = base + static_cast<std::uint32_t>(Blocks::lowest(changes) >> Blocks::label_shift);
-                        changes &= changes - 1;
+                        *o++ = take_run_start<Blocks>(base, changes);
                     } while (changes);
                 }
             }

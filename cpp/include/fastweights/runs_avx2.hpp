@@ -66,18 +66,15 @@ template <class T>
 struct TwoVectorBlocks : Avx2Bits {
     static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 8);
     static constexpr std::size_t labels = 64 / sizeof(T);
-    static constexpr unsigned label_shift = sizeof(T) == 1 ? 0 : sizeof(T) == 2 ? 1 : 3;
+    static constexpr unsigned label_shift = byte_mask_shift<T>;
 
     __attribute__((target("avx2"))) static std::uint64_t starts(const T* block) noexcept {
         constexpr std::size_t per_vector = labels / 2;
-        constexpr std::uint64_t first_bytes = sizeof(T) == 1   ? ~std::uint64_t{0}
-                                              : sizeof(T) == 2 ? 0x5555555555555555ull
-                                                               : 0x0101010101010101ull;
         const std::uint64_t unchanged =
             equal_lanes_avx2<sizeof(T)>(load_avx2(block), load_avx2(block - 1)) |
             std::uint64_t{equal_lanes_avx2<sizeof(T)>(load_avx2(block + per_vector), load_avx2(block + per_vector - 1))}
                 << 32;
-        return ~unchanged & first_bytes;
+        return ~unchanged & label_bits<T>;
     }
 };
 
