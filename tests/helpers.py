@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 
@@ -71,3 +74,11 @@ def record_memory_maps(monkeypatch: pytest.MonkeyPatch, reader_module: object) -
 
     monkeypatch.setattr(reader_module, "MappedFile", Recording)
     return paths
+
+
+def compiler() -> str:
+    """The C++ compiler the tests build their small programs with; skips the test without one."""
+    found = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if found is None:
+        pytest.skip("no C++ compiler on PATH")
+    return found

@@ -5,25 +5,18 @@ run on an x86-64 machine otherwise."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import compiler
 
 from fastweights import _core
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "cpp" / "kernel_check.cpp"
 FLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'cpp' / 'include'}"]
-
-
-def compiler() -> str:
-    found = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
-    if found is None:
-        pytest.skip("no C++ compiler on PATH")
-    return found
 
 
 def build_and_run(command: list[str], output: Path, runner: list[str] = ()) -> str:

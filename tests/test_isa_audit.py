@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_cpp_kernels import compiler
+from helpers import compiler
 
 ROOT = Path(__file__).resolve().parents[1]
 
