@@ -79,6 +79,12 @@ def _numba_cuda() -> Any:
         from numba import cuda
     except ImportError as error:
         raise MissingDependency(f"the GPU path needs numba-cuda, which is not installed: {_INSTALL}") from error
+    except Exception as error:  # installed but broken, e.g. numba-cuda 0.30 under numpy 2.5 (no np.row_stack)
+        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        raise MissingDependency(
+            f"numba-cuda is installed but cannot be imported ({reason}); install versions of numba-cuda and "
+            "numpy that work together"
+        ) from error
     return cuda
 
 
