@@ -467,3 +467,94 @@ def test_png_above_pillows_bomb_limit(tmp_path: Path, monkeypatch: pytest.Monkey
 )
 def test_png_what_does_not_change_labels_is_accepted(tmp_path: Path, chunks: tuple[bytes, ...]) -> None:
     assert_same_statistics(fastweights.count(write_png(tmp_path, *chunks)), numpy_counts([GRAY]))
+
+
+# ---- JPEG (counted only with allow_lossy=True) ----
+
+BLOCKS = np.kron(np.array([[0, 255], [255, 0]], np.uint8), np.ones((16, 16), np.uint8))
+
+
+def jpeg_bytes() -> bytes:
+    pil = pytest.importorskip("PIL.Image")
+    buffer = __import__("io").BytesIO()
+    pil.fromarray(BLOCKS).save(buffer, "JPEG", quality=100)
+    return buffer.getvalue()
+
+
+def segment(data: bytes, marker: int) -> tuple[int, int]:
+    """Where the segment of `marker` starts (its 0xff) and ends."""
+    start = data.index(bytes([0xFF, marker]))
+    return start, start + 2 + struct.unpack_from(">H", data, start + 2)[0]
+
+
+def write_jpeg(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "mask.jpg"
+    path.write_bytes(data)
+    return path
+
+
+def test_the_jpeg_counts_with_allow_lossy(tmp_path: Path) -> None:
+    counts = fastweights.count(write_jpeg(tmp_path, jpeg_bytes()), allow_lossy=True)
+    assert counts.n_pixels == BLOCKS.size
+
+
+@pytest.mark.parametrize("where", ["no-EOI", "inside-the-scan"])
+def test_jpeg_truncated_whatever_pillow_is_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    image_file = pytest.importorskip("PIL.ImageFile")
+    monkeypatch.setattr(image_file, "LOAD_TRUNCATED_IMAGES", True)  # Pillow would pad the image
+    data = jpeg_bytes()
+    _, scan = segment(data, 0xDA)
+    path = write_jpeg(tmp_path, data[:-2] if where == "no-EOI" else data[: (scan + len(data)) // 2])
+    refused(
+        path, "truncated JPEG: the file ends inside the image data, before its end-of-image marker", allow_lossy=True
+    )
+
+
+def test_jpeg_segment_past_the_end(tmp_path: Path) -> None:
+    data = jpeg_bytes()
+    _, end = segment(data, 0xDB)
+    refused(write_jpeg(tmp_path, data[: end - 3]), r"truncated JPEG: marker 0xdb at byte \d+ claims", allow_lossy=True)
+
+
+def test_jpeg_byte_that_is_not_a_marker(tmp_path: Path) -> None:
+    data = bytearray(jpeg_bytes())
+    _, end = segment(bytes(data), 0xDB)
+    data[end] = 0x12
+    refused(write_jpeg(tmp_path, bytes(data)), rf"damaged JPEG: byte {end} should start a marker", allow_lossy=True)
+
+
+def test_jpeg_without_a_frame_header(tmp_path: Path) -> None:
+    refused(write_jpeg(tmp_path, b"\xff\xd8\xff\xd9"), "no frame header before the end-of-image", allow_lossy=True)
+    data = jpeg_bytes()
+    start, end = segment(data, 0xC0)
+    path = write_jpeg(tmp_path, data[:start] + data[end:])
+    refused(path, "damaged JPEG: a scan before the frame header", allow_lossy=True)
+
+
+def test_jpeg_second_frame_header(tmp_path: Path) -> None:
+    data = jpeg_bytes()
+    start, end = segment(data, 0xC0)
+    path = write_jpeg(tmp_path, data[:end] + data[start:])
+    refused(path, "damaged JPEG: a second frame header", allow_lossy=True)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "message"),
+    [
+        (0, 32, "JPEG frame header gives a size of 0 x 32 pixels"),
+        (65535, 65535, "JPEG frame header claims 65535 x 65535 pixels, more than the limit of 2147483648"),
+        (20000, 20000, r"damaged JPEG: \d+ bytes cannot hold 20000 x 20000 pixels"),
+    ],
+)
+def test_jpeg_frame_size(tmp_path: Path, width: int, height: int, message: str) -> None:
+    data = bytearray(jpeg_bytes())
+    start, _ = segment(bytes(data), 0xC0)
+    struct.pack_into(">HH", data, start + 5, height, width)
+    refused(write_jpeg(tmp_path, bytes(data)), message, allow_lossy=True)
+
+
+def test_jpeg_above_pillows_bomb_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    monkeypatch.setattr(pil, "MAX_IMAGE_PIXELS", 100)  # 1024 pixels: over twice the limit
+    path = write_jpeg(tmp_path, jpeg_bytes())
+    refused(path, r"cannot decode JPEG \(Image size \(1024 pixels\) exceeds limit of 200 pixels", allow_lossy=True)
