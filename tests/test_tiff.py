@@ -218,10 +218,10 @@ def test_damaged_files_are_refused(tmp_path: Path, volume: np.ndarray) -> None:
     (tmp_path / "cut.tif").write_bytes(packed[:-300])
     (tmp_path / "text.tif").write_bytes(b"not a TIFF at all")
     expected = {
-        "header.tif": "damaged TIFF file",
-        "short.tif": "truncated TIFF",
+        "header.tif": "damaged TIFF: the 14 entries of IFD 0",
+        "short.tif": "damaged TIFF: IFD 1 at byte .* lies past the end of the file",
         "damaged.tif": "damaged TIFF data in page",
-        "cut.tif": "damaged TIFF",
+        "cut.tif": "damaged TIFF: .* past the end of the file",
         "text.tif": "not a .tif file",
     }
     for name, message in expected.items():

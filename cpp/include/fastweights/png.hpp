@@ -16,7 +16,7 @@
 //   reduce 16-bit RGB, RGBA and gray + alpha to 8 bits, which would merge labels.
 //
 // Status::unsupported also marks a valid PNG with an unknown critical chunk: a general decoder
-// decides about those. Errors are a status and a short message; no exception leaves the API.
+// decides about those, once the image data has been found whole. Errors are a status and a short message; no exception leaves the API.
 #pragma once
 
 #include <libdeflate.h>
@@ -229,7 +229,7 @@ inline bool read_chunks(const unsigned char* data, std::size_t size, std::uint64
     }
     std::vector<std::pair<const unsigned char*, std::size_t>> idats;
     std::uint64_t idat_bytes = 0;
-    bool in_idat = false, idat_done = false;
+    bool in_idat = false, idat_done = false, have_palette = false;
     std::string last = "IHDR";
     std::size_t pos = 8 + 12 + 13;
     for (;;) {
@@ -252,6 +252,9 @@ inline bool read_chunks(const unsigned char* data, std::size_t size, std::uint64
             return out.fail(Status::bad_crc, "PNG chunk " + type_name(type) + " has a bad CRC");
         }
         if (is_type(type, "IDAT")) {
+            if (!in_idat && h.color_type == 3 && !have_palette) {
+                return out.fail(Status::bad_structure, "a palette PNG without a PLTE chunk before its image data");
+            }
             if (idat_done) {
                 return out.fail(Status::bad_structure,
                                 "PNG IDAT chunks are not consecutive (chunk " + last + " comes between them)");
@@ -265,6 +268,17 @@ inline bool read_chunks(const unsigned char* data, std::size_t size, std::uint64
             in_idat = false;
             if (is_type(type, "IEND")) break;
             if (is_type(type, "IHDR")) return out.fail(Status::bad_structure, "PNG has a second IHDR chunk");
+            if (is_type(type, "PLTE")) {
+                // What libpng refuses outright. A palette a gray image should not have, or one longer
+                // than the bit depth can index, is harmless to labels (libpng ignores or trims it).
+                if (idat_done) return out.fail(Status::bad_structure, "PNG chunk PLTE comes after the image data");
+                if (have_palette) return out.fail(Status::bad_structure, "PNG has a second PLTE chunk");
+                if (length == 0 || length % 3 != 0 || length > 3 * 256) {
+                    return out.fail(Status::bad_structure, "PNG chunk PLTE is " + std::to_string(length) +
+                                                               " bytes long, not 1 to 256 entries of 3 bytes");
+                }
+                have_palette = true;
+            }
             // An unknown critical chunk (upper-case first letter) may change how the image reads.
             if ((type[0] & 0x20) == 0 && !is_type(type, "PLTE")) stream.unknown_critical = true;
             last = type_name(type);
@@ -387,9 +401,9 @@ inline bool inflate(const Stream& stream, const Layout& layout, Outcome& out, Sc
     const auto size = static_cast<std::size_t>(layout.inflated);
     libdeflate_decompressor* decompressor = thread_decompressor();
     if (!image.reserve(size) || !decompressor) return out.fail(Status::out_of_memory, "out of memory");
-    std::size_t inflated = 0;
-    const libdeflate_result result =
-        libdeflate_zlib_decompress(decompressor, stream.data, stream.size, image.get(), size, &inflated);
+    std::size_t consumed = 0, inflated = 0;
+    const libdeflate_result result = libdeflate_zlib_decompress_ex(decompressor, stream.data, stream.size,
+                                                                   image.get(), size, &consumed, &inflated);
     if (result == LIBDEFLATE_INSUFFICIENT_SPACE) {
         return out.fail(Status::corrupt_data, "corrupt image data: it inflates to more than the " +
                                                   std::to_string(size) + " bytes that " + kind + " need");
@@ -400,6 +414,13 @@ inline bool inflate(const Stream& stream, const Layout& layout, Outcome& out, Sc
     if (inflated != size) {
         return out.fail(Status::corrupt_data, "corrupt image data: it inflates to " + std::to_string(inflated) +
                                                   " bytes, but " + kind + " need " + std::to_string(size));
+    }
+    // Bytes after the stream's end (and its checksum) are no part of the image: a second stream
+    // appended by a broken writer, or damage; which of them holds the image cannot be told.
+    if (consumed != stream.size) {
+        return out.fail(Status::corrupt_data, "corrupt image data: the IDAT data goes on for " +
+                                                  std::to_string(stream.size - consumed) +
+                                                  " bytes after the end of its zlib stream");
     }
     return true;
 }
@@ -755,15 +776,19 @@ inline CountResult count(const unsigned char* data, std::size_t size, std::uint6
     };
     if (!read_chunks(data, size, max_pixels, out, stream)) return done();
     const Header& h = out.header;
-    if (stream.unknown_critical || h.color_type == 2 || h.color_type == 6) {
-        out.fail(Status::unsupported, h.color_type == 2 || h.color_type == 6
-                                          ? "a colour PNG: its colours are counted through decode_png"
-                                          : "a PNG with an unknown critical chunk");
+    if (h.color_type == 2 || h.color_type == 6) {
+        out.fail(Status::unsupported, "a colour PNG: its colours are counted through decode_png");
         return done();
     }
     const Layout layout = layout_of(h);
     Scratch image;
     if (!inflate(stream, layout, out, image)) return done();
+    if (stream.unknown_critical) {
+        // Left to a general decoder, but only once its data is known to be whole: a decoder told to
+        // be lenient (Pillow's LOAD_TRUNCATED_IMAGES) would pad a short stream with zeros.
+        out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
+        return done();
+    }
     if (h.bit_depth <= 8 && h.color_type != 4) {
         count_packed(image.get(), layout, out, r.table);
         return done();
@@ -801,13 +826,13 @@ inline DecodeResult decode(const unsigned char* data, std::size_t size, std::uin
     };
     if (!read_chunks(data, size, max_pixels, out, stream)) return done();
     const Header& h = out.header;
-    if (stream.unknown_critical) {
-        out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
-        return done();
-    }
     const Layout layout = layout_of(h);
     Scratch image;
     if (!inflate(stream, layout, out, image)) return done();
+    if (stream.unknown_critical) {  // as in count: whole data first
+        out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
+        return done();
+    }
     const std::size_t width = h.width;
     const std::size_t sample_bytes = h.bit_depth == 16 ? 2 : 1;
     const std::size_t pixel_bytes = layout.channels * sample_bytes;

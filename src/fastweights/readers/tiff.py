@@ -8,6 +8,7 @@ is one image (a volume) unless `stack_axis` makes each slice one.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from ..colormaps import rgb_tally
 from ..errors import InputError
 from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
 from ._mapped import MappedFile
+from ._tiff_rules import check_tiff
 
 __all__ = ["TIFF_MAGICS", "open_tiff"]
 
@@ -43,8 +45,10 @@ def open_tiff(path: str, options: ReadOptions) -> Iterator[Image]:
     tifffile = require("tifffile", "tiff", "reading TIFF masks")
     with open(path, "rb") as file:
         start = file.read(4)
-    if start not in TIFF_MAGICS:
-        raise InputError(f"{path}: not a TIFF file (it does not start with {' or '.join(map(repr, TIFF_MAGICS))})")
+        if start not in TIFF_MAGICS:
+            raise InputError(f"{path}: not a TIFF file (it does not start with {' or '.join(map(repr, TIFF_MAGICS))})")
+        # Before tifffile reads anything: it is lenient with damaged files, a count must not be.
+        check_tiff(path, file, os.fstat(file.fileno()).st_size)
     try:
         tif = tifffile.TiffFile(path)
     except _DAMAGED as error:
@@ -174,12 +178,10 @@ def _segment_chunks(page: Any, threads: int) -> Iterator[np.ndarray]:
     depth, length, width = keyframe.imagedepth, keyframe.imagelength, keyframe.imagewidth
     pending: list[np.ndarray] = []
     held = 0
-    for segment, (_, d, h, w, _), shape in page.segments(maxworkers=threads, sort=True):
-        if segment is None:  # a segment the file leaves out: tifffile reads it as `nodata`
-            cropped = (min(shape[0], depth - d), min(shape[1], length - h), min(shape[2], width - w))
-            piece = np.full(int(np.prod(cropped)), keyframe.nodata, keyframe.dtype)
-        else:  # tiles are stored whole: the parts beyond the image's edges are padding
-            piece = segment[: depth - d, : length - h, : width - w].reshape(-1)
+    for segment, (_, d, h, w, _), _ in page.segments(maxworkers=threads, sort=True):
+        # Never None (a missing segment, which tifffile would fill with zeros): check_tiff refused
+        # those. Tiles are stored whole: the parts beyond the image's edges are padding.
+        piece = segment[: depth - d, : length - h, : width - w].reshape(-1)
         pending.append(piece)
         held += piece.nbytes
         if held >= CHUNK_BYTES:

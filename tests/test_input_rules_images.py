@@ -1,0 +1,560 @@
+"""The input rules of PNG, TIFF and JPEG masks (docs/input-rules.md): for each rule, a hand-made file
+that breaks exactly that rule, refused with an InputError naming the file and the problem."""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import assert_same_statistics, numpy_counts
+
+import fastweights
+from fastweights.errors import InputError
+
+pytest.importorskip("tifffile")
+
+
+def refused(path: Path, pattern: str, **options: object) -> None:
+    """The count refuses the file with an InputError naming it, and on_error="skip" leaves it out."""
+    with pytest.raises(InputError) as error:
+        fastweights.count(path, **options)  # type: ignore[arg-type]
+    message = str(error.value)
+    assert message.startswith(f"{path}: "), message
+    assert re.search(pattern, message), message
+    with pytest.warns(UserWarning, match="skipped 1 of 1 inputs"):
+        counts = fastweights.count(path, on_error="skip", **options)  # type: ignore[arg-type]
+    assert counts.n_images == 0
+    assert [str(p) for p, _ in counts.errors] == [str(path)]
+
+
+# ---- TIFF: a tiny classic (or BigTIFF) writer with every tag under the test's control ----
+
+SHORT, LONG, RATIONAL, LONG8 = 3, 4, 5, 16
+LABELS = (np.arange(48).reshape(6, 8) % 5).astype(np.uint8)
+
+
+def tiff_bytes(
+    tags: dict[int, tuple[int, list[int]]], data: bytes, *, big: bool = False, first: int | None = None
+) -> bytes:
+    """Header, then `data` (strip offsets are relative to its start), then one IFD of `tags`."""
+    entry, count, offset, pointer = ("<HHQ8s", "<Q", "<Q", 8) if big else ("<HHI4s", "<H", "<I", 4)
+    head = b"II+\x00" + struct.pack("<HHQ", 8, 0, 0) if big else b"II*\x00" + struct.pack("<I", 0)
+    start = len(head)
+    ifd_at = start + len(data) + (start + len(data)) % 2
+    body = head + data + b"\0" * ((start + len(data)) % 2)
+    entries, extra = [], b""
+    values_at = ifd_at + struct.calcsize(count) + len(tags) * struct.calcsize(entry) + pointer
+    for tag in sorted(tags):
+        kind, values = tags[tag]
+        if tag in (273, 324):  # offsets of the data
+            values = [start + v for v in values]
+        form = {SHORT: "H", LONG: "I", RATIONAL: "II", LONG8: "Q"}[kind]
+        packed = b"".join(struct.pack("<" + form, *((v, 1) if kind == RATIONAL else (v,))) for v in values)
+        if len(packed) <= pointer:
+            inline = packed.ljust(pointer, b"\0")
+        else:
+            inline = struct.pack(offset, values_at + len(extra))
+            extra += packed
+        entries.append(struct.pack(entry, tag, kind, len(values), inline))
+    ifd = struct.pack(count, len(tags)) + b"".join(entries) + struct.pack(offset, 0)
+    header_offset = ifd_at if first is None else first
+    if big:
+        body = body[:8] + struct.pack("<Q", header_offset) + body[16:]
+    else:
+        body = body[:4] + struct.pack("<I", header_offset) + body[8:]
+    return body + ifd + extra
+
+
+def strips(
+    labels: np.ndarray = LABELS,
+    compress: int = 1,
+    strip_rows: int = 2,
+    **changes: tuple[int, list[int]] | None,
+) -> tuple[dict[int, tuple[int, list[int]]], bytes]:
+    """The tags and data of a strip TIFF of `labels`; `changes` (tag name -> value, None to drop) edit them."""
+    codec = {1: lambda b: b, 8: zlib.compress}[compress]
+    height, width = labels.shape
+    pieces = [codec(labels[y : y + strip_rows].tobytes()) for y in range(0, height, strip_rows)]
+    offsets = list(np.cumsum([0] + [len(p) for p in pieces[:-1]]))
+    tags: dict[str, tuple[int, list[int]]] = {
+        "width": (SHORT, [width]),
+        "length": (SHORT, [height]),
+        "bits": (SHORT, [labels.dtype.itemsize * 8]),
+        "compression": (SHORT, [compress]),
+        "photometric": (SHORT, [1]),
+        "offsets": (LONG, [int(o) for o in offsets]),
+        "samples": (SHORT, [1]),
+        "rows": (SHORT, [strip_rows]),
+        "counts": (LONG, [len(p) for p in pieces]),
+    }
+    for name, value in changes.items():
+        if value is None:
+            del tags[name]
+        else:
+            tags[name] = value
+    return {TAG[name]: value for name, value in tags.items()}, b"".join(pieces)
+
+
+TAG = {
+    "width": 256, "length": 257, "bits": 258, "compression": 259, "photometric": 262, "offsets": 273,
+    "samples": 277, "rows": 278, "counts": 279, "planar": 284, "tile_width": 322, "tile_length": 323,
+    "tile_offsets": 324, "tile_counts": 325, "sample_format": 339,
+}  # fmt: skip
+
+
+def write_tiff(tmp_path: Path, **kwargs: object) -> Path:
+    big = bool(kwargs.pop("big", False))
+    first = kwargs.pop("first", None)
+    tags, data = strips(**kwargs)  # type: ignore[arg-type]
+    path = tmp_path / "mask.tif"
+    path.write_bytes(tiff_bytes(tags, data, big=big, first=first))  # type: ignore[arg-type]
+    return path
+
+
+@pytest.mark.parametrize("compress", [1, 8])
+@pytest.mark.parametrize("big", [False, True])
+def test_the_hand_made_tiffs_count_exactly(tmp_path: Path, compress: int, big: bool) -> None:
+    path = write_tiff(tmp_path, compress=compress, big=big)
+    assert_same_statistics(fastweights.count(path), numpy_counts([LABELS]))
+
+
+def test_tiff_header_without_an_ifd(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, first=0), r"the TIFF file holds no image \(its header points to no IFD\)")
+
+
+def test_tiff_ifd_with_no_entries(tmp_path: Path) -> None:
+    path = tmp_path / "empty.tif"
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + struct.pack("<HI", 0, 0))
+    refused(path, r"damaged TIFF: IFD 0 at byte 8 has no entries")
+
+
+def test_tiff_ifd_past_the_end(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, first=10_000), r"damaged TIFF: IFD 0 at byte 10000 \(\d+ bytes\) lies past the end")
+
+
+def test_tiff_ifd_inside_the_header(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, first=2), r"damaged TIFF: IFD 0 at byte 2 lies inside the file's header")
+
+
+def test_tiff_ifd_loop(tmp_path: Path) -> None:
+    data = bytearray(write_tiff(tmp_path).read_bytes())
+    first = struct.unpack_from("<I", data, 4)[0]
+    entries = struct.unpack_from("<H", data, first)[0]
+    struct.pack_into("<I", data, first + 2 + 12 * entries, first)  # the next IFD is itself
+    path = tmp_path / "loop.tif"
+    path.write_bytes(bytes(data))
+    refused(path, r"damaged TIFF: IFD 1 at byte \d+ was already read \(a loop of IFDs\)")
+
+
+def test_bigtiff_offset_size(tmp_path: Path) -> None:
+    data = bytearray(write_tiff(tmp_path, big=True).read_bytes())
+    data[4] = 4
+    path = tmp_path / "big.tif"
+    path.write_bytes(bytes(data))
+    refused(path, r"damaged TIFF: a BigTIFF header with offset size 4 \(not 8\)")
+
+
+def test_tiff_required_tag_missing(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, width=None), r"damaged TIFF: IFD 0 lacks required tag 256")
+
+
+def test_tiff_tag_with_several_values(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, width=(SHORT, [8, 8])), r"tag 256 of IFD 0 has 2 values, not 1")
+
+
+def test_tiff_tag_not_an_integer(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, width=(RATIONAL, [8])), r"tag 256 of IFD 0 has field type 5, not an integer type")
+
+
+def test_tiff_tag_value_past_the_end(tmp_path: Path) -> None:
+    path = write_tiff(tmp_path, offsets=(LONG, [0, 16, 32]), counts=(LONG, [16, 16, 16]))
+    path.write_bytes(path.read_bytes()[:-4])  # the byte counts are the last value written
+    refused(path, r"damaged TIFF: the value of tag 279 of IFD 0 at byte \d+ \(12 bytes\) lies past the end")
+
+
+def test_tiff_zero_size(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, width=(SHORT, [0])), r"damaged TIFF: IFD 0 has an invalid size of 0 x 6 x 1 pixels")
+
+
+def test_tiff_zero_samples(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, samples=(SHORT, [0])), r"damaged TIFF: IFD 0 has 0 samples per pixel")
+
+
+@pytest.mark.parametrize(
+    ("bits", "sample_format", "kind"),
+    [(8, 3, "float"), (4, 2, "signed integer"), (64, 6, "complex float"), (8, 4, "void"), (0, 1, "unsigned integer")],
+)
+def test_tiff_bits_and_sample_format(tmp_path: Path, bits: int, sample_format: int, kind: str) -> None:
+    path = write_tiff(tmp_path, bits=(SHORT, [bits]), sample_format=(SHORT, [sample_format]))
+    refused(
+        path, rf"IFD 0 has samples of {bits} bits in sample format {sample_format} \({kind}\), which is not a label"
+    )
+
+
+def test_tiff_bits_differ_between_samples(tmp_path: Path) -> None:
+    path = write_tiff(tmp_path, samples=(SHORT, [3]), bits=(SHORT, [8, 8, 16]))
+    refused(path, r"damaged TIFF: IFD 0 gives bits per sample \[8, 8, 16\] for 3 samples per pixel")
+
+
+def test_tiff_planar_configuration(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, planar=(SHORT, [3])), r"damaged TIFF: IFD 0 has an unknown planar configuration 3")
+
+
+def test_tiff_zero_rows_per_strip(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, **{"rows": (SHORT, [0])}), r"damaged TIFF: IFD 0 has 0 rows per strip")
+
+
+def test_tiff_strip_offsets_missing(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, offsets=None), r"damaged TIFF: IFD 0 lacks the offsets or byte counts of its strips")
+
+
+def test_tiff_strip_count_inconsistent_with_the_size(tmp_path: Path) -> None:
+    path = write_tiff(tmp_path, length=(SHORT, [8]))  # 8 rows need 4 strips of 2 rows; 3 are listed
+    refused(path, r"damaged TIFF: IFD 0 of 8 x 8 pixels needs 4 strips, but its header lists 3 offsets and 3 byte")
+
+
+@pytest.mark.parametrize("compress", [1, 8])
+def test_tiff_strip_with_no_bytes(tmp_path: Path, compress: int) -> None:
+    tags, data = strips(compress=compress)
+    tags[279] = (LONG, [tags[279][1][0], 0, tags[279][1][2]])  # tifffile reads it as zeros
+    path = tmp_path / "hole.tif"
+    path.write_bytes(tiff_bytes(tags, data))
+    refused(path, r"damaged TIFF: strip 1 of IFD 0 is missing \(byte count 0\)")
+
+
+def test_tiff_strip_past_the_end(tmp_path: Path) -> None:
+    tags, data = strips(compress=8)
+    tags[273] = (LONG, [*tags[273][1][:2], 100_000])
+    path = tmp_path / "far.tif"
+    path.write_bytes(tiff_bytes(tags, data))
+    refused(path, r"damaged TIFF: strip 2 of IFD 0 \(bytes 100008 to \d+\) lies outside the file")
+
+
+def test_tiff_uncompressed_strip_too_short(tmp_path: Path) -> None:
+    tags, data = strips()
+    tags[279] = (LONG, [16, 16, 15])
+    path = tmp_path / "short.tif"
+    path.write_bytes(tiff_bytes(tags, data))
+    refused(path, r"damaged TIFF: uncompressed strip 2 of IFD 0 holds 15 bytes, its pixels need 16")
+
+
+def test_a_358_byte_tiff_declaring_huge_dimensions(tmp_path: Path) -> None:
+    """Refused from its header, before anything sized by the header is allocated."""
+    payload = zlib.compress(b"\0" * 1000)
+    tags = {
+        256: (LONG, [200_000]), 257: (LONG, [170_000]), 258: (SHORT, [8]), 259: (SHORT, [8]), 262: (SHORT, [1]),
+        273: (LONG, [0]), 277: (SHORT, [1]), 278: (LONG, [170_000]), 279: (LONG, [len(payload)]),
+    }  # fmt: skip
+    path = tmp_path / "huge.tif"
+    path.write_bytes(tiff_bytes(tags, payload))
+    refused(path, r"damaged TIFF: \d+ bytes of deflate data cannot hold the 34000000000 bytes of strip 0 of IFD 0")
+    tags[259] = (SHORT, [1])
+    path.write_bytes(tiff_bytes(tags, payload))
+    refused(path, r"damaged TIFF: uncompressed strip 0 of IFD 0 holds \d+ bytes, its pixels need 34000000000")
+
+
+@pytest.mark.parametrize(("code", "name"), [(5, "LZW"), (32773, "PackBits")])
+def test_tiff_codec_ratio_bounds(tmp_path: Path, code: int, name: str) -> None:
+    tags = {
+        256: (LONG, [100_000]), 257: (LONG, [1000]), 258: (SHORT, [8]), 259: (SHORT, [code]), 262: (SHORT, [1]),
+        273: (LONG, [0]), 277: (SHORT, [1]), 278: (LONG, [1000]), 279: (LONG, [10]),
+    }  # fmt: skip
+    path = tmp_path / "ratio.tif"
+    path.write_bytes(tiff_bytes(tags, b"\0" * 10))
+    refused(path, rf"damaged TIFF: 10 bytes of {name} data cannot hold the 100000000 bytes of strip 0 of IFD 0")
+
+
+def test_tiff_codec_without_a_bound_and_more_than_memory(tmp_path: Path) -> None:
+    tags = {
+        256: (LONG, [1 << 31]), 257: (LONG, [1 << 31]), 258: (SHORT, [8]), 259: (SHORT, [50000]),
+        262: (SHORT, [1]), 273: (LONG, [0]), 277: (SHORT, [1]), 278: (LONG, [1 << 31]), 279: (LONG, [10]),
+    }  # fmt: skip
+    path = tmp_path / "zstd.tif"
+    path.write_bytes(tiff_bytes(tags, b"\0" * 10))
+    refused(path, r"strip 0 of IFD 0 decodes to 4611686018427387904 bytes, more than half this machine's memory")
+
+
+def tiled(**changes: tuple[int, list[int]]) -> dict[int, tuple[int, list[int]]]:
+    tags, _ = strips()
+    for tag in (273, 278, 279):
+        del tags[tag]
+    tags.update({322: (SHORT, [16]), 323: (SHORT, [16]), 324: (LONG, [0]), 325: (LONG, [256])})
+    tags.update({TAG[name]: value for name, value in changes.items()})
+    return tags
+
+
+def test_the_hand_made_tiled_tiff_counts_exactly(tmp_path: Path) -> None:
+    tile = np.zeros((16, 16), np.uint8)
+    tile[:6, :8] = LABELS
+    path = tmp_path / "tiled.tif"
+    path.write_bytes(tiff_bytes(tiled(), tile.tobytes()))
+    assert_same_statistics(fastweights.count(path), numpy_counts([LABELS]))
+
+
+def test_tiff_tile_count_inconsistent_with_the_size(tmp_path: Path) -> None:
+    path = tmp_path / "tiles.tif"
+    path.write_bytes(tiff_bytes(tiled(width=(SHORT, [40])), b"\0" * 256))  # 40 columns need 3 tiles
+    refused(path, r"damaged TIFF: IFD 0 of 40 x 6 pixels needs 3 tiles, but its header lists 1 offsets")
+
+
+def test_tiff_tile_of_zero_size(tmp_path: Path) -> None:
+    path = tmp_path / "tiles.tif"
+    path.write_bytes(tiff_bytes(tiled(tile_width=(SHORT, [0])), b"\0" * 256))
+    refused(path, r"damaged TIFF: IFD 0 has an invalid tile size of 0 x 16 x 1")
+
+
+# ---- PNG ----
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GRAY = np.array([[0, 1, 2, 3], [3, 2, 1, 0], [7, 7, 7, 7]], np.uint8)
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def ihdr(width: int = 4, height: int = 3, depth: int = 8, color_type: int = 0, *rest: int) -> bytes:
+    compression, filtering, interlace = (*rest, 0, 0, 0)[:3]
+    return chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color_type, compression, filtering, interlace))
+
+
+def idat(labels: np.ndarray = GRAY) -> bytes:
+    return chunk(b"IDAT", zlib.compress(b"".join(b"\0" + row.tobytes() for row in labels)))
+
+
+IEND = chunk(b"IEND", b"")
+PLTE = chunk(b"PLTE", bytes(range(24)))  # 8 entries
+
+
+def write_png(tmp_path: Path, *chunks: bytes) -> Path:
+    path = tmp_path / "mask.png"
+    path.write_bytes(SIGNATURE + b"".join(chunks))
+    return path
+
+
+def test_the_hand_made_pngs_count_exactly(tmp_path: Path) -> None:
+    assert_same_statistics(fastweights.count(write_png(tmp_path, ihdr(), idat(), IEND)), numpy_counts([GRAY]))
+    path = write_png(tmp_path, ihdr(4, 3, 8, 3), PLTE, idat(), IEND)
+    assert_same_statistics(fastweights.count(path), numpy_counts([GRAY]))
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (ihdr(0, 3), "PNG header gives an invalid size of 0 x 3 pixels"),
+        (ihdr(4, 1 << 31), "PNG header gives an invalid size of 4 x 2147483648 pixels"),
+        (ihdr(4, 3, 8, 5), "PNG header gives an invalid bit depth 8 for colour type 5"),
+        (ihdr(4, 3, 16, 3), "PNG header gives an invalid bit depth 16 for colour type 3"),
+        (ihdr(4, 3, 4, 2), "PNG header gives an invalid bit depth 4 for colour type 2"),
+        (ihdr(4, 3, 8, 0, 1), "PNG header gives an unknown compression method 1"),
+        (ihdr(4, 3, 8, 0, 0, 1), "PNG header gives an unknown filter method 1"),
+        (ihdr(4, 3, 8, 0, 0, 0, 2), "PNG header gives an unknown interlace method 2"),
+        (chunk(b"IHDR", ihdr()[8:-4] + b"\0"), "PNG chunk IHDR is 14 bytes long, not 13"),
+        (chunk(b"tEXt", b"a\0b") + ihdr(), "the first PNG chunk is tEXt, not IHDR"),
+        (ihdr() + ihdr(), "PNG has a second IHDR chunk"),
+    ],
+)
+def test_png_header_rules(tmp_path: Path, header: bytes, message: str) -> None:
+    refused(write_png(tmp_path, header, idat(), IEND), re.escape(message))
+
+
+@pytest.mark.parametrize(
+    ("chunks", "message"),
+    [
+        ((ihdr(4, 3, 8, 3), idat(), IEND), "a palette PNG without a PLTE chunk before its image data"),
+        ((ihdr(4, 3, 8, 3), PLTE, idat(), PLTE, IEND), "PNG chunk PLTE comes after the image data"),
+        ((ihdr(4, 3, 8, 3), PLTE, PLTE, idat(), IEND), "PNG has a second PLTE chunk"),
+        ((ihdr(4, 3, 8, 3), chunk(b"PLTE", b"\0" * 4), idat(), IEND), "PNG chunk PLTE is 4 bytes long, not 1 to"),
+        ((ihdr(4, 3, 8, 3), chunk(b"PLTE", b""), idat(), IEND), "PNG chunk PLTE is 0 bytes long, not 1 to 256"),
+        ((ihdr(4, 3, 8, 3), chunk(b"PLTE", b"\0" * 771), idat(), IEND), "PNG chunk PLTE is 771 bytes long"),
+        ((ihdr(), idat(), chunk(b"tEXt", b"a\0b"), idat(), IEND), "PNG IDAT chunks are not consecutive"),
+        ((ihdr(), IEND), "PNG has no IDAT chunk (no image data)"),
+        ((ihdr(), idat()), "truncated PNG: the file ends after chunk IDAT without an IEND chunk"),
+    ],
+)
+def test_png_chunk_order_rules(tmp_path: Path, chunks: tuple[bytes, ...], message: str) -> None:
+    refused(write_png(tmp_path, *chunks), re.escape(message))
+
+
+def test_png_chunk_crc(tmp_path: Path) -> None:
+    damaged = bytearray(idat())
+    damaged[-1] ^= 1
+    refused(write_png(tmp_path, ihdr(), bytes(damaged), IEND), "PNG chunk IDAT has a bad CRC")
+
+
+def test_png_chunk_length_beyond_the_spec(tmp_path: Path) -> None:
+    path = write_png(tmp_path, ihdr(), struct.pack(">I", 1 << 31) + b"IDAT" + b"\0" * 8, IEND)
+    refused(path, "PNG chunk IDAT claims an invalid length of 2147483648")
+
+
+def zlib_idat(data: bytes) -> bytes:
+    return chunk(b"IDAT", data)
+
+
+def raw_rows(labels: np.ndarray = GRAY) -> bytes:
+    return b"".join(b"\0" + row.tobytes() for row in labels)
+
+
+def test_png_adler32(tmp_path: Path) -> None:
+    stream = bytearray(zlib.compress(raw_rows()))
+    stream[-1] ^= 1
+    refused(write_png(tmp_path, ihdr(), zlib_idat(bytes(stream)), IEND), "the IDAT data is not a valid zlib stream")
+
+
+def test_png_data_after_the_zlib_stream(tmp_path: Path) -> None:
+    stream = zlib.compress(raw_rows()) * 2  # a second image stream appended
+    refused(write_png(tmp_path, ihdr(), zlib_idat(stream), IEND), r"goes on for \d+ bytes after the end of its zlib")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [(raw_rows()[:-1], "it inflates to 14 bytes, but 4 x 3 pixels"), (raw_rows() + b"\0", "it inflates to more")],
+)
+def test_png_amount_of_image_data(tmp_path: Path, rows: bytes, message: str) -> None:
+    refused(write_png(tmp_path, ihdr(), zlib_idat(zlib.compress(rows)), IEND), re.escape(message))
+
+
+def test_png_size_beyond_what_its_data_can_hold(tmp_path: Path) -> None:
+    """Refused before its 2 GB buffer is allocated, on the fast path and on the way to Pillow."""
+    tiny = zlib_idat(zlib.compress(b"\0" * 100))
+    refused(write_png(tmp_path, ihdr(46_000, 46_000), tiny, IEND), "bytes of compressed data cannot hold 46000")
+    unknown = chunk(b"ZZZZ", b"?")
+    path = write_png(tmp_path, ihdr(46_000, 46_000), unknown, tiny, IEND)
+    refused(path, "bytes of compressed data cannot hold 46000")
+
+
+def with_unknown_critical_chunk(*chunks: bytes) -> tuple[bytes, ...]:
+    return (chunks[0], chunk(b"ZZZZ", b"?"), *chunks[1:])
+
+
+def test_png_truncated_stream_whatever_pillow_is_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PNG left to Pillow (an unknown critical chunk): Pillow set to load truncated images would
+    pad the short stream with zeros; the data is found whole before Pillow sees it."""
+    image_file = pytest.importorskip("PIL.ImageFile")
+    monkeypatch.setattr(image_file, "LOAD_TRUNCATED_IMAGES", True)
+    good = write_png(tmp_path, *with_unknown_critical_chunk(ihdr(), idat(), IEND))
+    assert_same_statistics(fastweights.count(good), numpy_counts([GRAY]))
+    short = zlib_idat(zlib.compress(raw_rows())[:-6])
+    refused(write_png(tmp_path, *with_unknown_critical_chunk(ihdr(), short, IEND)), "not a valid zlib stream")
+
+
+def test_png_above_pillows_bomb_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    monkeypatch.setattr(pil, "MAX_IMAGE_PIXELS", 5)  # 12 pixels: over twice the limit
+    path = write_png(tmp_path, *with_unknown_critical_chunk(ihdr(), idat(), IEND))
+    refused(path, r"cannot decode this PNG \(Image size \(12 pixels\) exceeds limit of 10 pixels")
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        (ihdr(4, 3, 8, 3), chunk(b"PLTE", bytes(6)), idat(), IEND),  # indices up to 7, 2 entries
+        (
+            ihdr(4, 3, 4, 3),
+            chunk(b"PLTE", bytes(3 * 256)),
+            idat((GRAY[:, 0::2] << 4) | GRAY[:, 1::2]),
+            IEND,
+        ),  # 256 entries at 4 bits
+        (ihdr(), PLTE, idat(), IEND),  # a suggested palette in a gray image
+        (ihdr(), chunk(b"tRNS", b"\0" * 7), idat(), IEND),  # a malformed ancillary chunk
+        (ihdr(), idat(), IEND, b"trailing bytes"),
+    ],
+    ids=["index-beyond-PLTE", "PLTE-longer-than-the-depth", "PLTE-in-gray", "bad-tRNS", "after-IEND"],
+)
+def test_png_what_does_not_change_labels_is_accepted(tmp_path: Path, chunks: tuple[bytes, ...]) -> None:
+    assert_same_statistics(fastweights.count(write_png(tmp_path, *chunks)), numpy_counts([GRAY]))
+
+
+# ---- JPEG (counted only with allow_lossy=True) ----
+
+BLOCKS = np.kron(np.array([[0, 255], [255, 0]], np.uint8), np.ones((16, 16), np.uint8))
+
+
+def jpeg_bytes() -> bytes:
+    pil = pytest.importorskip("PIL.Image")
+    buffer = __import__("io").BytesIO()
+    pil.fromarray(BLOCKS).save(buffer, "JPEG", quality=100)
+    return buffer.getvalue()
+
+
+def segment(data: bytes, marker: int) -> tuple[int, int]:
+    """Where the segment of `marker` starts (its 0xff) and ends."""
+    start = data.index(bytes([0xFF, marker]))
+    return start, start + 2 + struct.unpack_from(">H", data, start + 2)[0]
+
+
+def write_jpeg(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "mask.jpg"
+    path.write_bytes(data)
+    return path
+
+
+def test_the_jpeg_counts_with_allow_lossy(tmp_path: Path) -> None:
+    counts = fastweights.count(write_jpeg(tmp_path, jpeg_bytes()), allow_lossy=True)
+    assert counts.n_pixels == BLOCKS.size
+
+
+@pytest.mark.parametrize("where", ["no-EOI", "inside-the-scan"])
+def test_jpeg_truncated_whatever_pillow_is_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    image_file = pytest.importorskip("PIL.ImageFile")
+    monkeypatch.setattr(image_file, "LOAD_TRUNCATED_IMAGES", True)  # Pillow would pad the image
+    data = jpeg_bytes()
+    _, scan = segment(data, 0xDA)
+    path = write_jpeg(tmp_path, data[:-2] if where == "no-EOI" else data[: (scan + len(data)) // 2])
+    refused(
+        path, "truncated JPEG: the file ends inside the image data, before its end-of-image marker", allow_lossy=True
+    )
+
+
+def test_jpeg_segment_past_the_end(tmp_path: Path) -> None:
+    data = jpeg_bytes()
+    _, end = segment(data, 0xDB)
+    refused(write_jpeg(tmp_path, data[: end - 3]), r"truncated JPEG: marker 0xdb at byte \d+ claims", allow_lossy=True)
+
+
+def test_jpeg_byte_that_is_not_a_marker(tmp_path: Path) -> None:
+    data = bytearray(jpeg_bytes())
+    _, end = segment(bytes(data), 0xDB)
+    data[end] = 0x12
+    refused(write_jpeg(tmp_path, bytes(data)), rf"damaged JPEG: byte {end} should start a marker", allow_lossy=True)
+
+
+def test_jpeg_without_a_frame_header(tmp_path: Path) -> None:
+    refused(write_jpeg(tmp_path, b"\xff\xd8\xff\xd9"), "no frame header before the end-of-image", allow_lossy=True)
+    data = jpeg_bytes()
+    start, end = segment(data, 0xC0)
+    path = write_jpeg(tmp_path, data[:start] + data[end:])
+    refused(path, "damaged JPEG: a scan before the frame header", allow_lossy=True)
+
+
+def test_jpeg_second_frame_header(tmp_path: Path) -> None:
+    data = jpeg_bytes()
+    start, end = segment(data, 0xC0)
+    path = write_jpeg(tmp_path, data[:end] + data[start:])
+    refused(path, "damaged JPEG: a second frame header", allow_lossy=True)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "message"),
+    [
+        (0, 32, "JPEG frame header gives a size of 0 x 32 pixels"),
+        (65535, 65535, "JPEG frame header claims 65535 x 65535 pixels, more than the limit of 2147483648"),
+        (20000, 20000, r"damaged JPEG: \d+ bytes cannot hold 20000 x 20000 pixels"),
+    ],
+)
+def test_jpeg_frame_size(tmp_path: Path, width: int, height: int, message: str) -> None:
+    data = bytearray(jpeg_bytes())
+    start, _ = segment(bytes(data), 0xC0)
+    struct.pack_into(">HH", data, start + 5, height, width)
+    refused(write_jpeg(tmp_path, bytes(data)), message, allow_lossy=True)
+
+
+def test_jpeg_above_pillows_bomb_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    monkeypatch.setattr(pil, "MAX_IMAGE_PIXELS", 100)  # 1024 pixels: over twice the limit
+    path = write_jpeg(tmp_path, jpeg_bytes())
+    refused(path, r"cannot decode JPEG \(Image size \(1024 pixels\) exceeds limit of 200 pixels", allow_lossy=True)
