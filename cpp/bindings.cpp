@@ -142,7 +142,8 @@ LabelArrays sparse_table(const std::vector<std::uint64_t>& table) {
 }
 
 // Many PNG files read and counted in one call that releases the GIL once: a worker thread gets
-// through a batch of small masks without handing the GIL back and forth per file. Each result:
+// through a batch of small masks without handing the GIL back and forth per file. The paths come as
+// the file system's bytes (os.fsencode), valid UTF-8 or not. Each result:
 // (errno of reading the file or 0, its size, status, message, values, counts).
 py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t max_pixels) {
     struct Result {
@@ -171,9 +172,9 @@ py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t ma
     return out;
 }
 
-// Many small .npy files read and counted with the GIL released once. Each result: None when the
-// file is not a plain little-endian integer array this counts (the general reader takes it, and
-// says what is wrong with a bad one), else (values, counts).
+// Many small .npy files (paths as file-system bytes) read and counted with the GIL released once.
+// Each result: None when the file is not a plain little-endian integer array this counts (the
+// general reader takes it, and says what is wrong with a bad one), else (values, counts).
 py::list count_npy_files(const std::vector<std::string>& paths) {
     std::vector<fastweights::npy::Result> results(paths.size());
     {
@@ -279,10 +280,11 @@ PYBIND11_MODULE(_core, m) {
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");
     m.def("count_npy_files", &count_npy_files, py::arg("paths"),
-          "Reads and counts many small .npy files with the GIL released once: per file (values, counts), "
+          "Reads and counts many small .npy files (paths as bytes, os.fsencode) with the GIL released once: "
+          "per file (values, counts), "
           "or None for one the general reader must take.");
     m.def("count_png_files", &count_png_files, py::arg("paths"), py::arg("max_pixels"),
-          "Reads and counts many PNG files with the GIL released once: a list of "
+          "Reads and counts many PNG files (paths as bytes, os.fsencode) with the GIL released once: a list of "
           "(errno, size, status, message, values, counts).");
     m.def("decode_png", &decode_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object to its samples in raster order (GIL released).");
