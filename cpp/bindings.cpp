@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "fastweights/files.hpp"
 #include "fastweights/histogram.hpp"
+#include "fastweights/mapping.hpp"
 #include "fastweights/npy.hpp"
 #include "fastweights/png.hpp"
 
@@ -259,6 +261,33 @@ py::dict cpu_features() {
     return found;
 }
 
+#if !defined(_WIN32)
+void bind_guarded_map(py::module_& m) {
+    using fastweights::mapping::GuardedMap;
+    py::class_<GuardedMap>(m, "GuardedMap", py::buffer_protocol(),
+                           "A read-only map of a whole file (path as bytes); reads past the end of a "
+                           "file that shrank read zeros and set faulted() instead of killing the process.")
+        .def(py::init([](const py::bytes& path) {
+                 auto mapped = std::make_unique<GuardedMap>(std::string(path));
+                 if (mapped->error() != 0) {
+                     errno = mapped->error();
+                     PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path.ptr());
+                     throw py::error_already_set();
+                 }
+                 return mapped;
+             }),
+             py::arg("path"))
+        .def_buffer([](GuardedMap& mapped) {
+            static const unsigned char nothing = 0;
+            const unsigned char* data = mapped.size() ? mapped.data() : &nothing;
+            return py::buffer_info(const_cast<unsigned char*>(data), 1, py::format_descriptor<std::uint8_t>::format(),
+                                   1, {static_cast<py::ssize_t>(mapped.size())}, {py::ssize_t{1}}, true);
+        })
+        .def("faulted", &GuardedMap::faulted)
+        .def("discard", &GuardedMap::discard, py::arg("offset"), py::arg("length"));
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -292,5 +321,8 @@ PYBIND11_MODULE(_core, m) {
           "The signature and IHDR of a PNG held in a bytes-like object.");
     m.def("copy_bytes", &copy_bytes, py::arg("target").noconvert(), py::arg("source").noconvert(),
           py::arg("threads"), "Copies source's bytes to the start of target with up to `threads` threads.");
+#if !defined(_WIN32)
+    bind_guarded_map(m);
+#endif
     m.attr("__version__") = FASTWEIGHTS_VERSION;
 }

@@ -91,6 +91,8 @@ def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
             )
         if size <= SMALL_FILE_BYTES:
             data = file.read(header.nbytes)
+            if len(data) != header.nbytes:
+                raise InputError(f"{path}: shrank from {size:,} bytes while it was being read")
             array = np.frombuffer(data, header.dtype).reshape(header.shape, order="F" if header.fortran else "C")
             yield from images_of_array(path, array, options.stack_axis)
             return
