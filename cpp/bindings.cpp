@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "fastweights/files.hpp"
 #include "fastweights/histogram.hpp"
+#include "fastweights/mapping.hpp"
 #include "fastweights/npy.hpp"
 #include "fastweights/png.hpp"
 
@@ -142,7 +144,8 @@ LabelArrays sparse_table(const std::vector<std::uint64_t>& table) {
 }
 
 // Many PNG files read and counted in one call that releases the GIL once: a worker thread gets
-// through a batch of small masks without handing the GIL back and forth per file. Each result:
+// through a batch of small masks without handing the GIL back and forth per file. The paths come as
+// the file system's bytes (os.fsencode), valid UTF-8 or not. Each result:
 // (errno of reading the file or 0, its size, status, message, values, counts).
 py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t max_pixels) {
     struct Result {
@@ -171,9 +174,9 @@ py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t ma
     return out;
 }
 
-// Many small .npy files read and counted with the GIL released once. Each result: None when the
-// file is not a plain little-endian integer array this counts (the general reader takes it, and
-// says what is wrong with a bad one), else (values, counts).
+// Many small .npy files (paths as file-system bytes) read and counted with the GIL released once.
+// Each result: None when the file is not a plain little-endian integer array this counts (the
+// general reader takes it, and says what is wrong with a bad one), else (values, counts).
 py::list count_npy_files(const std::vector<std::string>& paths) {
     std::vector<fastweights::npy::Result> results(paths.size());
     {
@@ -258,6 +261,33 @@ py::dict cpu_features() {
     return found;
 }
 
+#if !defined(_WIN32)
+void bind_guarded_map(py::module_& m) {
+    using fastweights::mapping::GuardedMap;
+    py::class_<GuardedMap>(m, "GuardedMap", py::buffer_protocol(),
+                           "A read-only map of a whole file (path as bytes); reads past the end of a "
+                           "file that shrank read zeros and set faulted() instead of killing the process.")
+        .def(py::init([](const py::bytes& path) {
+                 auto mapped = std::make_unique<GuardedMap>(std::string(path));
+                 if (mapped->error() != 0) {
+                     errno = mapped->error();
+                     PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path.ptr());
+                     throw py::error_already_set();
+                 }
+                 return mapped;
+             }),
+             py::arg("path"))
+        .def_buffer([](GuardedMap& mapped) {
+            static const unsigned char nothing = 0;
+            const unsigned char* data = mapped.size() ? mapped.data() : &nothing;
+            return py::buffer_info(const_cast<unsigned char*>(data), 1, py::format_descriptor<std::uint8_t>::format(),
+                                   1, {static_cast<py::ssize_t>(mapped.size())}, {py::ssize_t{1}}, true);
+        })
+        .def("faulted", &GuardedMap::faulted)
+        .def("discard", &GuardedMap::discard, py::arg("offset"), py::arg("length"));
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -279,10 +309,11 @@ PYBIND11_MODULE(_core, m) {
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");
     m.def("count_npy_files", &count_npy_files, py::arg("paths"),
-          "Reads and counts many small .npy files with the GIL released once: per file (values, counts), "
+          "Reads and counts many small .npy files (paths as bytes, os.fsencode) with the GIL released once: "
+          "per file (values, counts), "
           "or None for one the general reader must take.");
     m.def("count_png_files", &count_png_files, py::arg("paths"), py::arg("max_pixels"),
-          "Reads and counts many PNG files with the GIL released once: a list of "
+          "Reads and counts many PNG files (paths as bytes, os.fsencode) with the GIL released once: a list of "
           "(errno, size, status, message, values, counts).");
     m.def("decode_png", &decode_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object to its samples in raster order (GIL released).");
@@ -290,5 +321,8 @@ PYBIND11_MODULE(_core, m) {
           "The signature and IHDR of a PNG held in a bytes-like object.");
     m.def("copy_bytes", &copy_bytes, py::arg("target").noconvert(), py::arg("source").noconvert(),
           py::arg("threads"), "Copies source's bytes to the start of target with up to `threads` threads.");
+#if !defined(_WIN32)
+    bind_guarded_map(m);
+#endif
     m.attr("__version__") = FASTWEIGHTS_VERSION;
 }

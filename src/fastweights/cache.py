@@ -71,7 +71,7 @@ class Cache:
     def lookup(self, path: str, size: int, mtime_ns: int) -> list[CachedImage] | None:
         row = self.connection.execute(
             "SELECT size, mtime_ns, images FROM counts WHERE path = ? AND settings = ?",
-            (os.path.abspath(path), self.settings),
+            (_key(path), self.settings),
         ).fetchone()
         if row is None or (row[0], row[1]) != (size, mtime_ns):
             return None
@@ -87,7 +87,7 @@ class Cache:
             return
         rows = [
             (
-                os.path.abspath(path),
+                _key(path),
                 self.settings,
                 size,
                 mtime_ns,
@@ -106,3 +106,14 @@ class Cache:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _key(path: str) -> str | bytes:
+    """The absolute path; as the file system's bytes (an SQLite blob, never equal to a text key)
+    when it is not valid UTF-8, which SQLite text cannot hold."""
+    absolute = os.path.abspath(path)
+    try:
+        absolute.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(absolute)
+    return absolute

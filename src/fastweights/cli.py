@@ -40,6 +40,7 @@ class UsageError(ValueError):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_undecodable_names()
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -68,6 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, error, EXIT_BAD_DATA)
     except (ValueError, TypeError) as error:
         return _fail(args, error, EXIT_USAGE)
+
+
+def _escape_undecodable_names() -> None:
+    """A file name that is not valid UTF-8 (a str holding surrogate escapes) is printed escaped
+    (mask_\\udcff.png), as Python prints it on stderr, instead of failing the whole output in a
+    locale whose stdout is strict."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:

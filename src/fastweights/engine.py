@@ -78,7 +78,16 @@ class Skipped:
     reason: str
 
 
-Outcome = Union[list[ImageCount], Skipped]
+@dataclass(frozen=True)
+class Failed:
+    """A bad input with on_error="raise": raised once every input before it is counted, so that the
+    error is that of the first bad input in input order, whichever thread met it first."""
+
+    name: str
+    error: InputError
+
+
+Outcome = Union[list[ImageCount], Skipped, Failed]
 
 
 @dataclass(frozen=True)
@@ -281,15 +290,20 @@ class _Run:
         self.settings, self.workers, self.total = settings, workers, total
         self.checkpoint, self.cache = checkpoint, cache
         self.in_flight: dict[int, FileInput] = {}  # with a cache: files handed out, not yet taken
+        self.failed: tuple[int, Failed] | None = None  # the first bad input met, by input position
 
     def count_all(self, items: Iterable[Input]) -> None:
         """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
-        `workers` threads. At most two batches per worker are in flight."""
+        `workers` threads. At most two batches per worker are in flight. A bad input stops the
+        handing out of work (with on_error="raise"); the error raised is that of the first bad input
+        in input order, once every input before it is counted."""
         listed = len(items) if isinstance(items, list) else None
         work = _batches(self._to_count(items), self.workers, listed)
         if self.workers == 1:
             for piece in work:
                 self._take(_count_work(piece, self.settings, 1))
+                if self.failed is not None:
+                    raise self.failed[1].error
             return
         pending: set[Future[list[Result]]] = set()
 
@@ -300,19 +314,30 @@ class _Run:
 
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fastweights") as pool:
             try:
-                for piece in work:
-                    if isinstance(piece, tuple):  # one big input
-                        self._take(_count_work(piece, self.settings, self.workers))
-                        continue
-                    if len(pending) >= 2 * self.workers:
-                        collect(wait(pending, return_when=FIRST_COMPLETED).done)
-                    # The count's placement (a context variable) goes with the work to the worker.
-                    pending.add(pool.submit(copy_context().run, _count_work, piece, self.settings, 1))
+                try:
+                    for piece in work:
+                        if self.failed is not None:  # every input before it is handed out already
+                            break
+                        if isinstance(piece, tuple):  # one big input
+                            self._take(_count_work(piece, self.settings, self.workers))
+                            continue
+                        if len(pending) >= 2 * self.workers:
+                            collect(wait(pending, return_when=FIRST_COMPLETED).done)
+                        # The count's placement (a context variable) goes with the work to the worker.
+                        pending.add(pool.submit(copy_context().run, _count_work, piece, self.settings, 1))
+                except InputError:
+                    # The listing met a bad path, after every input handed out: one of those may
+                    # be bad too, and comes first.
+                    collect(list(pending))
+                    if self.failed is None:
+                        raise
                 collect(list(pending))
             except BaseException:
                 for future in pending:
                     future.cancel()
                 raise
+        if self.failed is not None:
+            raise self.failed[1].error
 
     def _to_count(self, items: Iterable[Input]) -> Iterator[tuple[int, Input]]:
         """The inputs left to count, with their positions: not those the checkpoint has done, nor
@@ -345,6 +370,11 @@ class _Run:
         return limit is None or all(classes.size == 0 or classes[-1] < limit for _, classes, *_ in images)
 
     def _take(self, results: list[Result]) -> None:
+        for result in results:
+            if not isinstance(result, BatchCount) and isinstance(result[2], Failed):
+                if self.failed is None or result[0] < self.failed[0]:
+                    self.failed = (result[0], result[2])
+        results = [result for result in results if isinstance(result, BatchCount) or not isinstance(result[2], Failed)]
         self.total.take(results)
         if self.cache is not None:
             self.cache.store(self._new_entries(results))
@@ -395,6 +425,9 @@ def _batches(items: Iterable[tuple[int, Input]], workers: int, listed: int | Non
     queued = 0
     for index, item in items:
         if item.nbytes > CHUNK_BYTES:
+            if batch:  # handed out first: work goes out in input order
+                yield batch
+                batch, queued = [], 0
             yield index, item
             continue
         batch.append((index, item))
@@ -462,7 +495,8 @@ def _classify_batch(entries: list[tuple[int, Input, Tally]], settings: Settings)
 def _count_input(
     item: Input, settings: Settings, kernel_threads: int, tallied: Tally | InputError | None = None
 ) -> Outcome:
-    """The counts of every image of one input, or, with on_error="skip", why it was left out.
+    """The counts of every image of one input, or why it was left out (on_error="skip") or stops
+    the count (on_error="raise").
     `tallied`: the input's tally (or error), when it was decoded with others in one call."""
     try:
         try:
@@ -479,7 +513,7 @@ def _count_input(
             raise InputError(f"{item.name}: cannot be read: {reason}") from error
     except InputError as error:
         if settings.on_error == "raise":
-            raise
+            return Failed(item.name, error)
         return Skipped(item.name, str(error))
 
 

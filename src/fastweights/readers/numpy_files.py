@@ -91,6 +91,8 @@ def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
             )
         if size <= SMALL_FILE_BYTES:
             data = file.read(header.nbytes)
+            if len(data) != header.nbytes:
+                raise InputError(f"{path}: shrank from {size:,} bytes while it was being read")
             array = np.frombuffer(data, header.dtype).reshape(header.shape, order="F" if header.fortran else "C")
             yield from images_of_array(path, array, options.stack_axis)
             return
@@ -101,8 +103,10 @@ def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
 
 def tally_npy_files(paths: list[str]) -> list[Tally | None]:
     """The tallies of many small .npy files, read and counted in one call that releases the GIL once;
-    None for a file that needs the general reader (not a plain integer array, or damaged)."""
-    return [None if result is None else Tally(*result) for result in _core.count_npy_files(paths)]
+    None for a file that needs the general reader (not a plain integer array, or damaged). The paths
+    go as the file system's bytes, so that names that are not valid UTF-8 get there too."""
+    found = _core.count_npy_files([os.fsencode(path) for path in paths])
+    return [None if result is None else Tally(*result) for result in found]
 
 
 def open_npz(path: str, options: ReadOptions) -> Iterator[Image]:

@@ -61,7 +61,10 @@ def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | Inpu
     """The tallies of many PNG files, read and decoded in one call that releases the GIL once (what
     a worker does with a batch of small masks); an error in place of the tally of a bad file."""
     results: list[Tally | InputError] = []
-    for path, (error, size, status, message, values, counts) in zip(paths, _core.count_png_files(paths, MAX_PIXELS)):
+    # As the file system's bytes: a name that is not valid UTF-8 (a str with surrogate escapes)
+    # cannot become a C++ string any other way.
+    found = _core.count_png_files([os.fsencode(path) for path in paths], MAX_PIXELS)
+    for path, (error, size, status, message, values, counts) in zip(paths, found):
         try:
             if error:
                 raise InputError(f"{path}: cannot be read: {os.strerror(error)}")
