@@ -4,6 +4,7 @@ sampling weights, estimates, addition and JSON all work on its sparse (CSR) form
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -262,3 +263,12 @@ def test_zero_cells_are_dropped_so_equal_tables_compare_equal() -> None:
     given_zeros = PerImageTable([0, 3, 3, 4], [0, 2, 3, 1], [5, 0, 2, 0], (3, 4))
     assert given_zeros == PerImageTable.from_dense([[5, 0, 0, 2], [0, 0, 0, 0], [0, 0, 0, 0]])
     assert given_zeros.indptr.tolist() == [0, 2, 2, 2] and given_zeros.nnz == 2
+
+
+def test_a_pickled_counts_leaves_its_dense_view_behind() -> None:
+    counts = counts_of(np.array([[1, 0, 2], [0, 0, 5]], np.uint64))
+    dense = counts.per_image
+    assert counts.__getstate__()["_dense"] is None and counts.__dict__["_dense"] is dense
+    restored = pickle.loads(pickle.dumps(counts))
+    assert restored == counts and restored.__dict__["_dense"] is None
+    assert np.array_equal(restored.per_image, dense)

@@ -239,6 +239,10 @@ class Counts:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The dense view is a cache: a pickled Counts (Dask, MPI) travels with its sparse table only.
+        return {**self.__dict__, "_dense": None}
+
     # -- files ---------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -362,11 +366,7 @@ def _check_consistent(counts: Counts) -> None:
 
 
 def _pad(array: np.ndarray, size: int) -> np.ndarray:
-    missing = size - array.shape[-1]
-    if missing <= 0:
-        return array
-    widths = [(0, 0)] * (array.ndim - 1) + [(0, missing)]
-    return np.pad(array, widths)
+    return np.pad(array, (0, size - array.size)) if size > array.size else array
 
 
 def _from_json(values: Any) -> np.ndarray:
