@@ -79,7 +79,7 @@ def test_save_and_load_keep_exact_integers_beyond_float_precision(tmp_path: Path
     assert loaded == counts
     assert int(loaded.pixels[0]) == huge and loaded.n_pixels == huge + 2**53 + 1
     data = json.loads(path.read_text())
-    assert data["format"] == "fastweights.counts" and data["format_version"] == 1
+    assert data["format"] == "fastweights.counts" and data["format_version"] == 2
 
 
 def test_a_real_count_round_trips(tmp_path: Path) -> None:

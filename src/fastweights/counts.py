@@ -11,11 +11,14 @@ import numpy as np
 
 from . import weights as _weights
 from ._atomic import write_json
+from .per_image import DENSE_LIMIT, PerImageTable
 
 __all__ = ["Counts"]
 
 FORMAT = "fastweights.counts"
-FORMAT_VERSION = 1
+# 2: per_image saved by its non-zero cells (CSR); version 1 files (a dense per_image) still load.
+FORMAT_VERSION = 2
+_READS = (1, 2)
 # Settings that change what a count means: Counts made with different ones do not add.
 _SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
 
@@ -29,7 +32,9 @@ class Counts:
     n_images         inputs counted
     n_pixels         pixels counted (ignored pixels excluded)
     ignored          pixels equal to an ignore_index value
-    per_image        (n_images, num_classes) counts, when asked for with per_image=True
+    per_image        (n_images, num_classes) counts, when asked for with per_image=True: a dense
+                     read-only array when it has at most DENSE_LIMIT cells; per_image_sparse is the
+                     table by its non-zero cells (a PerImageTable, CSR), whatever its size
     sources          the name of each counted input, in order
     errors           (input, reason) of each input left out with on_error="skip"
     params           the settings the count was made with, and the fastweights version
@@ -44,7 +49,7 @@ class Counts:
         n_images: int,
         n_pixels: int,
         ignored: int = 0,
-        per_image: np.ndarray | None = None,
+        per_image: np.ndarray | PerImageTable | None = None,
         sources: Sequence[str] = (),
         errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
@@ -55,7 +60,8 @@ class Counts:
         self.n_images = _count("n_images", n_images)
         self.n_pixels = _count("n_pixels", n_pixels)
         self.ignored = _count("ignored", ignored)
-        self.per_image = None if per_image is None else _per_image(per_image, self.n_images, len(self.pixels))
+        self._per_image = None if per_image is None else _per_image(per_image, self.n_images, len(self.pixels))
+        self._dense: np.ndarray | None = None
         self.sources = tuple(sources)
         self.errors = [(str(name), str(reason)) for name, reason in errors]
         self.params = dict(params or {})
@@ -64,6 +70,32 @@ class Counts:
     @property
     def num_classes(self) -> int:
         return len(self.pixels)
+
+    @property
+    def per_image_sparse(self) -> PerImageTable | None:
+        """The per-image table by its non-zero cells (indptr, indices, data; `.to_scipy()`), or None
+        without per_image=True. Its memory is its non-zero cells', whatever the labels."""
+        return self._per_image
+
+    @property
+    def per_image(self) -> np.ndarray | None:
+        """The (n_images, num_classes) uint64 table, dense and read-only, or None without
+        per_image=True. A table of more than DENSE_LIMIT cells is refused (ValueError): its dense
+        size comes from the largest label, not from the data; use `per_image_sparse`."""
+        if self._per_image is None:
+            return None
+        if self._dense is None:
+            n_images, num_classes = self._per_image.shape
+            if n_images * num_classes > DENSE_LIMIT:
+                raise ValueError(
+                    f"per_image: a dense {n_images:,} x {num_classes:,} table would take "
+                    f"{n_images * num_classes * 8 / 2**30:,.1f} GiB for {self._per_image.nnz:,} non-zero cells "
+                    f"(more than {DENSE_LIMIT:,} cells); use counts.per_image_sparse "
+                    "(CSR indptr, indices, data, or .to_scipy())"
+                )
+            self._dense = self._per_image.toarray()
+            self._dense.flags.writeable = False
+        return self._dense
 
     @classmethod
     def from_arrays(
@@ -125,12 +157,12 @@ class Counts:
         values = _weights.class_weights(
             self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
         )
-        if not self.is_estimate or self.per_image is None:
+        if not self.is_estimate or self._per_image is None:
             return values
         from .estimate import estimated_weights
 
         options = {"normalize": normalize, "clip": clip, **params}
-        return estimated_weights(self.per_image, values, scheme, options, level=level)
+        return estimated_weights(self._per_image, values, scheme, options, level=level)
 
     @property
     def is_estimate(self) -> bool:
@@ -143,9 +175,9 @@ class Counts:
         See `fastweights.sampling`."""
         from .sampling import sample_weights
 
-        if self.per_image is None:
+        if self._per_image is None:
             raise ValueError("sample_weights needs the per-image table: count with per_image=True")
-        return sample_weights(self.per_image, scheme, **params)
+        return sample_weights(self._per_image, scheme, **params)
 
     def pos_weight(self, *, absent: float | str = 0.0) -> np.ndarray:
         """negatives / positives for BCEWithLogitsLoss: shape (1,) for binary masks, else one per class."""
@@ -166,8 +198,8 @@ class Counts:
                 raise ValueError(f"cannot add Counts made with different {key}: {mine!r} and {theirs!r}")
         size = max(self.num_classes, other.num_classes)
         per_image = None
-        if self.per_image is not None and other.per_image is not None:
-            per_image = np.vstack([_pad(self.per_image, size), _pad(other.per_image, size)])
+        if self._per_image is not None and other._per_image is not None:
+            per_image = PerImageTable.stack([self._per_image, other._per_image], size)
         return Counts(
             pixels=_pad(self.pixels, size) + _pad(other.pixels, size),
             images=_pad(self.images, size) + _pad(other.images, size),
@@ -190,9 +222,9 @@ class Counts:
         if not isinstance(other, Counts):
             return NotImplemented
         same_table = (
-            self.per_image is None
-            if other.per_image is None
-            else self.per_image is not None and np.array_equal(self.per_image, other.per_image)
+            self._per_image is None
+            if other._per_image is None
+            else self._per_image is not None and self._per_image == other._per_image
         )
         return (
             np.array_equal(self.pixels, other.pixels)
@@ -207,6 +239,10 @@ class Counts:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The dense view is a cache: a pickled Counts (Dask, MPI) travels with its sparse table only.
+        return {**self.__dict__, "_dense": None}
+
     # -- files ---------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,7 +256,7 @@ class Counts:
             "n_images": self.n_images,
             "n_pixels": self.n_pixels,
             "ignored": self.ignored,
-            "per_image": None if self.per_image is None else self.per_image.tolist(),
+            "per_image": None if self._per_image is None else self._per_image.to_json(),
             "sources": list(self.sources),
             "errors": [list(error) for error in self.errors],
             "params": self.params,
@@ -230,20 +266,26 @@ class Counts:
     def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
         if data.get("format") != FORMAT:
             raise ValueError(f"{origin}: not a fastweights Counts file (format={data.get('format')!r})")
-        if data.get("format_version") != FORMAT_VERSION:
+        if data.get("format_version") not in _READS:
             raise ValueError(
                 f"{origin}: Counts format version {data.get('format_version')!r}; "
-                f"this fastweights reads version {FORMAT_VERSION}"
+                f"this fastweights reads versions {', '.join(map(str, _READS))}"
             )
         try:
+            pixels = _from_json(data["pixels"])
+            table = data.get("per_image")
+            if isinstance(table, Mapping):
+                table = PerImageTable.from_json(table, (data["n_images"], pixels.size))
+            elif table is not None:
+                table = _from_json(table)
             return cls(
-                pixels=_from_json(data["pixels"]),
+                pixels=pixels,
                 images=_from_json(data["images"]),
                 image_pixels=_from_json(data["image_pixels"]),
                 n_images=data["n_images"],
                 n_pixels=data["n_pixels"],
                 ignored=data["ignored"],
-                per_image=None if data.get("per_image") is None else _from_json(data["per_image"]),
+                per_image=table,
                 sources=data.get("sources", ()),
                 errors=[tuple(error) for error in data.get("errors", ())],
                 params=data.get("params", {}),
@@ -296,15 +338,12 @@ def _counts_array(name: str, values: Any, length: int | None = None) -> np.ndarr
     return array.astype(np.uint64)
 
 
-def _per_image(values: Any, n_images: int, num_classes: int) -> np.ndarray:
-    table = np.asarray(values)
-    if table.size == 0:
-        table = table.reshape(n_images, num_classes)
-    if table.shape != (n_images, num_classes) or table.dtype.kind not in "iu" or (table.size and table.min() < 0):
-        raise ValueError(
-            f"per_image: expected ({n_images}, {num_classes}) non-negative integer counts, got {table.shape}"
-        )
-    return table.astype(np.uint64)
+def _per_image(values: Any, n_images: int, num_classes: int) -> PerImageTable:
+    if not isinstance(values, PerImageTable):
+        return PerImageTable.from_dense(values, (n_images, num_classes))
+    if values.shape != (n_images, num_classes):
+        raise ValueError(f"per_image: expected a ({n_images}, {num_classes}) table, got {values.shape}")
+    return values
 
 
 def _count(name: str, value: Any) -> int:
@@ -327,11 +366,7 @@ def _check_consistent(counts: Counts) -> None:
 
 
 def _pad(array: np.ndarray, size: int) -> np.ndarray:
-    missing = size - array.shape[-1]
-    if missing <= 0:
-        return array
-    widths = [(0, 0)] * (array.ndim - 1) + [(0, missing)]
-    return np.pad(array, widths)
+    return np.pad(array, (0, size - array.size)) if size > array.size else array
 
 
 def _from_json(values: Any) -> np.ndarray:

@@ -28,6 +28,7 @@ from .counts import Counts
 from .errors import InputError
 from .images import CHUNK_BYTES, Image, ReadOptions
 from .kernels import apply_environment
+from .per_image import PerImageTable
 from .placement import Placement, placed
 from .progress import ProgressSpec, Reporter, make_reporter
 from .readers import tally_files
@@ -691,10 +692,8 @@ class Accumulator:
         sources = tuple(name for index in order for name in self.names[index])
         table = None
         if self.rows is not None:
-            table = np.zeros((len(sources), self.pixels.size), np.uint64)
             rows = (row for index in order for row in self.rows[index])
-            for position, (classes, pixels) in enumerate(rows):
-                table[position, classes] = pixels
+            table = PerImageTable.from_rows(rows, self.pixels.size)
         return Counts(
             pixels=self.pixels,
             images=self.images,

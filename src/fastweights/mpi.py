@@ -16,6 +16,7 @@ import numpy as np
 from ._optional import require
 from .counts import Counts
 from .errors import InputError
+from .per_image import PerImageTable
 from .shards import split_by_bytes
 from .sources import expand, file_paths
 
@@ -85,7 +86,7 @@ def _reduce(comm: Any, root: int, share: Counts | None, share_bytes: int, mpi: A
         (
             share.sources if share is not None else (),
             share.errors if share is not None else [],
-            share.per_image if share is not None else None,
+            share.per_image_sparse if share is not None else None,
             share.params if share is not None else None,
             share_bytes,
         ),
@@ -95,7 +96,7 @@ def _reduce(comm: Any, root: int, share: Counts | None, share_bytes: int, mpi: A
         return None
     params = next(part[3] for part in names if part[3] is not None)
     tables = [part[2] for part in names if part[2] is not None]
-    per_image = np.vstack([np.pad(t, ((0, 0), (0, width - t.shape[1]))) for t in tables]) if tables else None
+    per_image = PerImageTable.stack(tables, width) if tables else None
     return Counts(
         pixels=total[:width],
         images=total[width : 2 * width],

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from .per_image import PerImageTable
+
 __all__ = ["SAMPLING_SCHEMES", "sample_weights"]
 
 SAMPLING_SCHEMES = {
@@ -24,41 +26,55 @@ SAMPLING_SCHEMES = {
 
 
 def sample_weights(
-    per_image: npt.NDArray[np.uint64],
+    per_image: npt.NDArray[np.uint64] | PerImageTable,
     scheme: str,
     *,
     t: float = 0.001,
     temperature: float = 0.01,
     min_pixels: int = 1,
 ) -> npt.NDArray[np.float64]:
-    """One weight per row of `per_image` (images x classes pixel counts)."""
-    table = np.asarray(per_image)
-    if table.ndim != 2 or table.shape[0] == 0:
+    """One weight per row of `per_image` (images x classes pixel counts: a dense array or a
+    `PerImageTable`). Computed over the table's non-zero cells: its memory and time follow them,
+    not the number of classes."""
+    if isinstance(per_image, PerImageTable):
+        table = per_image
+    else:
+        dense = np.asarray(per_image)
+        if dense.ndim != 2:
+            raise ValueError("sample_weights needs a per-image table: count with per_image=True")
+        table = PerImageTable.from_dense(dense)
+    n_images = table.shape[0]
+    if n_images == 0:
         raise ValueError("sample_weights needs a per-image table: count with per_image=True")
     if isinstance(min_pixels, bool) or not isinstance(min_pixels, (int, np.integer)) or min_pixels < 1:
         raise ValueError(f"min_pixels={min_pixels!r}: expected a positive integer")
-    holds = table >= min_pixels
+    holds = table.data >= np.uint64(min_pixels)
+    # The classes seen, numbered 0..K-1: per-class arrays have one entry per class present.
+    seen, column = np.unique(table.indices, return_inverse=True)
+    images = np.bincount(column[holds], minlength=seen.size)
+    rows = table.row_ids()
     if scheme == "repeat_factor":
         if not t > 0:
             raise ValueError(f"t={t!r}: expected a positive threshold")
-        share = holds.mean(axis=0)
+        share = images / n_images
         with np.errstate(divide="ignore"):
             factor = np.maximum(1.0, np.sqrt(t / share))
         factor[share == 0] = 1.0
-        return np.where(holds, factor, 1.0).max(axis=1)
+        weights = np.ones(n_images)
+        np.maximum.at(weights, rows[holds], factor[column[holds]])
+        return weights
     if scheme == "rare_class":
         if not temperature > 0:
             raise ValueError(f"temperature={temperature!r}: expected a positive number")
-        pixels = table.sum(axis=0, dtype=np.float64)
-        images = holds.sum(axis=0)
+        pixels = np.bincount(column, weights=table.data.astype(np.float64), minlength=seen.size)
         drawable = images > 0
         if not drawable.any():
             raise ValueError(f"no image holds {min_pixels} pixels of any class")
         frequency = pixels / pixels.sum()
         logits = (1.0 - frequency[drawable]) / temperature
-        chance = np.zeros(table.shape[1])
+        chance = np.zeros(seen.size)
         chance[drawable] = np.exp(logits - logits.max())
         chance /= chance.sum()
         per_image_of_class = np.divide(chance, images, out=np.zeros_like(chance), where=drawable)
-        return holds @ per_image_of_class
+        return np.bincount(rows[holds], weights=per_image_of_class[column[holds]], minlength=n_images)
     raise ValueError(f"scheme={scheme!r}: expected one of {', '.join(map(repr, SAMPLING_SCHEMES))}")
