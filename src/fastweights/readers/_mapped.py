@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 
@@ -29,9 +30,14 @@ class MappedFile:
         self._base = np.frombuffer(self._map, np.uint8).ctypes.data if self._map is not None else 0
 
     def array(self, dtype: np.dtype, shape: tuple[int, ...], offset: int, fortran: bool) -> np.ndarray:
-        count = int(np.prod(shape, dtype=np.int64))
-        if count == 0 or self._map is None:
+        count = math.prod(shape)
+        if count == 0:
             return np.empty(shape, dtype)
+        if self._map is None or offset + count * dtype.itemsize > self.size:
+            # The reader checked the size it saw: the file was cut short since.
+            raise InputError(
+                f"{self.path}: {offset + count * dtype.itemsize:,} bytes needed, the file now has {self.size:,}"
+            )
         flat = np.frombuffer(self._map, dtype, count=count, offset=offset)
         return flat.reshape(shape, order="F" if fortran else "C")
 

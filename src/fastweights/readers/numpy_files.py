@@ -4,6 +4,7 @@ binary files (memory-mapped, through `fastweights.raw`)."""
 from __future__ import annotations
 
 import ast
+import lzma
 import math
 import os
 import re
@@ -26,7 +27,7 @@ from ._mapped import MappedFile
 __all__ = ["RawFile", "open_npy", "open_npz", "raw", "tally_npy_files"]
 
 NPY_MAGIC = b"\x93NUMPY"
-_DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+_DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError)
 ZIP_MAGIC = b"PK\x03\x04"
 
 
