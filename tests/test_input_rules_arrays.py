@@ -135,6 +135,30 @@ def test_npy_header_rules(tmp_path: Path, header: str, data: bytes, match: str, 
     refused(path, r"bad\.npy: " + match, stack_axis=stack_axis)
 
 
+def test_the_batch_path_counts_only_numpy_s_plain_spelling_of_the_exact_size(tmp_path: Path) -> None:
+    """The C++ batch path leaves every other file to the general reader, which checks it."""
+    from fastweights.readers.numpy_files import tally_npy_files
+
+    files = {
+        "plain": npy_bytes(PLAIN),
+        "plain_v2": npy_bytes(PLAIN, version=2),
+        "plain_v3": npy_bytes(PLAIN, version=3),
+        "one_dim": npy_bytes(PLAIN.replace("(2, 3)", "(6,)")),
+        "no_space": npy_bytes(PLAIN.replace("(2, 3)", "(2,3)")),
+        "leading_zero": npy_bytes(PLAIN.replace("(2, 3)", "(02, 3)")),
+        "negative": npy_bytes(PLAIN.replace("(2, 3)", "(-2, 3)")),
+        "one_dim_no_comma": npy_bytes(PLAIN.replace("(2, 3)", "(6)")),
+        "twice": npy_bytes(PLAIN.replace("{", "{'descr': '<u2', ")),
+        "short": npy_bytes(PLAIN, MASK.tobytes()[:-1]),
+        "long": npy_bytes(PLAIN, MASK.tobytes() + b"\0"),
+        "overflow": npy_bytes(PLAIN.replace("(2, 3)", "(4294967296, 4294967296, 4294967296)")),
+        "minor_version": npy_bytes(PLAIN)[:7] + b"\x01" + npy_bytes(PLAIN)[8:],
+    }
+    paths = [str(write(tmp_path, f"{name}.npy", data)) for name, data in files.items()]
+    counted = {Path(path).stem for path, tally in zip(paths, tally_npy_files(paths)) if tally is not None}
+    assert counted == {"plain", "plain_v2", "plain_v3", "one_dim"}
+
+
 @pytest.mark.parametrize("stack_axis", [None, 0])
 def test_npy_header_length_field_past_the_end(tmp_path: Path, stack_axis: int | None) -> None:
     path = write(tmp_path, "long.npy", npy_bytes(PLAIN, version=2, length=1 << 31))
