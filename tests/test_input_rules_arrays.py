@@ -231,6 +231,42 @@ def test_npz_stored_member_crc_is_checked_in_slices(tmp_path: Path) -> None:
     refused(path, r"big\.npz:a: CRC-32")
 
 
+@pytest.mark.parametrize("stack_axis", [0, 1])
+def test_npz_stored_member_crc_is_checked_before_slices_are_counted(tmp_path: Path, stack_axis: int) -> None:
+    path = npz_of(tmp_path / "crc.npz", a=np.zeros((64, 64), np.uint8))
+    data = bytearray(path.read_bytes())
+    data[300] = 1
+    path.write_bytes(bytes(data))
+    refused(path, r"crc\.npz:a: CRC-32 of the member's data", stack_axis=stack_axis)
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_npz_folded_crc_of_regions_out_of_order_checks_the_whole_member(tmp_path: Path, damaged: bool) -> None:
+    from fastweights.readers import numpy_files
+
+    path = npz_of(tmp_path / "order.npz", a=np.arange(1000, dtype=np.uint16))
+    if damaged:
+        data = bytearray(path.read_bytes())
+        data[-300] ^= 1
+        path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.infolist()[0]
+    start = numpy_files._check_member(str(path), "order.npz:a", info, path.stat().st_size)
+    mapped = numpy_files.MappedFile(str(path))
+    with path.open("rb") as file:
+        file.seek(start)
+        header = numpy_files.read_npy_header(file, "order.npz:a", info.file_size)
+    array = mapped.array(header.dtype, header.shape, start + header.offset, header.fortran)
+    folded = numpy_files._FoldedCrc("order.npz:a", mapped, start, header.offset, info)
+    folded.release(array[500:])
+    if damaged:
+        with pytest.raises(InputError, match=r"order\.npz:a: CRC-32 of the member's data"):
+            folded.release(array[:500])
+    else:
+        folded.release(array[:500])
+    assert not folded.in_order
+
+
 def test_npz_member_sizes_beyond_the_file(tmp_path: Path) -> None:
     path = npz_of(tmp_path / "sizes.npz", a=MASK)
     path.write_bytes(set_sizes(bytearray(path.read_bytes()), 1 << 30, 1 << 30))

@@ -15,7 +15,7 @@ try:
 except ImportError:  # numpy < 2
     from numpy import byte_bounds  # type: ignore[attr-defined,no-redef]
 
-__all__ = ["MappedFile"]
+__all__ = ["MappedFile", "byte_bounds"]
 
 _PAGE = mmap.PAGESIZE
 
@@ -40,6 +40,10 @@ class MappedFile:
             )
         flat = np.frombuffer(self._map, dtype, count=count, offset=offset)
         return flat.reshape(shape, order="F" if fortran else "C")
+
+    def address(self, offset: int) -> int:
+        """The address in memory of the byte at `offset` in the file."""
+        return self._base + offset
 
     def release(self, region: np.ndarray) -> None:
         """Drops this process's mapping of the pages under `region` (the page cache keeps them), and
