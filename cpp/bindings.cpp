@@ -4,6 +4,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <libdeflate.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -120,6 +122,13 @@ py::object table_array(std::vector<std::uint64_t>&& table) {
     auto* owned = new std::vector<std::uint64_t>(std::move(table));
     py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<std::uint64_t>*>(p); });
     return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(owned->size()), owned->data(), free_when_done);
+}
+
+// The CRC-32 of a bytes-like object (a memory-mapped zip member, say), continuing from `value`.
+std::uint32_t crc32(const py::object& data, std::uint32_t value) {
+    const ByteView bytes(data);
+    py::gil_scoped_release release;
+    return libdeflate_crc32(value, bytes.data(), bytes.size());
 }
 
 py::tuple count_png(const py::object& data, std::uint64_t max_pixels) {
@@ -306,6 +315,8 @@ PYBIND11_MODULE(_core, m) {
           "Forces a kernel variant ('portable', 'avx2'), or 'auto' for the best available.");
     m.def("cpu_features", &cpu_features, "The instruction sets found that the kernels use.");
     m.attr("replicated_table_limit") = fastweights::replicated_table_limit;
+    m.def("crc32", &crc32, py::arg("data"), py::arg("value") = 0,
+          "The CRC-32 (zlib's) of a bytes-like object, continuing from `value` (GIL released).");
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");
     m.def("count_npy_files", &count_npy_files, py::arg("paths"),

@@ -116,9 +116,9 @@ def test_nii_gz_is_counted_in_bounded_chunks(tmp_path: Path, monkeypatch: pytest
     reads: list[int] = []
     original = nifti._read
 
-    def recording(stream, want: int, name: str) -> bytes:  # type: ignore[no-untyped-def]
+    def recording(stream, want: int, name: str, layout) -> bytes:  # type: ignore[no-untyped-def]
         reads.append(want)
-        return original(stream, want, name)
+        return original(stream, want, name, layout)
 
     monkeypatch.setattr(nifti, "_read", recording)
     assert_same_statistics(fastweights.count(path), numpy_counts([labels]))

@@ -505,7 +505,16 @@ def _count_input(
                 raise tallied
             if tallied is not None:
                 return [_classify(item.name, tallied, settings)]
-            counted = [_count_image(image, settings, kernel_threads) for image in item.images(settings.read)]
+            images = item.images(settings.read)
+            try:
+                counted = [_count_image(image, settings, kernel_threads) for image in images]
+            finally:
+                # A reader holds its file open while its images are tallied: an image that fails
+                # leaves the reader suspended, and only closing it closes the file now rather
+                # than whenever the garbage collector gets to it.
+                close = getattr(images, "close", None)
+                if close is not None:
+                    close()
             if isinstance(item, FileInput):
                 _check_unchanged(item)
             return counted

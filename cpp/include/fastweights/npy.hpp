@@ -1,6 +1,7 @@
 // Counting a whole .npy file held in memory: the header parsed, the labels counted. For a batch of
 // small masks read and counted without the GIL. Only plain little-endian integer arrays are taken;
-// anything else is `unsupported`, and the caller's general reader handles it. No Python in here.
+// anything else (an unusual header, a file of the wrong size) is not counted here, and the caller's
+// general reader checks it and counts or refuses it. No Python in here.
 #pragma once
 
 #include <cstdint>
@@ -21,43 +22,82 @@ struct Result {
 
 namespace detail {
 
-// The text between the quotes after `key` in a header such as {'descr': '<u2', ...}.
-inline bool quoted_value(const std::string& header, const char* key, std::string& value) {
-    const auto at = header.find(key);
-    if (at == std::string::npos) return false;
-    const auto open = header.find('\'', at + std::strlen(key));
-    if (open == std::string::npos) return false;
-    const auto close = header.find('\'', open + 1);
-    if (close == std::string::npos) return false;
-    value = header.substr(open + 1, close - open - 1);
-    return true;
-}
+// Parses the header text exactly as numpy writes it for a plain array,
+//   {'descr': '<u2', 'fortran_order': False, 'shape': (2, 3), }   (then spaces and a newline),
+// and nothing else: any other text (keys named twice, signs, other spellings) is left to the
+// general reader, which checks it against the format and says what is wrong. `count` is the
+// product of the dimensions; `overflow` is set when that product does not fit in 64 bits.
+class PlainHeader {
+  public:
+    explicit PlainHeader(const std::string& text) : text_(text) {}
 
-inline bool element_count(const std::string& header, std::uint64_t& count) {
-    const auto at = header.find("'shape':");
-    if (at == std::string::npos) return false;
-    const auto open = header.find('(', at);
-    const auto close = header.find(')', open);
-    if (open == std::string::npos || close == std::string::npos) return false;
-    count = 1;
-    std::uint64_t dim = 0;
-    bool digits = false;
-    for (auto i = open + 1; i <= close; ++i) {
-        const char c = header[i];
-        if (c >= '0' && c <= '9') {
-            dim = dim * 10 + static_cast<std::uint64_t>(c - '0');
-            digits = true;
-            if (dim > (std::uint64_t{1} << 40)) return false;
-        } else if (c == ',' || c == ')') {
-            if (digits) count *= dim;
-            dim = 0;
-            digits = false;
-        } else if (c != ' ') {
-            return false;
-        }
+    bool parse(std::string& descr, std::uint64_t& count, bool& overflow) {
+        if (!literal("{'descr': '")) return false;
+        const auto close = text_.find('\'', at_);
+        if (close == std::string::npos) return false;
+        descr = text_.substr(at_, close - at_);
+        at_ = close + 1;
+        if (!literal(", 'fortran_order': ") || !(literal("False") || literal("True"))) return false;
+        if (!literal(", 'shape': (") || !shape(count, overflow) || !literal(",")) return false;
+        spaces();
+        if (!literal("}")) return false;
+        spaces();
+        literal("\n");
+        return at_ == text_.size();
     }
-    return true;
-}
+
+  private:
+    bool literal(const char* expected) {
+        const std::size_t n = std::strlen(expected);
+        if (text_.compare(at_, n, expected) != 0) return false;
+        at_ += n;
+        return true;
+    }
+
+    void spaces() {
+        while (at_ < text_.size() && text_[at_] == ' ') ++at_;
+    }
+
+    // A dimension as Python spells an int literal: 0, or digits without a leading zero.
+    bool dimension(std::uint64_t& dim) {
+        const std::size_t begin = at_;
+        dim = 0;
+        while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') {
+            const auto digit = static_cast<std::uint64_t>(text_[at_] - '0');
+            if (dim > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;
+            dim = dim * 10 + digit;
+            ++at_;
+        }
+        return at_ > begin && (text_[begin] != '0' || at_ == begin + 1);
+    }
+
+    // "()", "(d,)" or "(d, d, ...)", the opening parenthesis already read.
+    bool shape(std::uint64_t& count, bool& overflow) {
+        count = 1;
+        overflow = false;
+        bool zero = false;
+        if (literal(")")) return true;
+        std::size_t dims = 0;
+        do {
+            std::uint64_t dim = 0;
+            if (!dimension(dim)) return false;
+            ++dims;
+            if (dim == 0) zero = true;
+            else if (count > std::numeric_limits<std::uint64_t>::max() / dim) overflow = true;
+            else count *= dim;
+        } while (literal(", "));
+        if (dims == 1 && !literal(",")) return false;
+        if (!literal(")")) return false;
+        if (zero) {
+            count = 0;
+            overflow = false;
+        }
+        return true;
+    }
+
+    const std::string& text_;
+    std::size_t at_ = 0;
+};
 
 template <class T>
 void count_labels(const unsigned char* bytes, std::size_t n, Result& out) {
@@ -96,6 +136,7 @@ inline Result count_npy(const unsigned char* data, std::size_t size) noexcept {
     try {
         if (size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0) return out;
         const unsigned version = data[6];
+        if (data[7] != 0) return out;
         std::size_t start = 0, length = 0;
         if (version == 1) {
             length = data[8] | (std::size_t{data[9]} << 8);
@@ -112,10 +153,13 @@ inline Result count_npy(const unsigned char* data, std::size_t size) noexcept {
         const std::string header(reinterpret_cast<const char*>(data + start), length);
         std::string descr;
         std::uint64_t n = 0;
-        if (!detail::quoted_value(header, "'descr':", descr) || !detail::element_count(header, n)) return out;
+        bool overflow = false;
+        if (!detail::PlainHeader(header).parse(descr, n, overflow) || overflow) return out;
         const unsigned char* labels = data + start + length;
         const std::size_t available = size - start - length;
-        const auto fits = [&](std::size_t itemsize) { return n <= available / itemsize; };
+        // Exactly the array's bytes: a file shorter or longer than its header says is left to the
+        // general reader, which refuses it.
+        const auto fits = [&](std::size_t itemsize) { return n <= available / itemsize && n * itemsize == available; };
         if ((descr == "|u1" || descr == "<u1") && fits(1)) detail::count_labels<std::uint8_t>(labels, n, out);
         else if ((descr == "|i1" || descr == "<i1") && fits(1)) detail::count_labels<std::int8_t>(labels, n, out);
         else if (descr == "<u2" && fits(2)) detail::count_labels<std::uint16_t>(labels, n, out);

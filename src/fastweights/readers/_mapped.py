@@ -10,6 +10,7 @@ refuses to shrink a file while a view of it is mapped.
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from typing import Any
@@ -24,7 +25,7 @@ try:
 except ImportError:  # numpy < 2
     from numpy import byte_bounds  # type: ignore[attr-defined,no-redef]
 
-__all__ = ["MappedFile"]
+__all__ = ["MappedFile", "byte_bounds"]
 
 _PAGE = mmap.PAGESIZE
 
@@ -48,11 +49,20 @@ class MappedFile:
         self._base = np.frombuffer(self._map, np.uint8).ctypes.data if self.size else 0
 
     def array(self, dtype: np.dtype, shape: tuple[int, ...], offset: int, fortran: bool) -> np.ndarray:
-        count = int(np.prod(shape, dtype=np.int64))
-        if count == 0 or self.size == 0:
+        count = math.prod(shape)
+        if count == 0:
             return np.empty(shape, dtype)
+        if self._map is None or offset + count * dtype.itemsize > self.size:
+            # The reader checked the size it saw: the file was cut short since.
+            raise InputError(
+                f"{self.path}: {offset + count * dtype.itemsize:,} bytes needed, the file now has {self.size:,}"
+            )
         flat = np.frombuffer(self._map, dtype, count=count, offset=offset)
         return flat.reshape(shape, order="F" if fortran else "C")
+
+    def address(self, offset: int) -> int:
+        """The address in memory of the byte at `offset` in the file."""
+        return self._base + offset
 
     def release(self, region: np.ndarray) -> None:
         """Drops this process's mapping of the pages under `region` (the page cache keeps them), once

@@ -68,6 +68,66 @@ def open_hdf5(path: str, dataset: str | None, options: ReadOptions) -> Iterator[
         yield from array_like_images(f"{path}:{dataset}", node, options)
 
 
+def _check_storage(name: str, node: Any) -> None:
+    """Refuses a dataset whose data lives in other files that are missing or short: HDF5 reads
+    fill values in their place (a virtual dataset's missing source, an external file's missing
+    bytes) without an error, which would be counted as labels."""
+    h5py = require("h5py", "hdf5", "reading HDF5 masks")
+    path = node.file.filename
+    access = node.id.get_access_plist()
+    if node.is_virtual:
+        here = os.path.dirname(os.path.abspath(path))
+        prefix = os.fsdecode(access.get_virtual_prefix() or b"")
+        for source in node.virtual_sources():
+            if source.file_name == "." or "%" in source.file_name:  # this file; a printf pattern of names
+                continue
+            found = _located(source.file_name, [prefix, here, os.getcwd()])
+            if found is None:
+                raise InputError(
+                    f"{name}: a virtual dataset whose source {source.file_name} is missing "
+                    "(HDF5 would read fill values for it)"
+                )
+            try:
+                with h5py.File(found, "r") as file:
+                    present = isinstance(file.get(source.dset_name), h5py.Dataset)
+            except OSError as error:
+                raise InputError(f"{name}: the virtual dataset's source {found} cannot be read ({error})") from error
+            if not present:
+                raise InputError(
+                    f"{name}: a virtual dataset whose source {found} has no dataset {source.dset_name} "
+                    "(HDF5 would read fill values for it)"
+                )
+    external = node.external
+    if external:
+        prefix = os.fsdecode(access.get_efile_prefix() or b"").replace(
+            "${ORIGIN}", os.path.dirname(os.path.abspath(path))
+        )
+        for file_name, offset, size in external:
+            file_name = os.fsdecode(file_name)
+            found = _located(file_name, [prefix, os.getcwd()])
+            have = os.path.getsize(found) if found is not None else None
+            if have is None or (size != h5py.h5f.UNLIMITED and have < offset + size):
+                raise InputError(
+                    f"{name}: its external data file {file_name} is "
+                    f"{'missing' if have is None else f'{have} bytes, short of the {offset + size} it declares'} "
+                    "(HDF5 would read fill values for the missing bytes)"
+                )
+
+
+def _located(file_name: str, folders: list[str]) -> str | None:
+    """Where HDF5 finds a file another file names: as named, else (its base name, when the name is
+    absolute) in each folder in turn."""
+    if os.path.isabs(file_name):
+        if os.path.isfile(file_name):
+            return file_name
+        file_name = os.path.basename(file_name)
+    for folder in folders:
+        candidate = os.path.join(folder, file_name)
+        if folder and os.path.isfile(candidate):
+            return candidate
+    return None
+
+
 def _listing(file: Any, h5py: Any) -> str:
     names: list[str] = []
 
@@ -127,6 +187,8 @@ def is_array_like(obj: object) -> bool:
 
 def array_like_images(name: str, obj: Any, options: ReadOptions) -> Iterator[Image]:
     """The images of an array-like object (h5py Dataset, zarr Array): read in bounded blocks."""
+    if type(obj).__module__.partition(".")[0] == "h5py":
+        _check_storage(name, obj)
     dtype = np.dtype(obj.dtype)
     if dtype.kind not in "biuf":
         raise InputError(f"{name}: dtype {dtype} cannot hold labels (expected integers, bool or integral floats)")

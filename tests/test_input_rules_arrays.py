@@ -1,0 +1,626 @@
+"""The input rules of docs/input-rules.md for .npy, .npz, raw, NIfTI and HDF5: one hand-made file per
+rule, breaking exactly that rule, refused with an InputError naming the file and the problem."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastweights
+from fastweights.errors import InputError
+
+MASK = np.array([[0, 1, 2], [2, 2, 1]], np.uint8)
+PLAIN = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }"
+
+
+def npy_bytes(header: str, data: bytes = MASK.tobytes(), version: int = 1, length: int | None = None) -> bytes:
+    """A .npy file: the header text padded as numpy pads it, and the data."""
+    encoded = header.encode("utf-8" if version == 3 else "latin-1")
+    prefix = 10 if version == 1 else 12
+    encoded += b" " * (-(prefix + len(encoded) + 1) % 64) + b"\n"
+    size = len(encoded) if length is None else length
+    field = struct.pack("<H" if version == 1 else "<I", size)
+    return b"\x93NUMPY" + bytes([version, 0]) + field + encoded + data
+
+
+def refused(path: Path, match: str, **options: object) -> None:
+    """Refused on the batch path and on the general reader (stack_axis takes the general one)."""
+    with pytest.raises(InputError, match=match):
+        fastweights.count(path, **options)  # type: ignore[arg-type]
+    with pytest.warns(UserWarning, match="skipped 1 of 1 inputs"):
+        skipped = fastweights.count(path, on_error="skip", **options)  # type: ignore[arg-type]
+    assert [name for name, _ in skipped.errors] == [str(path)]
+    assert skipped.n_images == 0
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+# ---------------------------------------------------------------- .npy
+
+
+@pytest.mark.parametrize("stack_axis", [None, 0])
+def test_npy_plain_file_is_counted_on_both_paths(tmp_path: Path, stack_axis: int | None) -> None:
+    path = write(tmp_path, "a.npy", npy_bytes(PLAIN))
+    assert fastweights.count(path, stack_axis=stack_axis).pixels.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("stack_axis", [None, 0])
+def test_npy_version_3_is_counted(tmp_path: Path, stack_axis: int | None) -> None:
+    path = write(tmp_path, "v3.npy", npy_bytes(PLAIN, version=3))
+    assert fastweights.count(path, stack_axis=stack_axis).pixels.tolist() == [1, 2, 3]
+    odd = write(tmp_path, "v3_spaced.npy", npy_bytes(PLAIN.replace("(2, 3)", "(2,3)"), version=3))
+    assert fastweights.count(odd, stack_axis=stack_axis).pixels.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("stack_axis", [None, 0])
+@pytest.mark.parametrize(
+    ("header", "data", "match"),
+    [
+        (PLAIN.replace("(2, 3)", "(-2, 3)"), MASK.tobytes(), r"shape \(-2, 3\) must be a tuple of non-negative"),
+        (PLAIN.replace("(2, 3)", "(6, -1)"), MASK.tobytes(), r"shape \(6, -1\) must be a tuple of non-negative"),
+        (PLAIN.replace("(2, 3)", "[2, 3]"), MASK.tobytes(), r"shape \[2, 3\] must be a tuple"),
+        (PLAIN.replace("(2, 3)", "(2.0, 3)"), MASK.tobytes(), r"shape \(2\.0, 3\) must be a tuple"),
+        (PLAIN.replace("(2, 3)", "(True, 6)"), MASK.tobytes(), r"shape \(True, 6\) must be a tuple"),
+        (
+            "{'descr': '|u1', 'descr': '<u2', 'fortran_order': False, 'shape': (2, 3), }",
+            MASK.tobytes(),
+            r"the \.npy header names 'descr' twice",
+        ),
+        (
+            "{'descr': '<u2', 'fortran_order': False, 'shape': (2, 3), 'shape': (6,), }",
+            MASK.tobytes() * 2,
+            r"the \.npy header names 'shape' twice",
+        ),
+        ("[1, 2]", MASK.tobytes(), r"the \.npy header is not a dict"),
+        ("{'descr': '|u1', 'fortran_order': False}", MASK.tobytes(), r"the \.npy header lacks the key 'shape'"),
+        (PLAIN.replace("}", "'extra': 1}"), MASK.tobytes(), r"the \.npy header has the unknown key 'extra'"),
+        (PLAIN.replace("'|u1'", "'zz'"), MASK.tobytes(), r"descr 'zz' is not a numpy dtype"),
+        (PLAIN.replace("'|u1'", "3"), MASK.tobytes(), r"descr 3 is not a numpy dtype"),
+        (PLAIN.replace("False", "0"), MASK.tobytes(), r"fortran_order 0 must be True or False"),
+        (PLAIN.replace("'|u1'", "'<U1'"), MASK.tobytes() * 4, r"dtype <U1 cannot hold labels"),
+        (PLAIN.replace("'|u1'", "'|V1'"), MASK.tobytes(), r"dtype \|V1 cannot hold labels"),
+        (PLAIN, MASK.tobytes()[:-1], r"truncated \.npy: shape \(2, 3\) of uint8 needs 134 bytes, the file has 133"),
+        (
+            PLAIN,
+            MASK.tobytes() + b"\0",
+            r"1 bytes of data after the array \(the file has 135 bytes, the header describes 134\)",
+        ),
+        (
+            PLAIN.replace("(2, 3)", "(34359738368,)"),
+            MASK.tobytes(),
+            r"truncated \.npy: shape \(34359738368,\) of uint8 needs 34359738496",
+        ),
+        (
+            PLAIN.replace("(2, 3)", "(4294967296, 4294967296, 4294967296)"),
+            MASK.tobytes(),
+            r"truncated \.npy: shape \(4294967296, 4294967296, 4294967296\) of uint8 needs 7922816",
+        ),
+        ("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), ", MASK.tobytes(), r"not a valid \.npy header"),
+    ],
+    ids=[
+        "negative-first-dim",
+        "negative-last-dim",
+        "shape-list",
+        "shape-float",
+        "shape-bool",
+        "duplicate-descr",
+        "duplicate-shape",
+        "not-a-dict",
+        "missing-key",
+        "extra-key",
+        "bad-descr",
+        "descr-not-a-string",
+        "fortran-not-bool",
+        "text-dtype",
+        "void-dtype",
+        "short-data",
+        "trailing-data",
+        "34-GB-header",
+        "overflowing-shape",
+        "not-a-literal",
+    ],
+)
+def test_npy_header_rules(tmp_path: Path, header: str, data: bytes, match: str, stack_axis: int | None) -> None:
+    path = write(tmp_path, "bad.npy", npy_bytes(header, data))
+    refused(path, r"bad\.npy: " + match, stack_axis=stack_axis)
+
+
+def test_the_batch_path_counts_only_numpy_s_plain_spelling_of_the_exact_size(tmp_path: Path) -> None:
+    """The C++ batch path leaves every other file to the general reader, which checks it."""
+    from fastweights.readers.numpy_files import tally_npy_files
+
+    files = {
+        "plain": npy_bytes(PLAIN),
+        "plain_v2": npy_bytes(PLAIN, version=2),
+        "plain_v3": npy_bytes(PLAIN, version=3),
+        "one_dim": npy_bytes(PLAIN.replace("(2, 3)", "(6,)")),
+        "no_space": npy_bytes(PLAIN.replace("(2, 3)", "(2,3)")),
+        "leading_zero": npy_bytes(PLAIN.replace("(2, 3)", "(02, 3)")),
+        "negative": npy_bytes(PLAIN.replace("(2, 3)", "(-2, 3)")),
+        "one_dim_no_comma": npy_bytes(PLAIN.replace("(2, 3)", "(6)")),
+        "twice": npy_bytes(PLAIN.replace("{", "{'descr': '<u2', ")),
+        "short": npy_bytes(PLAIN, MASK.tobytes()[:-1]),
+        "long": npy_bytes(PLAIN, MASK.tobytes() + b"\0"),
+        "overflow": npy_bytes(PLAIN.replace("(2, 3)", "(4294967296, 4294967296, 4294967296)")),
+        "minor_version": npy_bytes(PLAIN)[:7] + b"\x01" + npy_bytes(PLAIN)[8:],
+    }
+    paths = [str(write(tmp_path, f"{name}.npy", data)) for name, data in files.items()]
+    counted = {Path(path).stem for path, tally in zip(paths, tally_npy_files(paths)) if tally is not None}
+    assert counted == {"plain", "plain_v2", "plain_v3", "one_dim"}
+
+
+@pytest.mark.parametrize("stack_axis", [None, 0])
+def test_npy_header_length_field_past_the_end(tmp_path: Path, stack_axis: int | None) -> None:
+    path = write(tmp_path, "long.npy", npy_bytes(PLAIN, version=2, length=1 << 31))
+    refused(
+        path, r"long\.npy: header length 2147483648 runs past the end of the file \(134 bytes\)", stack_axis=stack_axis
+    )
+
+
+@pytest.mark.parametrize("stack_axis", [None, 0])
+def test_npy_unknown_version(tmp_path: Path, stack_axis: int | None) -> None:
+    data = bytearray(npy_bytes(PLAIN))
+    data[6] = 4
+    path = write(tmp_path, "v4.npy", bytes(data))
+    refused(path, r"v4\.npy: \.npy format version 4\.0 is not one of 1\.0, 2\.0, 3\.0", stack_axis=stack_axis)
+
+
+@pytest.mark.parametrize("stack_axis", [None, 0])
+def test_npy_version_3_header_that_is_not_utf8(tmp_path: Path, stack_axis: int | None) -> None:
+    data = npy_bytes(PLAIN.replace("}", "          }"), version=3).replace(b"          }", b"\xff\xfe        }")
+    path = write(tmp_path, "latin.npy", data)
+    refused(path, r"latin\.npy: not a valid \.npy header \(a version 3\.0 header must be UTF-8", stack_axis=stack_axis)
+
+
+def test_npy_header_short_of_its_length_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "stub.npy", b"\x93NUMPY\x02\x00\x10")
+    refused(path, r"stub\.npy: the file ends inside the \.npy preamble")
+
+
+# ---------------------------------------------------------------- .npz
+
+
+def set_sizes(data: bytearray, compressed: int | None = None, uncompressed: int | None = None) -> bytes:
+    """Sets a one-member archive's sizes, in its central directory and its local header alike."""
+    central = data.index(b"PK\x01\x02")
+    for at in (central + 20, 18):
+        old = struct.unpack("<II", data[at : at + 8])
+        data[at : at + 8] = struct.pack("<II", compressed or old[0], uncompressed or old[1])
+    return bytes(data)
+
+
+def npz_of(path: Path, compression: int = zipfile.ZIP_STORED, **arrays: np.ndarray) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=False) as member:
+                np.lib.format.write_array(member, array)
+    return path
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_npz_member_whose_crc_disagrees_with_its_data(tmp_path: Path, compression: int) -> None:
+    path = npz_of(tmp_path / "crc.npz", compression, a=np.zeros(4096, np.uint8))
+    data = bytearray(path.read_bytes())
+    if compression == zipfile.ZIP_STORED:
+        data[200] = 1  # a label changed, the CRC kept
+    else:
+        central = data.index(b"PK\x01\x02")
+        data[central + 16 : central + 20] = b"\0\0\0\0"
+        data[14:18] = b"\0\0\0\0"
+    path.write_bytes(bytes(data))
+    refused(path, r"crc\.npz:a: .*CRC-32 of the member's data .*disagrees with the archive's")
+
+
+def test_npz_stored_member_crc_is_checked_in_slices(tmp_path: Path) -> None:
+    from fastweights.readers import numpy_files
+
+    path = npz_of(tmp_path / "big.npz", a=np.zeros(3 * numpy_files.CRC_SLICE_BYTES // 2, np.uint8))
+    data = bytearray(path.read_bytes())
+    data[-200] = 1
+    path.write_bytes(bytes(data))
+    refused(path, r"big\.npz:a: CRC-32")
+
+
+@pytest.mark.parametrize("stack_axis", [0, 1])
+def test_npz_stored_member_crc_is_checked_before_slices_are_counted(tmp_path: Path, stack_axis: int) -> None:
+    path = npz_of(tmp_path / "crc.npz", a=np.zeros((64, 64), np.uint8))
+    data = bytearray(path.read_bytes())
+    data[300] = 1
+    path.write_bytes(bytes(data))
+    refused(path, r"crc\.npz:a: CRC-32 of the member's data", stack_axis=stack_axis)
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_npz_folded_crc_of_regions_out_of_order_checks_the_whole_member(tmp_path: Path, damaged: bool) -> None:
+    from fastweights.readers import numpy_files
+
+    path = npz_of(tmp_path / "order.npz", a=np.arange(1000, dtype=np.uint16))
+    if damaged:
+        data = bytearray(path.read_bytes())
+        data[-300] ^= 1
+        path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.infolist()[0]
+    start = numpy_files._check_member(str(path), "order.npz:a", info, path.stat().st_size)
+    mapped = numpy_files.MappedFile(str(path))
+    with path.open("rb") as file:
+        file.seek(start)
+        header = numpy_files.read_npy_header(file, "order.npz:a", info.file_size)
+    array = mapped.array(header.dtype, header.shape, start + header.offset, header.fortran)
+    folded = numpy_files._FoldedCrc("order.npz:a", mapped, start, header.offset, info)
+    folded.release(array[500:])
+    if damaged:
+        with pytest.raises(InputError, match=r"order\.npz:a: CRC-32 of the member's data"):
+            folded.release(array[:500])
+    else:
+        folded.release(array[:500])
+    assert not folded.in_order
+
+
+def test_npz_member_sizes_beyond_the_file(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "sizes.npz", a=MASK)
+    path.write_bytes(set_sizes(bytearray(path.read_bytes()), 1 << 30, 1 << 30))
+    refused(path, r"sizes\.npz:a: the member's data \(1073741824 bytes from offset \d+\) runs past the end")
+
+
+def test_npz_stored_member_sizes_that_disagree(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "sizes.npz", a=MASK)
+    path.write_bytes(set_sizes(bytearray(path.read_bytes()), compressed=133))
+    refused(path, r"sizes\.npz:a: a stored member must have equal compressed and uncompressed sizes")
+
+
+def test_npz_local_sizes_that_disagree_with_the_central_directory(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "sizes.npz", a=MASK)
+    data = bytearray(path.read_bytes())
+    data[22:26] = struct.pack("<I", 200)
+    path.write_bytes(bytes(data))
+    refused(path, r"sizes\.npz:a: the member's local header \(CRC 0x\w+, 134 bytes compressed, 200 bytes\) disagrees")
+
+
+def test_npz_local_header_that_disagrees_with_the_central_directory(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "local.npz", a=MASK)
+    data = bytearray(path.read_bytes())
+    data[30:35] = b"b.npy"  # the local header's name
+    path.write_bytes(bytes(data))
+    refused(path, r"local\.npz:a: the member's local header names 'b\.npy', the central directory 'a\.npy'")
+    data[30:35] = b"a.npy"
+    data[8:10] = struct.pack("<H", 8)  # the local header says deflated
+    path.write_bytes(bytes(data))
+    refused(path, r"local\.npz:a: the member's local header says compression 8, the central directory 0")
+
+
+def test_npz_bad_local_header_magic(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "magic.npz", a=MASK)
+    data = bytearray(path.read_bytes())
+    data[0:4] = b"PK\x05\x06"
+    path.write_bytes(bytes(data))
+    refused(path, r"magic\.npz")
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_npz_encrypted_member(tmp_path: Path, compression: int) -> None:
+    path = npz_of(tmp_path / "secret.npz", compression, a=MASK)
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 1
+    data[6] |= 1
+    path.write_bytes(bytes(data))
+    refused(path, r"secret\.npz:a: the member is encrypted")
+
+
+def test_npz_unknown_compression_method(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "method.npz", zipfile.ZIP_DEFLATED, a=MASK)
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 10 : central + 12] = struct.pack("<H", 99)
+    data[8:10] = struct.pack("<H", 99)
+    path.write_bytes(bytes(data))
+    refused(path, r"method\.npz:a: compression method 99 is not one this reads")
+
+
+def test_npz_member_named_twice(tmp_path: Path) -> None:
+    path = tmp_path / "twice.npz"
+    with zipfile.ZipFile(path, "w") as archive, pytest.warns(UserWarning, match="Duplicate name"):
+        for array in (MASK, MASK + 1):
+            with archive.open("a.npy", "w") as member:
+                np.lib.format.write_array(member, array)
+    refused(path, r"twice\.npz: the archive holds 'a\.npy' twice")
+
+
+def test_npz_compressed_member_larger_than_deflate_can_inflate(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "bomb.npz", zipfile.ZIP_DEFLATED, a=np.zeros(100, np.uint8))
+    path.write_bytes(set_sizes(bytearray(path.read_bytes()), uncompressed=4_000_000_000))
+    refused(path, r"bomb\.npz:a: the member claims 4000000000 bytes, more than its \d+ compressed bytes can hold")
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_npz_damaged_bzip2_and_lzma_members(tmp_path: Path, compression: int) -> None:
+    path = npz_of(tmp_path / "packed.npz", compression, a=np.arange(4096, dtype=np.uint16))
+    data = bytearray(path.read_bytes())
+    for at in range(60, 90):
+        data[at] ^= 0x55
+    path.write_bytes(bytes(data))
+    refused(path, r"packed\.npz:a: ")
+
+
+def test_npy_shrunk_between_its_check_and_its_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastweights.readers import _mapped, numpy_files
+
+    path = tmp_path / "shrinking.npy"
+    np.save(path, np.zeros(numpy_files.SMALL_FILE_BYTES + 1, np.uint8))
+    real = _mapped.MappedFile.__init__
+
+    def cut_then_map(self: _mapped.MappedFile, mapped_path: str) -> None:
+        with open(mapped_path, "r+b") as file:
+            file.truncate(1000)
+        real(self, mapped_path)
+
+    monkeypatch.setattr(_mapped.MappedFile, "__init__", cut_then_map)
+    with pytest.raises(InputError, match=r"shrinking\.npy: 1,048,705 bytes needed, the file now has 1,000"):
+        fastweights.count(path, stack_axis=0)  # the general reader (the batch path reads small files whole)
+
+
+def test_npz_member_that_is_not_an_npy(tmp_path: Path) -> None:
+    path = tmp_path / "notes.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", b"hello")
+    refused(path, r"notes\.npz:notes\.txt: ")
+
+
+def test_npz_member_header_rules_apply(tmp_path: Path) -> None:
+    path = tmp_path / "dup.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "a.npy", npy_bytes("{'descr': '|u1', 'descr': '<u2', 'fortran_order': False, 'shape': (2, 3), }")
+        )
+    refused(path, r"dup\.npz:a: the \.npy header names 'descr' twice")
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_npz_good_members_are_counted(tmp_path: Path, compression: int) -> None:
+    path = npz_of(tmp_path / "good.npz", compression, a=MASK, b=MASK.astype(np.uint16))
+    assert fastweights.count(path).pixels.tolist() == [2, 4, 6]
+    assert fastweights.count(path, stack_axis=1).pixels.tolist() == [2, 4, 6]
+
+
+# ---------------------------------------------------------------- raw
+
+
+@pytest.mark.parametrize(
+    ("dtype", "match"),
+    [(object, r"dtype=<class 'object'> cannot hold labels"), ("U2", r"dtype='U2' cannot hold labels")],
+)
+def test_raw_dtype_that_cannot_hold_labels(tmp_path: Path, dtype: object, match: str) -> None:
+    path = write(tmp_path, "labels.raw", bytes(64))
+    with pytest.raises(TypeError, match=r"raw\('.*labels\.raw'\): " + match):
+        fastweights.raw(path, dtype, 4)
+
+
+def test_raw_shape_whose_product_overflows(tmp_path: Path) -> None:
+    path = write(tmp_path, "labels.raw", bytes(64))
+    with pytest.raises(InputError, match=r"needs 1237940039285380274899124224"):
+        fastweights.raw(path, np.uint8, (2**30, 2**30, 2**30))
+
+
+def test_raw_bool_shape_and_offset_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "labels.raw", bytes(2))
+    with pytest.raises(ValueError, match=r"shape=\(True, 2\) must be non-negative integers"):
+        fastweights.raw(path, np.uint8, (True, 2))
+    with pytest.raises(ValueError, match=r"offset=True must be a non-negative integer"):
+        fastweights.raw(path, np.uint8, 1, offset=True)
+
+
+# ---------------------------------------------------------------- NIfTI
+
+nibabel = pytest.importorskip("nibabel")
+
+VOLUME = np.arange(60, dtype=np.uint8).reshape(3, 4, 5) % 4
+
+
+def nifti_bytes(volume: np.ndarray = VOLUME, version: int = 1) -> bytearray:
+    kind = nibabel.Nifti1Image if version == 1 else nibabel.Nifti2Image
+    image = kind(volume, np.eye(4))
+    image.header.set_data_dtype(volume.dtype)
+    return bytearray(image.to_bytes())
+
+
+def patch(data: bytearray, offset: int, fmt: str, *values: object) -> bytearray:
+    data[offset : offset + struct.calcsize("<" + fmt)] = struct.pack("<" + fmt, *values)
+    return data
+
+
+def nifti_refused(tmp_path: Path, data: bytes, match: str, gz: bool = True) -> None:
+    plain = write(tmp_path, "bad.nii", bytes(data))
+    refused(plain, r"bad\.nii: " + match)
+    if gz:
+        packed = write(tmp_path, "bad.nii.gz", gzip.compress(bytes(data)))
+        refused(packed, r"bad\.nii\.gz: " + match)
+
+
+def test_nifti_good_files_are_counted(tmp_path: Path) -> None:
+    for version in (1, 2):
+        path = write(tmp_path, f"v{version}.nii", bytes(nifti_bytes(version=version)))
+        assert fastweights.count(path).pixels.tolist() == [15, 15, 15, 15]
+        packed = write(tmp_path, f"v{version}.nii.gz", gzip.compress(bytes(nifti_bytes(version=version))))
+        assert fastweights.count(packed).pixels.tolist() == [15, 15, 15, 15]
+
+
+def test_nifti_vox_offset_inside_the_header(tmp_path: Path) -> None:
+    data = patch(nifti_bytes(), 108, "f", 0.0)
+    nifti_refused(tmp_path, data, r"vox_offset 0 is inside the header \(a .nii's data starts at 352 or later\)")
+
+
+def test_nifti_vox_offset_not_an_integer(tmp_path: Path) -> None:
+    data = patch(nifti_bytes(), 108, "f", 352.5)
+    nifti_refused(tmp_path, data, r"vox_offset 352\.5 is not a whole number of bytes")
+
+
+def test_nifti_vox_offset_lenient_nibabel_settings_do_not_matter(tmp_path: Path) -> None:
+    data = patch(nifti_bytes(), 108, "f", 100.0)
+    level = nibabel.imageglobals.error_level
+    nibabel.imageglobals.error_level = 50
+    try:
+        nifti_refused(tmp_path, data, r"vox_offset 100 is inside the header")
+    finally:
+        nibabel.imageglobals.error_level = level
+
+
+@pytest.mark.parametrize(
+    ("dims", "match"),
+    [
+        ((3, 3, -4, 5, 1, 1, 1, 1), r"dim\[2\] is -4; the sizes dim\[1\]\.\.dim\[3\] must be positive"),
+        ((3, 3, 0, 5, 1, 1, 1, 1), r"dim\[2\] is 0; the sizes dim\[1\]\.\.dim\[3\] must be positive"),
+        ((0, 3, 4, 5, 1, 1, 1, 1), r"dim\[0\] is 0, not a number of dimensions from 1 to 7"),
+        ((8, 3, 4, 5, 1, 1, 1, 1), r"dim\[0\] is 8, not a number of dimensions from 1 to 7"),
+        ((3, 3, 4, 4, 1, 1, 1, 1), r"48 voxels of uint8 need 400 bytes, the file has 412 \(12 bytes after"),
+        ((3, 3, 4, 6, 1, 1, 1, 1), r"truncated NIfTI: \(3, 4, 6\) voxels of uint8 need 424 bytes, the file has 412"),
+        (
+            (7, 32767, 32767, 32767, 32767, 32767, 32767, 32767),
+            r"truncated NIfTI: .* need 40556154420345561286839839719775 bytes",
+        ),
+    ],
+    ids=["negative", "zero", "dim0-zero", "dim0-eight", "too-small", "too-big", "overflowing"],
+)
+def test_nifti_dims(tmp_path: Path, dims: tuple[int, ...], match: str) -> None:
+    data = patch(nifti_bytes(), 40, "8h", *dims)
+    nifti_refused(tmp_path, data, match)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "bitpix", "match"),
+    [
+        (2, 16, r"bitpix 16 disagrees with datatype 2 \(uint8, 8 bits\)"),
+        (4, 8, r"bitpix 8 disagrees with datatype 4 \(int16, 16 bits\)"),
+        (3, 8, r"datatype 3 is not a NIfTI data type"),
+        (32, 64, r"datatype 32 \(complex64\) cannot hold labels"),
+        (128, 24, r"datatype 128 \(RGB24\) cannot hold labels"),
+    ],
+)
+def test_nifti_datatype_and_bitpix(tmp_path: Path, datatype: int, bitpix: int, match: str) -> None:
+    data = patch(nifti_bytes(), 70, "hh", datatype, bitpix)
+    nifti_refused(tmp_path, data, match)
+
+
+def test_nifti_magic(tmp_path: Path) -> None:
+    data = nifti_bytes()
+    data[344:348] = b"ni1\0"
+    nifti_refused(tmp_path, data, r"magic 'ni1' is a header of a \.hdr/\.img pair, not a single-file NIfTI")
+    data[344:348] = b"xyz\0"
+    nifti_refused(tmp_path, data, r"magic 'xyz' is not NIfTI's")
+
+
+def test_nifti_header_cut_short(tmp_path: Path) -> None:
+    data = nifti_bytes()[:200]
+    nifti_refused(tmp_path, data, r"the file ends inside the 348-byte NIfTI-1 header")
+
+
+def test_nifti_infinite_slope(tmp_path: Path) -> None:
+    data = patch(nifti_bytes(), 112, "ff", float("inf"), 0.0)
+    nifti_refused(tmp_path, data, r"invalid scaling scl_slope=inf")
+
+
+def test_nifti2_rules(tmp_path: Path) -> None:
+    data = patch(nifti_bytes(version=2), 168, "q", 500)
+    nifti_refused(tmp_path, data, r"vox_offset 500 is inside the header \(a .nii's data starts at 544 or later\)")
+    data = patch(nifti_bytes(version=2), 16, "8q", 3, 3, -4, 5, 1, 1, 1, 1)
+    nifti_refused(tmp_path, data, r"dim\[2\] is -4")
+
+
+def gz_trailer(data: bytes, crc: int | None = None, isize: int | None = None) -> bytes:
+    body = gzip.compress(data)[:-8]
+    return body + struct.pack("<II", zlib.crc32(data) if crc is None else crc, len(data) if isize is None else isize)
+
+
+def test_nii_gz_crc_mismatch(tmp_path: Path) -> None:
+    data = bytes(nifti_bytes())
+    path = write(tmp_path, "crc.nii.gz", gz_trailer(data, crc=zlib.crc32(data) ^ 1))
+    refused(path, r"crc\.nii\.gz: damaged gzip data \(CRC check failed")
+    refused(path, r"crc\.nii\.gz: damaged gzip data \(CRC check failed", stack_axis=0)
+
+
+def test_nii_gz_isize_mismatch(tmp_path: Path) -> None:
+    data = bytes(nifti_bytes())
+    path = write(tmp_path, "isize.nii.gz", gz_trailer(data, isize=len(data) + 1))
+    refused(path, r"isize\.nii\.gz: damaged gzip data \(Incorrect length of data produced")
+
+
+def test_nii_gz_cut_before_its_trailer(tmp_path: Path) -> None:
+    data = bytes(nifti_bytes())
+    path = write(tmp_path, "cut.nii.gz", gzip.compress(data)[:-8])
+    refused(path, r"cut\.nii\.gz: damaged gzip data")
+
+
+def test_nii_gz_with_data_after_the_volume(tmp_path: Path) -> None:
+    data = bytes(nifti_bytes()) + bytes(5)
+    path = write(tmp_path, "long.nii.gz", gzip.compress(data))
+    refused(path, r"long\.nii\.gz: 60 voxels of uint8 need 412 bytes, the file has 417 \(5 bytes after")
+
+
+# ---------------------------------------------------------------- HDF5
+
+h5py = pytest.importorskip("h5py")
+
+
+def test_hdf5_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "cut.h5"
+    with h5py.File(path, "w") as file:
+        file.create_dataset("labels", data=np.ones((64, 64), np.uint8))
+    path.write_bytes(path.read_bytes()[:-1000])
+    refused(Path(f"{path}:/labels"), r"cut\.h5: not a readable HDF5 file \(.*truncated file")
+
+
+def test_hdf5_damaged_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "chunk.h5"
+    with h5py.File(path, "w") as file:
+        file.create_dataset("labels", data=np.ones((64, 64), np.uint8), chunks=(64, 64), compression="gzip")
+        offset = file["labels"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    refused(Path(f"{path}:/labels"), r"chunk\.h5:/labels: cannot read")
+
+
+def test_hdf5_fletcher32_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "sum.h5"
+    with h5py.File(path, "w") as file:
+        file.create_dataset("labels", data=np.ones((64, 64), np.uint8), chunks=(64, 64), fletcher32=True)
+        offset = file["labels"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset + 100] = 2
+    path.write_bytes(bytes(data))
+    refused(Path(f"{path}:/labels"), r"sum\.h5:/labels: cannot read")
+
+
+def test_hdf5_virtual_dataset_with_a_missing_source(tmp_path: Path) -> None:
+    source = tmp_path / "source.h5"
+    with h5py.File(source, "w") as file:
+        file.create_dataset("labels", data=np.ones((4, 4), np.uint8))
+    layout = h5py.VirtualLayout(shape=(4, 4), dtype=np.uint8)
+    layout[:] = h5py.VirtualSource(str(source), "labels", shape=(4, 4))
+    path = tmp_path / "virtual.h5"
+    with h5py.File(path, "w") as file:
+        file.create_virtual_dataset("labels", layout, fillvalue=0)
+    assert fastweights.count(Path(f"{path}:/labels")).pixels.tolist() == [0, 16]
+    source.unlink()
+    refused(Path(f"{path}:/labels"), r"virtual\.h5:/labels: a virtual dataset whose source .*source\.h5 is missing")
+
+
+def test_hdf5_external_storage_with_a_missing_file(tmp_path: Path) -> None:
+    external = tmp_path / "external.bin"
+    external.write_bytes(np.ones(16, np.uint8).tobytes())
+    path = tmp_path / "ext.h5"
+    with h5py.File(path, "w") as file:
+        file.create_dataset("labels", shape=(4, 4), dtype=np.uint8, external=[(str(external), 0, 16)])
+    assert fastweights.count(Path(f"{path}:/labels")).pixels.tolist() == [0, 16]
+    external.write_bytes(bytes(8))
+    refused(Path(f"{path}:/labels"), r"ext\.h5:/labels: ")
