@@ -4,7 +4,8 @@
 
 Every number in BENCHMARKS.md comes from the pytest-benchmark JSON of the run this script starts;
 nothing is carried over from an earlier run, but for the GPU section, which `benchmarks/gpu_bench.py
---write` writes (on a machine with a GPU) and this script keeps as it is. If a benchmark fails,
+--write` writes (on a machine with a GPU), and the before/after section, which
+`benchmarks/compare_builds.py --write` writes: this script keeps those as they are. If a benchmark fails,
 BENCHMARKS.md is left as it was.
 """
 
@@ -77,7 +78,7 @@ def main() -> int:
             return completed.returncode
         run = json.loads(results.read_text())
     text = render(run, elapsed, others, steal)
-    OUTPUT.write_text(text + gpu_section())
+    OUTPUT.write_text(text + kept_sections())
     print(f"wrote {OUTPUT} ({elapsed:.0f} s run)")
     return 0
 
@@ -345,13 +346,19 @@ def busy_note(others: float, steal: float) -> list[str]:
     return lines
 
 
-def gpu_section() -> str:
-    """The GPU section of the current BENCHMARKS.md (written by gpu_bench.py), to keep."""
-    from gpu_bench import END, START
+def kept_sections() -> str:
+    """The sections of the current BENCHMARKS.md that other scripts write, to keep: the GPU one
+    (gpu_bench.py, on a machine with a GPU) and the before/after one (compare_builds.py)."""
+    import compare_builds
+    import gpu_bench
 
     previous = OUTPUT.read_text() if OUTPUT.exists() else ""
-    start, end = previous.find(START), previous.find(END)
-    return "\n" + previous[start : end + len(END)] + "\n" if 0 <= start < end else ""
+    kept = ""
+    for marks in ((gpu_bench.START, gpu_bench.END), (compare_builds.START, compare_builds.END)):
+        start, end = previous.find(marks[0]), previous.find(marks[1])
+        if 0 <= start < end:
+            kept += "\n" + previous[start : end + len(marks[1])] + "\n"
+    return kept
 
 
 def render(run: dict, elapsed: float, others: float, steal: float) -> str:
