@@ -111,7 +111,10 @@ def compare(before: str, after: str, rounds: int, threads_list: list[int]) -> li
                         "before": medians["before"],
                         "after": medians["after"],
                         "ratio": medians["after"] / medians["before"],
-                        "spread": [min(times["after"]) / max(times["before"]), max(times["after"]) / min(times["before"])],
+                        "spread": [
+                            min(times["after"]) / max(times["before"]),
+                            max(times["after"]) / min(times["before"]),
+                        ],
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
