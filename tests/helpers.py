@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +85,50 @@ def compiler() -> str:
     if found is None:
         pytest.skip("no C++ compiler on PATH")
     return found
+
+
+ROOT = Path(__file__).resolve().parents[1]
+NOT_RUN = re.compile(r"<!-- not run: (\S.*?) -->")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A ```python block of the README or of docs/."""
+
+    name: str  # "document > heading", and " (2)" for the second block under one heading
+    code: str
+    not_run: str | None  # why it is not run, from a `<!-- not run: why -->` line just above it
+
+
+def doc_snippets() -> list[Snippet]:
+    """Every ```python block of README.md and docs/*.md, in order."""
+    snippets: list[Snippet] = []
+    seen: dict[str, int] = {}
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        heading, fence, code, note, above = "", None, [], None, ""
+        for line in path.read_text(encoding="utf-8").splitlines():
+            stripped = line.strip()
+            if fence is None and stripped.startswith("```"):
+                fence, code = stripped[3:], []
+                marker = NOT_RUN.fullmatch(above)
+                note = marker.group(1) if marker else None
+            elif fence is not None and stripped == "```":
+                if fence == "python":
+                    name = f"{path.relative_to(ROOT).as_posix()} > {heading}"
+                    seen[name] = seen.get(name, 0) + 1
+                    name += f" ({seen[name]})" if seen[name] > 1 else ""
+                    snippets.append(Snippet(name, "\n".join(code) + "\n", note))
+                fence = None
+            elif fence is not None:
+                code.append(line)
+            elif line.startswith("#"):
+                heading = line.lstrip("#").strip()
+            if stripped:
+                above = stripped
+    return snippets
+
+
+def gpu_snippet() -> str:
+    """The example of docs/gpu.md: what tests/test_cuda.py runs on a real GPU."""
+    (snippet,) = [s for s in doc_snippets() if s.name.startswith("docs/gpu.md > ")]
+    return snippet.code

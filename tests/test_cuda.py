@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -471,13 +470,16 @@ def test_arrays_on_a_second_gpu_are_counted_there() -> None:
 @real_gpu
 @pytest.mark.gpu
 def test_readme_gpu_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The example of docs/gpu.md (test_readme_snippets.py checks that it is found)."""
+    from helpers import gpu_snippet
+
     from fastweights.demo import write_demo_masks
 
     pytest.importorskip("torch")
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = re.findall(r"```python\n(.*?)```", text.split("## On a GPU", 1)[1].split("\n## ", 1)[0], re.DOTALL)[0]
     (tmp_path / "masks").mkdir()
     write_demo_masks(tmp_path / "masks")
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {})
+    names: dict = {}
+    exec(compile(gpu_snippet(), "docs/gpu.md", "exec"), names)
     assert capsys.readouterr().out.startswith("cuda:")
+    assert names["counts"] == fastweights.count("masks/", device="cpu")
