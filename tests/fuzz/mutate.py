@@ -313,6 +313,21 @@ def png_palette(data: bytes, rng: np.random.Generator) -> Mutation | None:
     return _png_join(chunks), f"png PLTE of {len(new)} bytes"
 
 
+def png_general_decoder(data: bytes, rng: np.random.Generator) -> Mutation | None:
+    """An unknown critical chunk inserted (a reader must then leave the file to a general decoder,
+    Pillow), then a second PNG mutation: what that fallback makes of damaged data."""
+    chunks = _png_chunks(data)
+    if not chunks:
+        return None
+    chunks.insert(1, _fresh(_pick(rng, (b"ABCD", b"QxQX", b"CgBI")), bytes(int(rng.integers(0, 9)))))
+    marked = _png_join(chunks)
+    then = _pick(rng, (png_truncate, png_truncate, png_stream, png_chunk_edit, png_ihdr_field, bit_flips))
+    result = then(marked, rng)
+    if result is None:
+        return None
+    return result[0], f"png unknown critical chunk, then {result[1]}"
+
+
 def png_truncate(data: bytes, rng: np.random.Generator) -> Mutation | None:
     """Cut at a chunk boundary, or inside a chunk's length, type, data or CRC."""
     cuts = boundaries(".png", data)
@@ -1027,6 +1042,7 @@ _PNG = [
     (png_stream, 4),
     (png_palette, 1),
     (png_truncate, 3),
+    (png_general_decoder, 4),
 ]
 _NPY = [(npy_header, 8), (npy_prefix, 3), (npy_truncate, 3)]
 _ZIP = [(zip_field, 6), (zip_member_npy, 6), (zip_members, 2), (zip_truncate, 2)]

@@ -24,18 +24,28 @@ from fuzz.corpus import FORMATS
 from fuzz.runner import FAILURES, OUTCOMES, Result, cases, run
 
 
+def _generic(text: str) -> str:
+    """A message without what varies from file to file: paths, numbers, quoted values."""
+    text = re.sub(r"/\S+", "PATH", text)
+    text = re.sub(r"b?'[^']*'|\"[^\"]*\"", "'.'", text)
+    return re.sub(r"\d+", "#", text)
+
+
 def cause(result: Result) -> str:
-    """A failure's cause without what varies from file to file (paths, numbers, counts)."""
-    mutation = re.sub(r"\[[^\]]*\]|\d+|b'[^']*'|'[^']*'", "#", result.case.mutation.split(" + ")[-1])
+    """A failure's cause: its outcome and what was raised or refused, with what varies from file to
+    file left out; for a wrong count, the kind of the last mutation."""
     detail = result.detail
     if result.outcome == "counted-oracle-refused":
-        detail = detail.partition("reference: ")[2]
-        detail = ("[same as lenient decode] " if detail.endswith("lenient decode") else "") + detail
+        reason = detail.partition("reference: ")[2]
+        lenient = "lenient decode equal" if reason.endswith("lenient decode") else "no lenient decode"
+        detail = f"{_generic(reason.partition('; equal')[0])[:90]} ({lenient})"
     elif result.outcome == "wrong":
-        detail = ""
-    detail = re.sub(r"/\S+", "PATH", detail)
-    detail = re.sub(r"\d+", "#", detail)[:160]
-    return f"{result.outcome} | {detail} | {mutation[:80]}"
+        detail = _generic(result.case.mutation.split(" + ")[-1])[:40]
+    elif result.outcome in ("other-exception", "unclear"):
+        detail = _generic(detail.partition(" (at ")[0])[:110]
+    elif result.outcome == "memory":
+        detail = "MemoryError" if detail.startswith("MemoryError") else "resident memory past the allowance"
+    return f"{result.outcome} | {detail}"
 
 
 def main() -> int:
