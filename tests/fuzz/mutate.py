@@ -380,7 +380,7 @@ def npy_header(data: bytes, rng: np.random.Generator) -> Mutation | None:
     match = re.match(rb"\{'descr': ('[^']*'), 'fortran_order': (True|False), 'shape': (\([^)]*\)), *\}", text.strip())
     if match is None:
         return None
-    descr, fortran, shape = (m.decode() for m in match.groups())
+    descr, fortran, shape = (m.decode("latin1") for m in match.groups())
     dims = [int(d) for d in shape.strip("()").split(",") if d.strip()]
     op = _pick(
         rng,
@@ -1067,7 +1067,12 @@ def mutate(ext: str, data: bytes, rng: np.random.Generator) -> Mutation:
     weights = np.array([w for _, w in mutators], float)
     for _ in range(20):
         mutator = mutators[int(rng.choice(len(mutators), p=weights / weights.sum()))][0]
-        result = mutator(data, rng)
+        try:
+            result = mutator(data, rng)
+        except (ValueError, IndexError, struct.error, UnicodeError, OverflowError):
+            # A structure-aware mutator reading a file an earlier mutation already broke: it
+            # does not apply, as when it returns None.
+            continue
         if result is not None and result[0] != data:
             return result
     flipped = bytearray(data or b"\x00")
