@@ -174,8 +174,7 @@ class Worker:
 class Workers:
     """A worker per thread of the runner, warmed up (imports, first counts) before the first case."""
 
-    def __init__(self, n: int, folder: str) -> None:
-        self.n = n
+    def __init__(self, folder: str) -> None:
         self.folder = folder
         self.local = threading.local()
         self.all: list[Worker] = []
@@ -285,7 +284,7 @@ def run_one(case: Case, workers: Workers, folder: str) -> Result:
 
 def run(all_cases: Iterable[Case], folder: str, threads: int = 1) -> Iterator[Result]:
     """The results of the cases, in order."""
-    workers = Workers(threads, folder)
+    workers = Workers(folder)
     try:
         with ThreadPoolExecutor(threads) as pool:
             yield from pool.map(lambda case: run_one(case, workers, folder), all_cases)
