@@ -624,3 +624,33 @@ def test_hdf5_external_storage_with_a_missing_file(tmp_path: Path) -> None:
     assert fastweights.count(Path(f"{path}:/labels")).pixels.tolist() == [0, 16]
     external.write_bytes(bytes(8))
     refused(Path(f"{path}:/labels"), r"ext\.h5:/labels: ")
+
+
+def damaged_metadata(tmp_path: Path) -> Path:
+    """An HDF5 file that opens but whose metadata HDF5 cannot walk (a byte flipped in an object
+    header, found by trying each byte in turn: where it lies depends on the HDF5 version)."""
+    good = tmp_path / "good.h5"
+    with h5py.File(good, "w", libver="latest") as file:  # checksummed metadata
+        file.create_group("masks").create_dataset("labels", data=np.ones((4, 4), np.uint8))
+    data = good.read_bytes()
+    path = tmp_path / "damaged.h5"
+    for offset in range(len(data)):
+        path.write_bytes(data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :])
+        try:
+            with h5py.File(path, "r") as file:
+                file.visititems(lambda name, node: None)
+        except OSError:  # the file does not open at all
+            continue
+        except RuntimeError:  # opens, and the walk fails
+            return path
+    pytest.skip("no single flipped byte damages this HDF5 version's metadata that way")
+
+
+def test_hdf5_metadata_that_cannot_be_walked(tmp_path: Path) -> None:
+    path = damaged_metadata(tmp_path)
+    refused(
+        path, r"damaged\.h5: an HDF5 file: name the dataset .*damaged HDF5 metadata \(.*; its datasets cannot be listed"
+    )
+    refused(
+        Path(f"{path}:/masks/labels"), r"damaged\.h5: '/masks/labels' cannot be (found|read): damaged HDF5 metadata"
+    )

@@ -27,6 +27,7 @@ HDF5_EXTENSIONS = (".h5", ".hdf5", ".he5")
 _HDF5_PATH = re.compile(r"(.+?\.(?:h5|hdf5|he5)):(.+)", re.IGNORECASE | re.DOTALL)
 _ZARR_METADATA = (".zarray", ".zgroup", "zarr.json")
 _LISTED = 10  # datasets named in the message about a missing one
+_DAMAGED = "damaged HDF5 metadata"
 
 # What a failed read raises: h5py (OSError for a damaged chunk), zarr and its codecs.
 _READ_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError)
@@ -62,9 +63,14 @@ def open_hdf5(path: str, dataset: str | None, options: ReadOptions) -> Iterator[
             node = file.get(dataset)
         except (KeyError, TypeError, ValueError):  # a path through a dataset, or a broken link
             node = None
+        except (OSError, RuntimeError) as error:  # damaged metadata on the way to it
+            raise InputError(f"{path}: {dataset!r} cannot be read: damaged HDF5 metadata ({error})") from error
         if not isinstance(node, h5py.Dataset):
+            listing = _listing(file, h5py)
+            if node is None and listing.startswith(_DAMAGED):
+                raise InputError(f"{path}: {dataset!r} cannot be found: {listing}")
             what = "no such dataset" if node is None else f"{type(node).__name__.lower()}, not a dataset"
-            raise InputError(f"{path}: {dataset!r}: {what}; {_listing(file, h5py)}")
+            raise InputError(f"{path}: {dataset!r}: {what}; {listing}")
         yield from array_like_images(f"{path}:{dataset}", node, options)
 
 
@@ -136,7 +142,11 @@ def _listing(file: Any, h5py: Any) -> str:
             names.append("/" + name)
         return len(names) > _LISTED or None  # True stops the visit
 
-    file.visititems(visit)
+    try:
+        file.visititems(visit)
+    except _READ_ERRORS as error:  # damaged metadata: HDF5 gives up the visit
+        found = f" (found before it: {', '.join(names[:_LISTED])})" if names else ""
+        return f"{_DAMAGED} ({error}); its datasets cannot be listed{found}"
     if not names:
         return "the file holds no datasets"
     more = ", ..." if len(names) > _LISTED else ""
