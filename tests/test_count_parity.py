@@ -35,7 +35,7 @@ def test_equals_numpy_every_dtype_and_dimension(dtype: str, shape: tuple[int, ..
     rng = np.random.default_rng(sum(shape) + threads)
     images = [random_labels(rng, dtype, shape) for _ in range(3)]
     got = fastweights.count(images, threads=threads, per_image=True)
-    assert_same_statistics(got, numpy_counts(images))
+    assert_same_statistics(got, numpy_counts(images, per_image=True))
 
 
 def layouts(array: np.ndarray) -> dict[str, np.ndarray]:
@@ -80,7 +80,7 @@ def test_ignore_index_single_and_many(dtype: str, ignore: int | tuple[int, ...],
     for image, value in zip(images, usable):
         image[::3, ::5] = value
     got = fastweights.count(images, ignore_index=ignore, num_classes=num_classes, per_image=True)
-    expected = numpy_counts(images, ignored, num_classes)
+    expected = numpy_counts(images, ignored, num_classes, per_image=True)
     assert got.ignored > 0 or not usable
     assert_same_statistics(got, expected)
     assert got.num_classes == expected.num_classes
@@ -103,7 +103,7 @@ def test_large_input_is_split_across_kernel_threads(monkeypatch: pytest.MonkeyPa
     big = rng.integers(0, 7, 1_000_003).astype(np.int32)
     small = [rng.integers(0, 9, 500).astype(np.int32) for _ in range(10)]
     got = fastweights.count([small[0], big, *small[1:]], threads=2, per_image=True)
-    assert_same_statistics(got, numpy_counts([small[0], big, *small[1:]]))
+    assert_same_statistics(got, numpy_counts([small[0], big, *small[1:]], per_image=True))
 
 
 def test_stack_axis_counts_each_slice_as_an_image() -> None:
@@ -113,7 +113,7 @@ def test_stack_axis_counts_each_slice_as_an_image() -> None:
     for axis in (0, 1, -1):
         got = fastweights.count(volume, stack_axis=axis, per_image=True)
         slices = [np.take(volume, i, axis=axis) for i in range(volume.shape[axis])]
-        assert_same_statistics(got, numpy_counts(slices))
+        assert_same_statistics(got, numpy_counts(slices, per_image=True))
         assert got.sources[1] == "<array 0>[1]"
 
 
@@ -180,7 +180,7 @@ def label_arrays(draw: st.DrawFn) -> np.ndarray:
 def test_property_equals_numpy(images: list[np.ndarray], threads: int, ignore: int | tuple[int, ...] | None) -> None:
     ignored = () if ignore is None else (ignore,) if isinstance(ignore, int) else ignore
     got = fastweights.count(images, threads=threads, ignore_index=ignore, per_image=True)
-    assert_same_statistics(got, numpy_counts(images, ignored))
+    assert_same_statistics(got, numpy_counts(images, ignored, per_image=True))
 
 
 def test_bool_arrays_whose_true_bytes_are_not_one() -> None:

@@ -32,7 +32,7 @@ def test_skip_leaves_bad_inputs_out_entirely_and_lists_them(tmp_path: Path, thre
     with pytest.warns(UserWarning, match=r"skipped 3 of 12 inputs \(listed in counts.errors\)"):
         got = fastweights.count(tmp_path, num_classes=5, on_error="skip", threads=threads, per_image=True)
     kept = [mask for i, mask in enumerate(masks) if i not in (3, 7, 9)]
-    assert_same_statistics(got, numpy_counts(kept, (), 5))
+    assert_same_statistics(got, numpy_counts(kept, (), 5, per_image=True))
     assert [Path(name).name for name, _ in got.errors] == ["m03.npy", "m07.npy", "m09.npy"]
     reasons = [reason for _, reason in got.errors]
     assert "0-byte file" in reasons[0] and "label 77" in reasons[1] and "truncated .npy" in reasons[2]
@@ -191,6 +191,6 @@ def test_a_bad_png_in_a_batch_is_named_alone_and_the_rest_counted(tmp_path: Path
             tmp_path, num_classes=6, ignore_index=255, threads=threads, on_error="skip", per_image=True
         )
     kept = masks[:41] + masks[42:]
-    assert_same_statistics(got, numpy_counts(kept, (255,), 6))
+    assert_same_statistics(got, numpy_counts(kept, (255,), 6, per_image=True))
     assert [Path(name).name for name, _ in got.errors] == ["m041.png"]
     assert [Path(name).name for name in got.sources] == [f"m{i:03d}.png" for i in range(70) if i != 41]

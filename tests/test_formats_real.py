@@ -31,7 +31,7 @@ def test_camvid_trainannot_matches_the_published_counts_and_weights(real_data: P
 def test_camvid_valannot_equals_numpy(real_data: Path) -> None:
     paths = sorted((real_data / "camvid" / "valannot").glob("*.png"))
     got = fastweights.count(paths, per_image=True)
-    assert_same_statistics(got, numpy_counts([pillow_labels(p) for p in paths]))
+    assert_same_statistics(got, numpy_counts([pillow_labels(p) for p in paths], per_image=True))
 
 
 def test_cityscapes_label_ids_train_ids_and_16_bit_instance_ids(real_data: Path) -> None:
@@ -89,7 +89,7 @@ def test_binary_masks_and_their_pos_weight(real_data: Path) -> None:
 def test_palette_and_gray_pngs_equal_pillow_indices(real_data: Path, folder: str) -> None:
     paths = sorted((real_data / "formats" / folder).glob("*.png"))
     got = fastweights.count(paths, per_image=True)
-    assert_same_statistics(got, numpy_counts([pillow_labels(p) for p in paths]))
+    assert_same_statistics(got, numpy_counts([pillow_labels(p) for p in paths], per_image=True))
 
 
 def test_voc_palette_pngs_count_as_their_npy_twins(real_data: Path) -> None:

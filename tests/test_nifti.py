@@ -64,11 +64,11 @@ def test_real_annotation_and_atlases(real_data: Path) -> None:
     assert [v.dtype for v in volumes] == [np.uint8, np.uint8, np.int32]
     assert [np.unique(v).size for v in volumes] == [3, 84, 83]
     got = fastweights.count(paths, per_image=True, threads=2)
-    assert_same_statistics(got, numpy_counts(volumes))
+    assert_same_statistics(got, numpy_counts(volumes, per_image=True))
     assert got.sources == tuple(str(path) for path in paths)
     for axis in (0, 2):
         per_slice = fastweights.count(paths[0], stack_axis=axis, per_image=True)
-        assert_same_statistics(per_slice, numpy_counts(slices(volumes[0], axis)))
+        assert_same_statistics(per_slice, numpy_counts(slices(volumes[0], axis), per_image=True))
 
 
 def test_real_intensity_image(real_data: Path) -> None:
@@ -86,11 +86,11 @@ def test_nii_is_memory_mapped(tmp_path: Path, volume: np.ndarray, mapped: list[s
     labels = volume.astype(dtype)
     path = save(tmp_path / "labels.nii", labels, version=version)
     got = fastweights.count(path, per_image=True)
-    assert_same_statistics(got, numpy_counts([labels]))
+    assert_same_statistics(got, numpy_counts([labels], per_image=True))
     assert mapped == [str(path)]
     for axis in (0, 1, -1):
         assert_same_statistics(
-            fastweights.count(path, stack_axis=axis, per_image=True), numpy_counts(slices(labels, axis))
+            fastweights.count(path, stack_axis=axis, per_image=True), numpy_counts(slices(labels, axis), per_image=True)
         )
 
 
@@ -105,7 +105,7 @@ def test_big_endian(tmp_path: Path, volume: np.ndarray, name: str) -> None:
 def test_nii_gz_streamed_or_whole(tmp_path: Path, volume: np.ndarray, axis: int | None) -> None:
     path = save(tmp_path / "labels.nii.gz", volume.astype(np.uint16))
     got = fastweights.count(path, stack_axis=axis, per_image=True)
-    assert_same_statistics(got, numpy_counts([volume] if axis is None else slices(volume, axis)))
+    assert_same_statistics(got, numpy_counts([volume] if axis is None else slices(volume, axis), per_image=True))
 
 
 def test_nii_gz_is_counted_in_bounded_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,7 +125,7 @@ def test_nii_gz_is_counted_in_bounded_chunks(tmp_path: Path, monkeypatch: pytest
     assert max(reads) <= 4096 and sum(reads) == labels.nbytes
     reads.clear()
     got = fastweights.count(path, stack_axis=-1, per_image=True)
-    assert_same_statistics(got, numpy_counts(slices(labels, -1)))
+    assert_same_statistics(got, numpy_counts(slices(labels, -1), per_image=True))
     assert max(reads) <= 4096 and sum(reads) == labels.nbytes
 
 
@@ -135,7 +135,7 @@ def test_four_d_is_one_volume_unless_stacked(tmp_path: Path, volume: np.ndarray)
         path = save(tmp_path / name, series)
         assert_same_statistics(fastweights.count(path), numpy_counts([series]))
         got = fastweights.count(path, stack_axis=3, per_image=True)
-        assert_same_statistics(got, numpy_counts(slices(series, 3)))
+        assert_same_statistics(got, numpy_counts(slices(series, 3), per_image=True))
         assert got.sources[2] == f"{path}[2]"
 
 
@@ -222,7 +222,7 @@ def test_a_folder_of_volumes(tmp_path: Path, volume: np.ndarray) -> None:
     save(tmp_path / "b.nii", (volume + 1).astype(np.int16))
     got = fastweights.count(tmp_path, per_image=True)
     assert [Path(s).name for s in got.sources] == ["a.nii.gz", "b.nii"]
-    assert_same_statistics(got, numpy_counts([volume, volume + 1]))
+    assert_same_statistics(got, numpy_counts([volume, volume + 1], per_image=True))
 
 
 def test_missing_nibabel(tmp_path: Path, volume: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:

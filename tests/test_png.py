@@ -261,7 +261,7 @@ def test_stack_axis_counts_each_row_or_column(tmp_path: Path) -> None:
     path.write_bytes(encode(labels, 0, 8, [4]))
     for axis, slices in [(0, list(labels)), (1, list(labels.T)), (-1, list(labels.T))]:
         counts = fastweights.count(path, stack_axis=axis, per_image=True)
-        assert_same_statistics(counts, numpy_counts(slices))
+        assert_same_statistics(counts, numpy_counts(slices, per_image=True))
     with pytest.raises(InputError, match=re.escape(f"{path}: stack_axis=2 is out of range")):
         fastweights.count(path, stack_axis=2)
 
@@ -280,7 +280,7 @@ def test_a_folder_counts_the_same_on_one_and_two_threads(tmp_path: Path) -> None
     one = fastweights.count(tmp_path, threads=1, per_image=True)
     two = fastweights.count(tmp_path, threads=2, per_image=True)
     assert_same_statistics(two, one)
-    assert_same_statistics(one, numpy_counts(images))
+    assert_same_statistics(one, numpy_counts(images, per_image=True))
 
 
 # ---- corrupt input: an InputError naming the file and the problem ----

@@ -30,7 +30,7 @@ def test_npy_files_c_fortran_and_big_endian(tmp_path: Path, masks: list[np.ndarr
     np.save(tmp_path / "be.npy", masks[2].astype(">u2"))
     got = fastweights.count(tmp_path, per_image=True)
     assert [Path(s).name for s in got.sources] == ["be.npy", "c.npy", "f.npy"]
-    assert_same_statistics(got, numpy_counts([masks[2], masks[0], masks[1]]))
+    assert_same_statistics(got, numpy_counts([masks[2], masks[0], masks[1]], per_image=True))
 
 
 def test_npz_stored_and_compressed_members(tmp_path: Path, masks: list[np.ndarray]) -> None:
@@ -38,7 +38,7 @@ def test_npz_stored_and_compressed_members(tmp_path: Path, masks: list[np.ndarra
     np.savez_compressed(tmp_path / "packed.npz", c=masks[2].astype(np.int16), d=masks[0])
     got = fastweights.count([tmp_path / "stored.npz", tmp_path / "packed.npz"], per_image=True)
     assert [s.rsplit(":", 1)[1] for s in got.sources] == ["a", "b", "c", "d"]
-    assert_same_statistics(got, numpy_counts([masks[0], masks[1], masks[2], masks[0]]))
+    assert_same_statistics(got, numpy_counts([masks[0], masks[1], masks[2], masks[0]], per_image=True))
 
 
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
@@ -49,14 +49,14 @@ def test_npz_stack_axis(tmp_path: Path, save, axis: int, fortran: bool) -> None:
     save(tmp_path / "v.npz", v=np.asfortranarray(volume) if fortran else volume)
     got = fastweights.count(tmp_path / "v.npz", stack_axis=axis, per_image=True)
     slices = [np.take(volume, i, axis=axis) for i in range(volume.shape[axis])]
-    assert_same_statistics(got, numpy_counts(slices))
+    assert_same_statistics(got, numpy_counts(slices, per_image=True))
 
 
 def test_npy_stack_axis_of_a_memory_map(tmp_path: Path) -> None:
     volume = np.random.default_rng(4).integers(0, 5, (6, 10, 11)).astype(np.int16)
     np.save(tmp_path / "v.npy", volume)
     got = fastweights.count(tmp_path / "v.npy", stack_axis=2, per_image=True)
-    assert_same_statistics(got, numpy_counts([volume[:, :, i] for i in range(11)]))
+    assert_same_statistics(got, numpy_counts([volume[:, :, i] for i in range(11)], per_image=True))
     assert got.sources[3].endswith("v.npy[3]")
 
 
@@ -211,7 +211,7 @@ def test_small_npy_files_are_counted_in_batches_and_the_unusual_ones_by_the_gene
         "other_uint64",
     ]
     got = fastweights.count(tmp_path, threads=threads, per_image=True)
-    assert_same_statistics(got, numpy_counts([arrays[Path(p).stem] for p in paths]))
+    assert_same_statistics(got, numpy_counts([arrays[Path(p).stem] for p in paths], per_image=True))
 
 
 @settings(max_examples=300, deadline=None)

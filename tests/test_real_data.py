@@ -19,7 +19,7 @@ def test_voc_labelme_int32_masks_with_negative_ignore(real_data: Path, threads: 
     arrays = [np.load(path) for path in paths]
     assert all(array.dtype == np.int32 for array in arrays)
     got = fastweights.count(folder, ignore_index=-1, num_classes=21, threads=threads, per_image=True)
-    assert_same_statistics(got, numpy_counts(arrays, (-1,), 21))
+    assert_same_statistics(got, numpy_counts(arrays, (-1,), 21, per_image=True))
     assert got.ignored > 0 and got.sources == tuple(str(path) for path in paths)
     class_names = (real_data / "voc_labelme" / "class_names.txt").read_text().splitlines()
     assert len(class_names) == got.num_classes and class_names[0] == "_background_"

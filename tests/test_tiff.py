@@ -55,10 +55,10 @@ def test_real_2d_and_3d_masks(real_data: Path) -> None:
         path = real_data / "formats" / "tiff" / name
         labels = tifffile.imread(path)
         got = fastweights.count(path, per_image=True)
-        assert_same_statistics(got, numpy_counts([labels]))
+        assert_same_statistics(got, numpy_counts([labels], per_image=True))
         assert got.sources == (str(path),)
         per_slice = fastweights.count(path, stack_axis=0, per_image=True)
-        assert_same_statistics(per_slice, numpy_counts(list(labels)))
+        assert_same_statistics(per_slice, numpy_counts(list(labels), per_image=True))
         assert per_slice.sources[1] == f"{path}[1]"
     assert tifffile.imread(real_data / "formats" / "tiff" / "mask3d.tif").shape == (31, 61, 57)
 
@@ -71,7 +71,9 @@ def test_codecs_and_dtypes(tmp_path: Path, volume: np.ndarray, dtype: type, comp
     tifffile.imwrite(path, labels, photometric="minisblack", compression=compression)
     assert np.array_equal(tifffile.imread(path), labels)
     assert_same_statistics(fastweights.count(path), numpy_counts([labels]))
-    assert_same_statistics(fastweights.count(path, stack_axis=0, per_image=True), numpy_counts(list(labels)))
+    assert_same_statistics(
+        fastweights.count(path, stack_axis=0, per_image=True), numpy_counts(list(labels), per_image=True)
+    )
 
 
 @pytest.mark.parametrize("compression", [None, "zlib"])
@@ -89,7 +91,7 @@ def test_bigtiff_big_endian_and_tiled(tmp_path: Path, volume: np.ndarray, compre
     assert starts["big.tif"] == b"II+\x00" and starts["bigbe.tiff"] == b"MM\x00+" and starts["be.tif"] == b"MM\x00*"
     got = fastweights.count(tmp_path, stack_axis=0, per_image=True)
     assert [Path(s).name for s in got.sources[::5]] == ["be.tif[0]", "big.tif[0]", "bigbe.tiff[0]", "tiled.tif[0]"]
-    assert_same_statistics(got, numpy_counts(list(labels) * 4))
+    assert_same_statistics(got, numpy_counts(list(labels) * 4, per_image=True))
 
 
 def test_uncompressed_files_are_memory_mapped(tmp_path: Path, volume: np.ndarray, mapped: list[str]) -> None:
@@ -140,7 +142,7 @@ def test_stack_axis_inside_the_pages(tmp_path: Path, volume: np.ndarray) -> None
         for axis in (1, 2, -1):
             got = fastweights.count(path, stack_axis=axis, per_image=True)
             slices = [np.take(labels, i, axis=axis) for i in range(labels.shape[axis])]
-            assert_same_statistics(got, numpy_counts(slices))
+            assert_same_statistics(got, numpy_counts(slices, per_image=True))
     with pytest.raises(InputError, match=r"stack_axis=3 is out of range for an array of shape \(5, 37, 53\)"):
         fastweights.count(tmp_path / "zlib.tif", stack_axis=3)
 
@@ -151,7 +153,7 @@ def test_a_2d_image_and_several_series(tmp_path: Path, volume: np.ndarray) -> No
     tifffile.imwrite(path, volume[1:3, :20].astype(np.uint16), photometric="minisblack", append=True)
     got = fastweights.count(path, per_image=True)
     assert got.sources == (f"{path}:series0", f"{path}:series1")
-    assert_same_statistics(got, numpy_counts([volume[0], volume[1:3, :20]]))
+    assert_same_statistics(got, numpy_counts([volume[0], volume[1:3, :20]], per_image=True))
 
 
 def test_float_masks(tmp_path: Path, volume: np.ndarray) -> None:
