@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed_data import SEED, blocky_masks, skewed
 
 import fastweights
-from fastweights import cuda as fw_cuda
+from fastweights.backends import cuda as fw_cuda
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "BENCHMARKS.md"

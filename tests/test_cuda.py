@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastweights
-from fastweights import cuda as fw_cuda
+from fastweights.backends import cuda as fw_cuda
 from fastweights.errors import DeviceUnavailable, InputError
 
 numba_cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
@@ -236,7 +236,7 @@ def test_streamed_in_many_pieces_through_every_slot(monkeypatch: pytest.MonkeyPa
 
 
 def test_files_read_on_the_host_are_counted_on_the_gpu(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(fastweights.images, "CHUNK_BYTES", 1_000)  # a memory map in several chunks
+    monkeypatch.setattr(fastweights.io.images, "CHUNK_BYTES", 1_000)  # a memory map in several chunks
     for index in range(3):
         np.save(tmp_path / f"{index}.npy", blocky(3_000, 6, index, "uint8" if index else "int16").reshape(30, 100))
     expected = fastweights.count(tmp_path, per_image=True, device="cpu")
@@ -355,7 +355,7 @@ def test_kernels_compile_for_real_gpus() -> None:
         from types import SimpleNamespace
         from numba import cuda
         import numba.cuda.dispatcher
-        from fastweights import _cuda_kernels as k
+        from fastweights.backends import cuda_kernels as k
         # Device functions are compiled for the current device's compute capability: there is no
         # device here, so name one. Turing (7.5) is the oldest that CUDA 13's NVRTC compiles for (a real
         # H200 run refused 7.0); its PTX is also what newer GPUs can run.
@@ -471,7 +471,7 @@ def test_arrays_on_a_second_gpu_are_counted_there() -> None:
 @real_gpu
 @pytest.mark.gpu
 def test_readme_gpu_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from fastweights.demo import write_demo_masks
+    from fastweights.api.demo import write_demo_masks
 
     pytest.importorskip("torch")
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()

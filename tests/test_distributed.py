@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import fastweights
 from fastweights import Counts
-from fastweights.demo import write_demo_masks
-from fastweights.shards import parse_shard, split_by_bytes
+from fastweights.api.demo import write_demo_masks
+from fastweights.engine.shards import parse_shard, split_by_bytes
 
 # Dask's own sockets and clusters warn as they come and go: not this project's to fix.
 pytestmark = [
@@ -102,7 +102,7 @@ def test_mpi_ranks_give_the_local_counts(masks: Path, ranks: int) -> None:
     counts = Counts.from_dict(json.loads(result.stdout))  # rank 0 alone prints
     assert counts == fastweights.count(masks, ignore_index=255, per_image=True)
     shares = counts.params["mpi"]["share_bytes"]
-    sizes = [item.nbytes for item in fastweights.sources.expand(masks)]
+    sizes = [item.nbytes for item in fastweights.io.sources.expand(masks)]
     assert len(shares) == ranks and sum(shares) == sum(sizes)
     assert all(abs(share - sum(sizes) / ranks) <= max(sizes) for share in shares)
 
@@ -153,7 +153,7 @@ def in_process():
 
 
 def test_dask_in_process_cluster(in_process, masks: Path) -> None:
-    from fastweights.dask import count as count_on_dask
+    from fastweights.backends.dask import count as count_on_dask
 
     counts = count_on_dask(masks, client=in_process, ignore_index=255, per_image=True)
     assert counts == fastweights.count(masks, ignore_index=255, per_image=True)
@@ -175,7 +175,7 @@ def test_dask_refuses_what_a_cluster_cannot_do(cluster, masks: Path) -> None:
 
 def slow_down_counting() -> None:
     """Run on the workers: each task takes a moment longer, so that one can die mid-run."""
-    import fastweights.engine as engine
+    import fastweights.engine.run as engine
 
     original = engine._count_work
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fastweights.demo import write_demo_masks
+from fastweights.api.demo import write_demo_masks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ._version import __version__
-from .config import show_config
-from .counts import Counts
-from .engine import count
-from .readers import raw
-from .weights import SCHEMES
+from .api.config import show_config
+from .base._version import __version__
+from .engine.run import count
+from .io.readers import raw
+from .model.counts import Counts
+from .model.weights import SCHEMES
 
 __all__ = ["SCHEMES", "Counts", "__version__", "count", "raw", "show_config"]
