@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastweights
+from fastweights import _core
 from fastweights.backends import cuda as fw_cuda
 from fastweights.errors import DeviceUnavailable, InputError
 
@@ -481,3 +482,20 @@ def test_readme_gpu_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.startswith("cuda:")
+
+
+def test_the_staging_buffers_are_filled_with_the_threads_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The count's threads, not the machine's: the copy into the pinned buffers is CPU work too.
+    copied_with: list[int] = []
+    original = _core.copy_bytes
+
+    def spy(target, source, threads):  # type: ignore[no-untyped-def]
+        copied_with.append(threads)
+        return original(target, source, threads)
+
+    monkeypatch.setattr(_core, "copy_bytes", spy)
+    labels = blocky(3_000, 5, 1)
+    for threads in (1, 3):
+        copied_with.clear()
+        assert fastweights.count(labels, threads=threads, device="cuda") == fastweights.count(labels, device="cpu")
+        assert copied_with and set(copied_with) == {threads}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+# The public modules a plain `import fastweights` has always made reachable as attributes.
+from . import errors, per_image, progress  # noqa: F401
 from .api.config import show_config
+from .api.count import count
 from .base._version import __version__
-from .engine.run import count
 from .io.readers import raw
 from .model.counts import Counts
 from .model.weights import SCHEMES

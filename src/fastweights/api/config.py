@@ -31,7 +31,7 @@ OPTIONAL = (
 def config() -> dict[str, Any]:
     from .. import _core
     from ..base._version import __version__
-    from ..engine.run import default_threads
+    from ..engine.settings import default_threads
     from ..kernels.variants import active_kernel, apply_environment, available_kernels
 
     apply_environment()

@@ -161,9 +161,6 @@ class GpuCounter:
             self.max_blocks = max(LOW_OCCUPANCY_BLOCKS, 8 * int(device.MULTIPROCESSOR_COUNT))
         self._lock = threading.Lock()
         self._slots: list[_Slot] | None = None
-        from ..engine.run import default_threads
-
-        self.copy_threads = min(COPY_THREADS, default_threads())
 
     # ---- launches ---------------------------------------------------------------------------------
 
@@ -393,11 +390,12 @@ class GpuCounter:
 
     # ---- host arrays, streamed --------------------------------------------------------------------
 
-    def tally_host(self, name: str, chunks: Iterable[np.ndarray], bounds: Bounds) -> Tally:
+    def tally_host(self, name: str, chunks: Iterable[np.ndarray], bounds: Bounds, threads: int) -> Tally:
         """The exact tally of one image given as host chunks (C-contiguous integer arrays, as
-        `countable` makes them), streamed through the staging buffers."""
+        `countable` makes them), streamed through the staging buffers, which `threads` CPU threads
+        fill (at most COPY_THREADS)."""
         with self._device():
-            stream = _HostStream(self)
+            stream = _HostStream(self, min(COPY_THREADS, threads))
             parts = []
             for chunk in chunks:
                 parts.extend(stream.add(chunk, bounds))
@@ -429,8 +427,9 @@ class _HostStream:
     """The pieces of one image's host chunks in flight through the slots, counted into one table
     per label range on the device."""
 
-    def __init__(self, counter: GpuCounter) -> None:
+    def __init__(self, counter: GpuCounter, copy_threads: int) -> None:
         self.counter = counter
+        self.copy_threads = copy_threads
         self.slots = counter.slots()
         self.turn = 0
         self.table: Any = None  # the device table the pieces are counted into
@@ -478,7 +477,7 @@ class _HostStream:
         slot = self.slots[self.turn % len(self.slots)]
         self.turn += 1
         slot.wait()
-        _core.copy_bytes(slot.host, piece, self.counter.copy_threads)
+        _core.copy_bytes(slot.host, piece, self.copy_threads)
         target = slot.device[: piece.size]
         target.copy_to_device(slot.host[: piece.size], stream=slot.stream)
         counter = self.counter

@@ -1,10 +1,12 @@
-"""Counting with MPI (mpi4py, an extra): `mpiexec -n N python -c "..."` or `fastweights count --mpi`.
+"""Counting with MPI (mpi4py, an extra): `fastweights.count(paths, comm=MPI.COMM_WORLD)` under
+`mpiexec -n N`, or `fastweights count --mpi`.
 
 Every rank lists the inputs (the listing is sorted, so the same on every rank), takes its share,
 contiguous and balanced by bytes, and counts it with its own threads (the CPUs the launcher pinned it
 to). Then one Allreduce sums the uint64 statistics, and rank `root` gathers the names (and the
 per-image table, when asked for) and returns the Counts: exactly those of one count over
-everything. Other ranks return None. A bad input on any rank stops every rank with its message.
+everything; other ranks return None. Without a root, every rank gathers them and returns them. A bad
+input on any rank stops every rank with its message.
 """
 
 from __future__ import annotations
@@ -15,24 +17,25 @@ import numpy as np
 
 from ..base._optional import require
 from ..base.errors import InputError
+from ..engine.settings import Settings
 from ..engine.shards import split_by_bytes
 from ..io.sources import expand, file_paths
 from ..model.counts import Counts
 from ..model.per_image import PerImageTable
+from . import threads as local
 
 __all__ = ["count"]
 
 
-def count(inputs: object, comm: Any = None, root: int = 0, **options: Any) -> Counts | None:
-    """`fastweights.count` over the ranks of `comm` (default: MPI.COMM_WORLD); the options are
-    count's, but for `shard`, `sample`, `checkpoint` and `cache`, which one process owns."""
-    mpi = require("mpi4py.MPI", "mpi", "fastweights.mpi")
-    comm = mpi.COMM_WORLD if comm is None else comm
-    for option in ("shard", "sample", "checkpoint", "cache", "progress"):
-        if options.get(option):
-            raise ValueError(f"fastweights.mpi.count: {option}= is not available across MPI ranks")
-    from ..engine.run import count as local_count
-
+def count(inputs: object, settings: Settings, comm: Any, root: int | None) -> Counts | None:
+    """The Counts of `inputs` under `settings`, shared among the ranks of `comm`: on rank `root`
+    (None elsewhere), or on every rank when `root` is None."""
+    for option in ("shard", "sample", "checkpoint", "cache"):
+        if getattr(settings, option) is not None:
+            raise ValueError(f"fastweights.count: {option}= is not available across MPI ranks (comm=)")
+    if settings.progress:
+        raise ValueError("fastweights.count: progress= is not available across MPI ranks (comm=)")
+    mpi = require("mpi4py.MPI", "mpi", "fastweights.count(comm=)")
     rank, size = comm.Get_rank(), comm.Get_size()
     share: Counts | None = None
     failure: str | None = None
@@ -41,7 +44,9 @@ def count(inputs: object, comm: Any = None, root: int = 0, **options: Any) -> Co
         mine = split_by_bytes([item.nbytes for item in listed], size)[rank]
         share_bytes = sum(listed[position].nbytes for position in mine)
         if len(mine):
-            share = local_count(file_paths([listed[position] for position in mine], "fastweights.mpi.count"), **options)
+            share = local.count(
+                file_paths([listed[position] for position in mine], "fastweights.count(comm=)"), settings
+            )
     except (InputError, ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         failure = f"{type(error).__name__}: {error}"
         share_bytes = 0
@@ -58,12 +63,12 @@ def count(inputs: object, comm: Any = None, root: int = 0, **options: Any) -> Co
             "MissingDependency": ImportError,
         }
         stop = kinds.get(kind, ValueError)(f"{message} (on MPI rank {where})")
-        stop.reported_elsewhere = rank != root  # type: ignore[attr-defined]  # the CLI prints it once
+        stop.reported_elsewhere = rank != (root or 0)  # type: ignore[attr-defined]  # the CLI prints it once
         raise stop
     return _reduce(comm, root, share, share_bytes, mpi)
 
 
-def _reduce(comm: Any, root: int, share: Counts | None, share_bytes: int, mpi: Any) -> Counts | None:
+def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int, mpi: Any) -> Counts | None:
     width = comm.allreduce(share.num_classes if share is not None else 0, op=mpi.MAX)
 
     def padded(values: np.ndarray) -> np.ndarray:
@@ -82,18 +87,19 @@ def _reduce(comm: Any, root: int, share: Counts | None, share_bytes: int, mpi: A
         )
     total = np.zeros_like(vector)
     comm.Allreduce(vector, total, op=mpi.SUM)
-    names = comm.gather(
-        (
-            share.sources if share is not None else (),
-            share.errors if share is not None else [],
-            share.per_image_sparse if share is not None else None,
-            share.params if share is not None else None,
-            share_bytes,
-        ),
-        root=root,
+    mine = (
+        share.sources if share is not None else (),
+        share.errors if share is not None else [],
+        share.per_image_sparse if share is not None else None,
+        share.params if share is not None else None,
+        share_bytes,
     )
-    if comm.Get_rank() != root:
-        return None
+    if root is None:
+        names = comm.allgather(mine)
+    else:
+        names = comm.gather(mine, root=root)
+        if comm.Get_rank() != root:
+            return None
     params = next(part[3] for part in names if part[3] is not None)
     tables = [part[2] for part in names if part[2] is not None]
     per_image = PerImageTable.stack(tables, width) if tables else None

@@ -6,34 +6,40 @@
   its decoder, on the CPU threads, as it decodes). No usable GPU is an error saying why.
 - "auto": "cuda" when a GPU is usable, else the CPU.
 
-The engine sets the placement of the running count in a context variable that `tally_chunks` and
-the device-array inputs read; the GPU module is imported only when a count needs it.
+A `Placement` is the `fastweights.io.device.Device` of a count: the backend sets it around the
+count (`fastweights.io.device.placed`), and the readers and device-array inputs reach the GPU
+through it. The GPU module is imported only when a count needs it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..base._optional import MissingDependency
 from ..base.errors import DeviceUnavailable
+from ..io.images import Bounds, Image
+from ..kernels._tally import Tally
 
 if TYPE_CHECKING:
     from .cuda import GpuCounter
 
-__all__ = ["DEVICES", "Placement", "current", "placed"]
+__all__ = ["DEVICES", "Placement"]
 
 DEVICES = (None, "cpu", "cuda", "auto")
 
 
 class Placement:
-    def __init__(self, device: str | None) -> None:
+    """`threads`: the CPU threads that fill the GPU's staging buffers from host memory."""
+
+    def __init__(self, device: str | None, threads: int) -> None:
         if device not in DEVICES:
             raise ValueError(f"device={device!r}: expected 'cpu', 'cuda', 'auto' or None")
         self.asked = device
+        self.threads = threads
         self._gpus: dict[int | None, GpuCounter] = {}  # by device ordinal (None: the current device)
         self._lock = threading.Lock()
         self.host_on_gpu = False
@@ -62,6 +68,12 @@ class Placement:
                 counter = self._gpus[ordinal] = open_counter(ordinal)
             return counter
 
+    def tally_host(self, name: str, chunks: Iterable[np.ndarray], bounds: Bounds) -> Tally:
+        return self.gpu(name).tally_host(name, chunks, bounds, self.threads)
+
+    def device_images(self, name: str, array: Any, stack_axis: int | None) -> Iterator[Image]:
+        return self.gpu(name, _device_ordinal(array)).device_images(name, array, stack_axis)
+
     @property
     def used(self) -> str:
         """What counted the arrays: "cpu", or the GPUs ("cuda:0 (NVIDIA H100 ...)")."""
@@ -69,18 +81,12 @@ class Placement:
         return ", ".join(names) if names else "cpu"
 
 
-_current: ContextVar[Placement | None] = ContextVar("fastweights_placement", default=None)
-
-
-def current() -> Placement | None:
-    """The placement of the count running in this thread (None outside a count: the CPU)."""
-    return _current.get()
-
-
-@contextmanager
-def placed(placement: Placement) -> Iterator[None]:
-    token = _current.set(placement)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def _device_ordinal(array: Any) -> int | None:
+    """The GPU a device array lives on, where it says (PyTorch: device.index, CuPy: device.id);
+    None for the current device."""
+    device = getattr(array, "device", None)
+    for attribute in ("index", "id"):
+        ordinal = getattr(device, attribute, None)
+        if isinstance(ordinal, int) and not isinstance(ordinal, bool):
+            return ordinal
+    return None

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..api import export
 from ..api.table import format_table, format_weights
-from ..base._optional import MissingDependency
+from ..base._optional import MissingDependency, require
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
 from ..io.colormaps import BUILTIN
 from ..model.counts import Counts
@@ -219,44 +219,39 @@ def _absent(text: str) -> float | str:
 
 
 def _count(args: argparse.Namespace) -> int:
-    from ..engine.run import count
+    from ..api.count import count
 
     names = _class_names(args.class_names, args.colormap)
-    options: dict[str, Any] = {
-        "num_classes": args.num_classes,
-        "ignore_index": args.ignore_index,
-        "threads": args.threads,
-        "per_image": args.per_image,
-        "stack_axis": args.stack_axis,
-        "colormap": args.colormap,
-        "unknown_color": args.unknown_color,
-        "allow_lossy": args.allow_lossy,
-        "on_error": args.on_error,
-        "device": args.device,
-    }
+    comm = None
     if args.mpi:
-        from ..backends.mpi import count as count_with_mpi
-
         if args.checkpoint or args.cache or args.sample is not None or args.shard:
             raise UsageError(
                 "--mpi shares the inputs among the ranks: it does not take --checkpoint, --cache, --sample or --shard"
             )
-        found = count_with_mpi(args.paths, **options)
-        if found is None:  # not rank 0: rank 0 prints and saves
-            return EXIT_OK
-        counts = found
-    else:
-        counts = count(
-            args.paths,
-            **options,
-            progress=not args.quiet,
-            checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every,
-            cache=args.cache,
-            sample=None if args.sample is None else int(args.sample) if args.sample >= 1 else args.sample,
-            seed=args.seed,
-            shard=args.shard,
-        )
+        comm = require("mpi4py.MPI", "mpi", "--mpi").COMM_WORLD
+    counts = count(
+        args.paths,
+        num_classes=args.num_classes,
+        ignore_index=args.ignore_index,
+        threads=args.threads,
+        per_image=args.per_image,
+        stack_axis=args.stack_axis,
+        colormap=args.colormap,
+        unknown_color=args.unknown_color,
+        allow_lossy=args.allow_lossy,
+        on_error=args.on_error,
+        progress=not args.quiet and comm is None,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        cache=args.cache,
+        sample=None if args.sample is None else int(args.sample) if args.sample >= 1 else args.sample,
+        seed=args.seed,
+        shard=args.shard,
+        comm=comm,
+        device=args.device,
+    )
+    if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
+        return EXIT_OK
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
     if args.checkpoint:
         print(
@@ -352,8 +347,8 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from ..api.count import count
     from ..api.demo import CLASS_NAMES, IGNORE_INDEX, write_demo_masks
-    from ..engine.run import count
 
     with tempfile.TemporaryDirectory(prefix="fastweights-demo-") as folder:
         paths = write_demo_masks(Path(folder))

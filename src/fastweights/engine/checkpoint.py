@@ -16,10 +16,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..base._atomic import write_json
 from ..base.errors import Interrupted
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = ["Checkpoint", "settings_identity"]
 
@@ -27,20 +30,20 @@ FORMAT = "fastweights.checkpoint"
 FORMAT_VERSION = 1
 
 
-def settings_identity(settings: Any, per_image: bool, inputs: object) -> dict[str, Any]:
+def settings_identity(settings: Settings, inputs: object) -> dict[str, Any]:
     """What a checkpoint must agree on with the count resuming it."""
-    colormap = settings.read.colormap
+    colormap = settings.colormap
     return {
         "inputs": _describe(inputs),
         "num_classes": settings.num_classes,
-        "ignore_index": list(settings.ignore),
-        "stack_axis": settings.read.stack_axis,
+        "ignore_index": list(settings.ignore_index),
+        "stack_axis": settings.stack_axis,
         "colormap": None
         if colormap is None
         else [colormap.name, colormap.unknown, colormap.colors.tolist(), colormap.classes.tolist()],
-        "allow_lossy": settings.read.allow_lossy,
+        "allow_lossy": settings.allow_lossy,
         "on_error": settings.on_error,
-        "per_image": per_image,
+        "per_image": settings.per_image,
     }
 
 

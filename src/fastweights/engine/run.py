@@ -9,57 +9,28 @@ flight, so memory does not grow with the size of the data set.
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
 
-from ..backends.placement import Placement, placed
 from ..base._version import __version__
 from ..base.errors import InputError
-from ..io.colormaps import ColormapSpec, resolve_colormap
-from ..io.images import CHUNK_BYTES, Image, ReadOptions
+from ..io.images import CHUNK_BYTES, Image
 from ..io.readers import tally_files
-from ..io.sources import FileInput, Input, expand, iter_inputs
-from ..kernels._tally import Tally, label_bounds
-from ..kernels.variants import apply_environment
+from ..io.sources import FileInput, Input
+from ..kernels._tally import Tally
 from ..model.counts import Counts
 from ..model.per_image import PerImageTable
 from .cache import Cache, CachedImage
-from .checkpoint import Checkpoint, settings_identity
-from .progress import ProgressSpec, Reporter, make_reporter
-from .shards import parse_shard, split_by_bytes
+from .checkpoint import Checkpoint
+from .progress import Reporter
+from .settings import MAX_CLASSES, Settings
 
-__all__ = ["count", "default_threads"]
-
-# A class id this large would make the per-class arrays hundreds of megabytes: almost surely not
-# a class but an instance id or garbage.
-MAX_CLASSES = 1 << 24
-
-
-def default_threads() -> int:
-    """The CPUs this process may run on (launchers like srun and mpiexec narrow this)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class Settings:
-    num_classes: int | None
-    ignore: tuple[int, ...]
-    read: ReadOptions
-    on_error: str
-
-    @property
-    def bounds(self) -> tuple[int, int] | None:
-        return label_bounds(self.num_classes, self.ignore)
+__all__ = ["Accumulator", "Run"]
 
 
 @dataclass(frozen=True)
@@ -131,152 +102,7 @@ class BatchCount:
 Result = Union[tuple[int, str, Outcome], BatchCount]  # (input position, input name, outcome)
 
 
-def count(
-    inputs: object,
-    *,
-    num_classes: int | None = None,
-    ignore_index: int | Iterable[int] | None = None,
-    threads: int | None = None,
-    per_image: bool = False,
-    stack_axis: int | None = None,
-    colormap: ColormapSpec = None,
-    unknown_color: str = "error",
-    allow_lossy: bool = False,
-    on_error: str = "raise",
-    progress: ProgressSpec = False,
-    checkpoint: str | os.PathLike[str] | None = None,
-    checkpoint_every: float = 60.0,
-    cache: str | os.PathLike[str] | None = None,
-    sample: float | None = None,
-    seed: int = 0,
-    shard: tuple[int, int] | str | None = None,
-    client: Any = None,
-    device: str | None = None,
-) -> Counts:
-    """Counts the pixels of every class over a set of label masks, exactly.
-
-    inputs: a path, a folder (walked recursively, sorted), a glob pattern, a numpy array,
-        `fastweights.raw(...)`, or a list mixing them. Each file or array is one image (or volume).
-    num_classes: labels must lie in [0, num_classes); if None, it is the largest label seen + 1.
-    ignore_index: a label value, or several, counted as ignored instead of as a class (e.g. 255, -1).
-    threads: worker threads; default: the CPUs this process may use.
-    per_image: also keep the (images x classes) table of counts.
-    stack_axis: count every slice along this axis as its own image (e.g. 0 for a stack of 2-D masks).
-    colormap: for RGB colour masks: "voc", "cityscapes", "camvid", a JSON file, or {(r, g, b): class id}.
-    unknown_color: "error" (default) or "ignore": what a colour missing from the colormap is.
-    allow_lossy: count JPEG masks anyway (their compression noise makes fake classes: refused by default).
-    on_error: "raise" (stop at the first bad input) or "skip" (leave it out; listed in counts.errors).
-    progress: True for a progress bar on a terminal, or a callable receiving `Progress` updates.
-    checkpoint: a JSON file the partial count is saved to every `checkpoint_every` seconds and on
-        SIGINT / SIGTERM (which then raise `fastweights.errors.Interrupted`); rerunning the same
-        count with it resumes, and ends with exactly the Counts of an uninterrupted run.
-    cache: an SQLite file of per-file counts, keyed by path, size and modification time: a rerun
-        counts only new or changed files. Several processes may share it.
-    sample: count only a random share of the inputs (0 < sample < 1; or a whole number of them),
-        chosen with `seed`: the Counts are an estimate (params["estimate"]), keep the per-image
-        table, and their weights() carry bootstrap confidence intervals.
-    shard: (i, N) or "i/N": count only the i-th of N contiguous shares of the inputs, balanced by
-        bytes (a job array's task); `fastweights merge` adds the shares' Counts.
-    client: a Dask `distributed.Client`: count on its cluster (`fastweights.dask`).
-    device: where arrays are counted (`fastweights.placement`): None (default) the CPU, and device
-        arrays (CuPy, PyTorch CUDA tensors) on their GPU; "cpu"; "cuda" (numba-cuda: arrays, and
-        the arrays read from files, on the GPU); "auto" (the GPU when one is usable). What counted
-        is in params["device"].
-    """
-    if client is not None:
-        from ..backends.dask import count as count_on_dask
-
-        return count_on_dask(
-            inputs,
-            client=client,
-            num_classes=num_classes,
-            ignore_index=ignore_index,
-            per_image=per_image,
-            stack_axis=stack_axis,
-            colormap=colormap,
-            unknown_color=unknown_color,
-            allow_lossy=allow_lossy,
-            on_error=on_error,
-            progress=progress,
-            threads=threads,
-            checkpoint=checkpoint,
-            cache=cache,
-            sample=sample,
-            shard=shard,
-            device=device,
-        )
-    placement = Placement(device)
-    settings = Settings(
-        _check_num_classes(num_classes),
-        _check_ignore(ignore_index),
-        ReadOptions(_check_stack_axis(stack_axis), resolve_colormap(colormap, unknown_color), bool(allow_lossy)),
-        _check_choice("on_error", on_error, ("raise", "skip")),
-    )
-    workers = _check_threads(threads)
-    apply_environment()
-    drawn: dict[str, Any] = {}  # the share or sample counted: a checkpoint or cache must agree on it
-    estimate = None
-    if sample is not None or shard is not None:
-        listed = expand(inputs)
-        chosen: Sequence[int] = range(len(listed))
-        if shard is not None:
-            index, parts = parse_shard(shard) if isinstance(shard, str) else _check_shard(shard)
-            chosen = split_by_bytes([item.nbytes for item in listed], parts)[index]
-            drawn["shard"] = [index, parts]
-        if sample is not None:
-            picked, estimate = _sample(len(chosen), sample, seed)
-            chosen = [chosen[position] for position in picked]
-            per_image = True  # the bootstrap of the weights' intervals resamples the images
-            drawn["sample"] = [sample, seed]
-        items: Iterable[Input] = [listed[position] for position in chosen]
-        if not items:
-            raise ValueError(f"shard={shard!r}: this share of the {len(listed)} inputs is empty")
-    else:
-        # Listing streams into counting, unless a progress bar needs the total first.
-        items = expand(inputs) if progress else iter_inputs(inputs)
-    store = reuse = None
-    if checkpoint is not None or cache is not None:
-        identity = {**settings_identity(settings, per_image, inputs), **drawn}
-        store = None if checkpoint is None else Checkpoint.open(checkpoint, checkpoint_every, identity)
-        reuse = None if cache is None else Cache.open(cache, identity)
-    n_inputs = len(items) if isinstance(items, list) else None
-    report = make_reporter(progress, n_inputs or 0)
-    total = Accumulator(settings.num_classes or 0, per_image, n_inputs, report)
-    if store is not None and store.state is not None:
-        total.restore(store.state)
-    run = _Run(settings, workers, total, store, reuse)
-    try:
-        with store.signals() if store is not None else nullcontext(), placed(placement):
-            run.count_all(items)
-    except InputError:
-        if store is not None:  # what was counted is kept: fix or remove the file, and rerun to resume
-            store.write(total.state())
-        raise
-    finally:
-        if reuse is not None:
-            reuse.close()
-    if total.seen == 0:
-        raise ValueError("inputs: nothing to count (an empty list)")
-    if store is not None:
-        store.write(total.state(), complete=True)
-    counts = total.counts(settings)
-    counts.params["device"] = placement.used
-    if store is not None:
-        counts.params["resumed"] = store.resumed
-    if reuse is not None:
-        counts.params["cache"] = {"reused": reuse.reused, "counted": reuse.stored}
-    if estimate is not None:
-        counts.params["estimate"] = estimate
-    if counts.errors:
-        warnings.warn(
-            f"fastweights: skipped {len(counts.errors)} of {total.seen} inputs (listed in counts.errors)",
-            UserWarning,
-            stacklevel=2,
-        )
-    return counts
-
-
-class _Run:
+class Run:
     """One count: inputs handed to the workers, results summed, and, when asked for, inputs the
     checkpoint or the cache already holds left out and the checkpoint written as it goes."""
 
@@ -473,8 +299,8 @@ def _classify_batch(entries: list[tuple[int, Input, Tally]], settings: Settings)
     counts = np.concatenate([tally.counts for tally in tallies])
     owner = np.repeat(np.arange(len(tallies)), [tally.values.size for tally in tallies])
     ignored = np.array([tally.ignored for tally in tallies], np.uint64)
-    if settings.ignore:
-        left_out = np.isin(values, settings.ignore)
+    if settings.ignore_index:
+        left_out = np.isin(values, settings.ignore_index)
         np.add.at(ignored, owner[left_out], counts[left_out])
         values, counts, owner = values[~left_out], counts[~left_out], owner[~left_out]
     limit = settings.num_classes if settings.num_classes is not None else MAX_CLASSES
@@ -544,8 +370,8 @@ def _count_image(image: Image, settings: Settings, kernel_threads: int) -> Image
 def _classify(name: str, total: Tally, settings: Settings) -> ImageCount:
     """Splits an image's label tally into class counts and ignored pixels; refuses bad labels."""
     values, counts, ignored = total.values, total.counts, total.ignored
-    if settings.ignore:
-        ignored_mask = np.isin(values, settings.ignore)
+    if settings.ignore_index:
+        ignored_mask = np.isin(values, settings.ignore_index)
         ignored += int(counts[ignored_mask].sum(dtype=np.uint64))
         values, counts = values[~ignored_mask], counts[~ignored_mask]
     if values.size and values[0] < 0:
@@ -715,86 +541,10 @@ class Accumulator:
             errors=[(skip.name, skip.reason) for _, skip in sorted(self.skipped.items())],
             params={
                 "num_classes": settings.num_classes,
-                "ignore_index": list(settings.ignore),
-                "stack_axis": settings.read.stack_axis,
-                "colormap": None if settings.read.colormap is None else settings.read.colormap.name,
-                "allow_lossy": settings.read.allow_lossy,
+                "ignore_index": list(settings.ignore_index),
+                "stack_axis": settings.stack_axis,
+                "colormap": None if settings.colormap is None else settings.colormap.name,
+                "allow_lossy": settings.allow_lossy,
                 "version": __version__,
             },
         )
-
-
-def _check_shard(shard: object) -> tuple[int, int]:
-    if (
-        not isinstance(shard, tuple)
-        or len(shard) != 2
-        or not all(isinstance(part, int) and not isinstance(part, bool) for part in shard)
-    ):
-        raise TypeError(f"shard={shard!r}: expected (i, N) or 'i/N'")
-    return parse_shard(f"{shard[0]}/{shard[1]}")
-
-
-def _sample(population: int, sample: object, seed: object) -> tuple[list[int], dict[str, Any]]:
-    """The positions of a random sample of the inputs, in listing order, and how it was drawn."""
-    if isinstance(sample, bool) or not isinstance(sample, (int, float, np.integer, np.floating)):
-        raise TypeError(f"sample={sample!r}: expected a share (0 < sample < 1) or a number of inputs")
-    if isinstance(sample, (int, np.integer)) or sample >= 1:
-        if sample != int(sample) or not 1 <= sample:
-            raise ValueError(f"sample={sample!r}: expected a share (0 < sample < 1) or a whole number of inputs")
-        size = min(int(sample), population)
-    elif sample > 0:
-        size = max(1, round(sample * population))
-    else:
-        raise ValueError(f"sample={sample!r}: expected a share (0 < sample < 1) or a number of inputs")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed={seed!r}: expected an integer")
-    chosen = sorted(np.random.default_rng(int(seed)).choice(population, size, replace=False).tolist())
-    return chosen, {"sample": size, "population": population, "share": size / population, "seed": int(seed)}
-
-
-def _check_num_classes(num_classes: object) -> int | None:
-    if num_classes is None:
-        return None
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, (int, np.integer))
-        or not 1 <= num_classes <= MAX_CLASSES
-    ):
-        raise ValueError(f"num_classes={num_classes!r}: expected an integer from 1 to {MAX_CLASSES}")
-    return int(num_classes)
-
-
-def _check_ignore(ignore_index: object) -> tuple[int, ...]:
-    if ignore_index is None:
-        return ()
-    values = [ignore_index] if isinstance(ignore_index, (int, np.integer)) else ignore_index
-    if not isinstance(values, Iterable):
-        raise TypeError(f"ignore_index={ignore_index!r}: expected an integer or a list of integers")
-    checked = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"ignore_index={ignore_index!r}: {value!r} is not an integer")
-        checked.append(int(value))
-    return tuple(sorted(set(checked)))
-
-
-def _check_stack_axis(stack_axis: object) -> int | None:
-    if stack_axis is None:
-        return None
-    if isinstance(stack_axis, bool) or not isinstance(stack_axis, (int, np.integer)):
-        raise TypeError(f"stack_axis={stack_axis!r}: expected an integer axis or None")
-    return int(stack_axis)
-
-
-def _check_threads(threads: object) -> int:
-    if threads is None:
-        return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads={threads!r}: expected a positive integer")
-    return int(threads)
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")
-    return str(value)

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
-from ..backends.placement import current
 from ..base.errors import InputError
 from ..kernels._chunks import contiguous_chunks
 from ..kernels._tally import Tally, countable, merge_all, tally
+from .device import current
 
 if TYPE_CHECKING:
     from .colormaps import Colormap
@@ -58,9 +58,9 @@ class Image:
 
 def tally_chunks(name: str, chunks: Iterator[np.ndarray], bounds: Bounds, threads: int) -> Tally:
     """Tallies a stream of label chunks (any dtype `countable` takes) of one image."""
-    placement = current()
-    if placement is not None and placement.host_on_gpu:
-        return placement.gpu(name).tally_host(name, (countable(chunk, name) for chunk in chunks), bounds)
+    device = current()
+    if device is not None and device.host_on_gpu:
+        return device.tally_host(name, (countable(chunk, name) for chunk in chunks), bounds)
     return merge_all(tally(countable(chunk, name), bounds, threads) for chunk in chunks)
 
 

@@ -12,10 +12,10 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..backends.placement import Placement, current
 from ..base.errors import InputError
 from ._device_layout import Layout
 from .colormaps import colour_image
+from .device import current
 from .images import Image, ReadOptions, images_of_array
 from .readers import RawFile, is_mask_file, open_path, supported_extensions
 from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
@@ -145,11 +145,10 @@ class DeviceArrayInput:
     def images(self, options: ReadOptions) -> Iterator[Image]:
         if options.colormap is not None:
             raise InputError(f"{self.name}: colour masks are read on the host; pass the array as a numpy array")
-        placement = current()
-        if placement is None:
-            placement = Placement(None)
-        counter = placement.gpu(self.name, _device_ordinal(self.array))
-        return counter.device_images(self.name, self.array, options.stack_axis)
+        device = current()
+        if device is None:
+            raise TypeError(f"{self.name}: a CUDA device array is counted by fastweights.count, which picks its GPU")
+        return device.device_images(self.name, self.array, options.stack_axis)
 
 
 Input = Union[FileInput, NotAFileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput, DeviceArrayInput]
@@ -224,17 +223,6 @@ def is_device_array(obj: object) -> bool:
             pass
     module = type(obj).__module__ or ""
     return module.startswith("numba.cuda") and hasattr(obj, "copy_to_host")
-
-
-def _device_ordinal(array: Any) -> int | None:
-    """The GPU a device array lives on, where it says (PyTorch: device.index, CuPy: device.id);
-    None for the current device."""
-    device = getattr(array, "device", None)
-    for attribute in ("index", "id"):
-        ordinal = getattr(device, attribute, None)
-        if isinstance(ordinal, int) and not isinstance(ordinal, bool):
-            return ordinal
-    return None
 
 
 def _is_single(inputs: object) -> bool:
