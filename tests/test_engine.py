@@ -56,7 +56,7 @@ def test_errors_that_are_not_about_the_data_are_never_skipped(monkeypatch: pytes
     def broken(*args: object) -> None:
         raise RuntimeError("a bug, not bad data")
 
-    monkeypatch.setattr("fastweights.engine.run._classify", broken)
+    monkeypatch.setattr("fastweights.engine.classify.classify", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         fastweights.count(np.zeros(3, np.uint8), on_error="skip")
     with pytest.raises(ValueError, match="on_error='ignore': expected one of 'raise', 'skip'"):

@@ -9,11 +9,12 @@ import warnings
 from contextlib import nullcontext
 
 from ..base.errors import InputError
+from ..engine.accumulate import Accumulator
 from ..engine.cache import Cache
 from ..engine.checkpoint import Checkpoint, settings_identity
 from ..engine.plan import plan
 from ..engine.progress import make_reporter
-from ..engine.run import Accumulator, Run
+from ..engine.run import Run
 from ..engine.settings import Settings
 from ..io.device import placed
 from ..kernels.variants import apply_environment
