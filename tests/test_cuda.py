@@ -188,7 +188,7 @@ def test_sparse_labels_in_windows_and_on_the_host() -> None:
 def test_ranges_guessed_from_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     # Big arrays of wide labels are counted in one pass over a range guessed from a sample; labels
     # the sample missed are counted again, exactly.
-    monkeypatch.setattr(fw_cuda, "SAMPLED_RANGE_MIN_LABELS", 64)
+    monkeypatch.setattr(fw_cuda.counter, "SAMPLED_RANGE_MIN_LABELS", 64)
     calls: list[str] = []
     for method in ("_sampled_range", "_min_max"):
         original = getattr(fw_cuda.GpuCounter, method)
@@ -229,8 +229,8 @@ def test_float_labels_on_the_device() -> None:
 
 def test_streamed_in_many_pieces_through_every_slot(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pieces of 64 bytes: the slots are reused many times within an image, and across images.
-    monkeypatch.setattr(fw_cuda, "PIECE_BYTES", 64)
-    monkeypatch.setattr(fw_cuda.GpuCounter, "slots", lambda self: [fw_cuda._Slot(self.cuda) for _ in range(3)])
+    monkeypatch.setattr(fw_cuda.stream, "PIECE_BYTES", 64)
+    monkeypatch.setattr(fw_cuda.GpuCounter, "slots", lambda self: [fw_cuda.stream._Slot(self.cuda) for _ in range(3)])
     images = [blocky(1_001, 5, seed) for seed in range(3)] + [blocky(999, 300, 9, "int32")]
     expected = fastweights.count(images, per_image=True, device="cpu")
     assert fastweights.count(images, per_image=True, device="cuda") == expected
@@ -356,7 +356,7 @@ def test_kernels_compile_for_real_gpus() -> None:
         from types import SimpleNamespace
         from numba import cuda
         import numba.cuda.dispatcher
-        from fastweights.backends import cuda_kernels as k
+        from fastweights.backends.cuda import kernels as k
         # Device functions are compiled for the current device's compute capability: there is no
         # device here, so name one. Turing (7.5) is the oldest that CUDA 13's NVRTC compiles for (a real
         # H200 run refused 7.0); its PTX is also what newer GPUs can run.

@@ -1,16 +1,6 @@
-"""Counting on an NVIDIA GPU with numba-cuda: `count(..., device="cuda")`.
-
-Two kinds of input reach the GPU:
-- device arrays (CuPy arrays, PyTorch CUDA tensors, numba device arrays: anything with
-  `__cuda_array_interface__`), counted where they are, without a copy;
-- host arrays and the arrays readers make of files (memory-mapped .npy, raw, TIFF, NIfTI, HDF5...),
-  streamed through pinned staging buffers on several CUDA streams, so that filling one buffer,
-  copying another to the device and counting a third overlap.
-
-The result of every image is the same exact `Tally` the CPU kernel gives, so everything downstream
-(classification, per-image presence, the Counts) is shared with the CPU path. numba is imported
-when a counter is opened, and `fastweights` imports this module only when a count asks for the GPU.
-"""
+"""`GpuCounter`: counts label arrays on one GPU: device arrays where they lie (without a copy,
+gathered a slab at a time when strided), host arrays streamed through `stream`. numba's kernels
+are in `kernels`; finding and opening a GPU is `device`'s job."""
 
 from __future__ import annotations
 
@@ -23,38 +13,27 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
-from ..base._optional import MissingDependency
-from ..base.errors import DeviceUnavailable, InputError
-from ..io._device_layout import Layout
-from ..io.images import Bounds, Image, check_stack_axis
-from ..kernels._tally import (
+from ...base.errors import InputError
+from ...io._device_layout import Layout
+from ...io.images import Bounds, Image, check_stack_axis
+from ...kernels._tally import (
     DENSE_TABLE_LIMIT,
     EMPTY,
     RANGE_SAMPLE,
     SAMPLED_RANGE_MIN_LABELS,
     Tally,
     _exact,
-    _min_max,
     _sampled_range,
     clipped_bounds,
-    guessed_range,
     merge_all,
 )
+from .stream import _BYTE_VALUES, COPY_THREADS, PIECE_BYTES, SLOTS, _HostStream, _Slot, _without
 
-__all__ = ["GpuCounter", "open_counter", "unusable_reason"]
+__all__ = ["GpuCounter"]
 
-# Bytes of one staging buffer: big enough that a copy runs at the bus's speed, small enough that
-# the pipeline fills quickly.
-PIECE_BYTES = 16 << 20
-# Staging buffers (and streams): one being filled by the CPU, one being copied, one being counted.
-SLOTS = 3
 # Label ranges wider than DENSE_TABLE_LIMIT are counted in windows of that many labels, one pass
 # each, up to this many passes; wider still, the labels go to the host's sparse kernel.
 MAX_WINDOWS = 16
-# Threads that fill a staging buffer from host memory, at most (one thread's memcpy is slower
-# than a PCIe 4 or 5 bus).
-COPY_THREADS = 8
 # numba warns about launches of fewer blocks than this.
 LOW_OCCUPANCY_BLOCKS = 128
 # Device arrays that are not one dense block are gathered into buffers of this many bytes.
@@ -62,79 +41,6 @@ GATHER_BYTES = 64 << 20
 
 _INT64_MIN = int(np.iinfo(np.int64).min)
 _INT64_MAX = int(np.iinfo(np.int64).max)
-_BYTE_VALUES = {
-    "uint8": np.arange(256, dtype=np.int64),
-    "int8": np.arange(256, dtype=np.uint8).view(np.int8).astype(np.int64),
-}
-_INSTALL = (
-    'pip install "fastweights[cuda]" (numba-cuda; on a machine without the CUDA toolkit, '
-    'pip install "numba-cuda[cu12]" or "numba-cuda[cu13]" to match the driver)'
-)
-
-
-def _numba_cuda() -> Any:
-    """numba's CUDA target, from the numba-cuda package (numba's own CUDA target is deprecated)."""
-    try:
-        import numba_cuda  # noqa: F401
-        from numba import cuda
-    except ImportError as error:
-        raise MissingDependency(f"the GPU path needs numba-cuda, which is not installed: {_INSTALL}") from error
-    except Exception as error:  # installed but broken, e.g. numba-cuda 0.30 under numpy 2.5 (no np.row_stack)
-        reason = " ".join(f"{type(error).__name__}: {error}".split())
-        raise MissingDependency(
-            f"numba-cuda is installed but cannot be imported ({reason}); install versions of numba-cuda and "
-            "numpy that work together"
-        ) from error
-    return cuda
-
-
-def unusable_reason() -> str | None:
-    """Why no GPU can count here (numba-cuda missing, no driver, no device), or None when one can."""
-    try:
-        cuda = _numba_cuda()
-    except MissingDependency as error:
-        return str(error)
-    try:
-        if not cuda.is_available():
-            return f"numba-cuda finds no usable CUDA driver or GPU ({_driver_error(cuda)})"
-        cuda.get_current_device()
-    except Exception as error:  # the driver's errors are of several kinds, each with its message
-        return f"numba-cuda cannot open a GPU: {error}"
-    return None
-
-
-def _driver_error(cuda: Any) -> str:
-    """numba's reason, in one line, why the driver did not start (or "no CUDA device found")."""
-    try:
-        driver = cuda.cudadrv.driver.driver
-        driver.ensure_initialized()
-        error = driver.initialization_error
-    except Exception as raised:
-        error = raised
-    text = " ".join(str(error or "").split()).rstrip(": ")
-    return text or "no CUDA device found"
-
-
-_counters: dict[int | None, GpuCounter] = {}  # by device ordinal; None: the current device
-_counters_lock = threading.Lock()
-
-
-def open_counter(ordinal: int | None = None) -> GpuCounter:
-    """The counter of GPU `ordinal` (default: the current device), or an error that says what is
-    missing and how to fix it. One per device and process: its staging buffers and streams are
-    made once, not at every count."""
-    cuda = _numba_cuda()  # not installed: MissingDependency, with the pip command
-    with _counters_lock:
-        if ordinal not in _counters:
-            reason = unusable_reason()
-            if reason is not None:
-                raise DeviceUnavailable(f"device='cuda': {reason}; count on the CPU with device='cpu'")
-            key = int(getattr(cuda.get_current_device(), "id", 0)) if ordinal is None else ordinal
-            if key not in _counters:
-                with cuda.gpus[key]:
-                    _counters[key] = GpuCounter(cuda)
-            _counters[ordinal] = _counters[key]
-        return _counters[ordinal]
 
 
 class GpuCounter:
@@ -150,7 +56,7 @@ class GpuCounter:
         name = name.decode() if isinstance(name, bytes) else str(name)
         self.name = f"cuda:{self.device_id} ({name})"
 
-        from . import cuda_kernels as _cuda_kernels
+        from . import kernels as _cuda_kernels
 
         self.kernels = _cuda_kernels
         if self.simulated:  # the simulator runs each GPU thread as a Python thread: keep launches small
@@ -406,120 +312,3 @@ class GpuCounter:
         if self._slots is None:
             self._slots = [_Slot(self.cuda) for _ in range(SLOTS)]
         return self._slots
-
-
-class _Slot:
-    """A pinned host buffer, a device buffer and a stream: one piece in flight."""
-
-    def __init__(self, cuda: Any) -> None:
-        self.host = cuda.pinned_array(PIECE_BYTES, dtype=np.uint8)
-        self.device = cuda.device_array(PIECE_BYTES, dtype=np.uint8)
-        self.stream = cuda.stream()
-        self.busy = False
-
-    def wait(self) -> None:
-        if self.busy:
-            self.stream.synchronize()
-            self.busy = False
-
-
-class _HostStream:
-    """The pieces of one image's host chunks in flight through the slots, counted into one table
-    per label range on the device."""
-
-    def __init__(self, counter: GpuCounter, copy_threads: int) -> None:
-        self.counter = counter
-        self.copy_threads = copy_threads
-        self.slots = counter.slots()
-        self.turn = 0
-        self.table: Any = None  # the device table the pieces are counted into
-        self.key: tuple[str, int, int] | None = None  # (dtype, lo, hi) of that table
-        self.outside: Any = None
-
-    def add(self, chunk: np.ndarray, bounds: Bounds) -> list[Tally]:
-        """Streams one chunk; returns the tallies finished on the way (a table whose range no
-        longer fits, labels the table's range missed)."""
-        if chunk.size == 0:
-            return []
-        done: list[Tally] = []
-        lo, hi = self._range(chunk, bounds)
-        if not 0 < hi - lo <= DENSE_TABLE_LIMIT:  # no table fits: the host's exact kernels
-            return [_exact(chunk, 1)]
-        key = (chunk.dtype.name, lo, hi)
-        if key != self.key:
-            done.extend(self.finish())
-            self.key, self.table = key, self.counter._zeros(key[2] - key[1])
-            self.outside = self.counter._zeros(1)
-        raw = chunk.reshape(-1).view(np.uint8)
-        step = PIECE_BYTES - PIECE_BYTES % max(4, chunk.dtype.itemsize)
-        for start in range(0, raw.size, step):
-            self._send(raw[start : start + step], chunk.dtype)
-        if chunk.dtype.itemsize > 1:
-            # A label outside the table's range is rare (the range comes from a sample, or from
-            # num_classes); count the chunk again on the host, keeping only those labels.
-            self._drain()
-            missed = int(self.outside.copy_to_host()[0])
-            if missed:
-                done.append(_without(_exact(chunk, 1), (lo, hi)))  # the table's range
-                self.outside = self.counter._zeros(1)
-        return done
-
-    def _range(self, chunk: np.ndarray, bounds: Bounds) -> tuple[int, int]:
-        if chunk.dtype.itemsize == 1:
-            return (0, 256)  # counted by byte value; _BYTE_VALUES maps int8 back
-        guess = guessed_range(chunk, bounds)
-        lo, hi = guess if guess is not None else _min_max(chunk, 1)
-        if self.key is not None and self.key[0] == chunk.dtype.name and self.key[1] <= lo and hi <= self.key[2]:
-            return self.key[1], self.key[2]  # the current table already covers it
-        return lo, hi
-
-    def _send(self, piece: np.ndarray, dtype: np.dtype) -> None:
-        slot = self.slots[self.turn % len(self.slots)]
-        self.turn += 1
-        slot.wait()
-        _core.copy_bytes(slot.host, piece, self.copy_threads)
-        target = slot.device[: piece.size]
-        target.copy_to_device(slot.host[: piece.size], stream=slot.stream)
-        counter = self.counter
-        if dtype.itemsize == 1:
-            head = piece.size - piece.size % 4
-            if head:
-                words = target[:head].view(np.uint32)
-                counter.kernels.byte_words[counter._grid(words.size, slot.stream)](words, self.table)
-            if piece.size > head:
-                tail = target[head:]
-                counter.kernels.ranged_shared[counter._grid(tail.size, slot.stream)](
-                    tail, 0, 256, 0, 0, self.table, self.outside
-                )
-        else:
-            assert self.key is not None
-            labels = target.view(dtype)
-            counter._launch_range(labels, self.key[1], self.key[2], (0, 0), self.table, self.outside, slot.stream)
-        slot.busy = True
-
-    def _drain(self) -> None:
-        for slot in self.slots:
-            slot.wait()
-
-    def finish(self) -> list[Tally]:
-        """The tally of the current table (waiting for its pieces), and a fresh start."""
-        if self.table is None or self.key is None:
-            return []
-        self._drain()
-        counts = self.table.copy_to_host()
-        dtype_name, lo, _ = self.key
-        held = np.flatnonzero(counts)
-        if dtype_name in _BYTE_VALUES:
-            values = _BYTE_VALUES[dtype_name][held]
-            order = np.argsort(values)
-            tally = Tally(values[order], counts[held][order])
-        else:
-            tally = Tally(held.astype(np.int64) + lo, counts[held])
-        self.table = self.key = None
-        return [tally]
-
-
-def _without(tally: Tally, skip: tuple[int, int]) -> Tally:
-    """The part of a tally outside the label range `skip`."""
-    keep = (tally.values < skip[0]) | (tally.values >= skip[1])
-    return Tally(tally.values[keep], tally.counts[keep], tally.ignored)
