@@ -21,23 +21,21 @@ import numpy as np
 
 from ..base._optional import MissingDependency
 from ..base.errors import DeviceUnavailable
+from ..engine.settings import DeviceChoice
 from ..io.images import Bounds, Image
 from ..kernels._tally import Tally
 
 if TYPE_CHECKING:
     from .cuda import GpuCounter
 
-__all__ = ["DEVICES", "Placement"]
-
-DEVICES = (None, "cpu", "cuda", "auto")
+__all__ = ["Placement"]
 
 
 class Placement:
-    """`threads`: the CPU threads that fill the GPU's staging buffers from host memory."""
+    """`device`: as checked by `Settings`; `threads`: the CPU threads that fill the GPU's staging
+    buffers from host memory."""
 
-    def __init__(self, device: str | None, threads: int) -> None:
-        if device not in DEVICES:
-            raise ValueError(f"device={device!r}: expected 'cpu', 'cuda', 'auto' or None")
+    def __init__(self, device: DeviceChoice, threads: int) -> None:
         self.asked = device
         self.threads = threads
         self._gpus: dict[int | None, GpuCounter] = {}  # by device ordinal (None: the current device)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Optional, Union
+from typing import Literal, Optional, TypeVar, Union
 
 import numpy as np
 
-from ..io.colormaps import Colormap, ColormapSpec, resolve_colormap
+from ..io.colormaps import Colormap, ColormapSpec, UnknownColor, resolve_colormap
 from ..io.images import ReadOptions
 from ..kernels._tally import label_bounds
 from .progress import ProgressSpec
@@ -29,8 +29,11 @@ __all__ = ["MAX_CLASSES", "DeviceChoice", "OnError", "Settings", "UnknownColor",
 MAX_CLASSES = 1 << 24
 
 OnError = Literal["raise", "skip"]
-UnknownColor = Literal["error", "ignore"]
 DeviceChoice = Optional[Literal["cpu", "cuda", "auto"]]
+ON_ERROR: tuple[OnError, ...] = ("raise", "skip")
+UNKNOWN_COLORS: tuple[UnknownColor, ...] = ("error", "ignore")
+DEVICES: tuple[DeviceChoice, ...] = (None, "cpu", "cuda", "auto")
+Choice = TypeVar("Choice")
 Sample = Union[float, int, None]
 
 
@@ -92,9 +95,9 @@ class Settings:
             threads=_check_threads(threads),
             per_image=bool(per_image) or sample is not None,  # the bootstrap of an estimate resamples images
             stack_axis=_check_stack_axis(stack_axis),
-            colormap=resolve_colormap(colormap, _check_choice("unknown_color", unknown_color, ("error", "ignore"))),
+            colormap=resolve_colormap(colormap, _check_choice("unknown_color", unknown_color, UNKNOWN_COLORS)),
             allow_lossy=bool(allow_lossy),
-            on_error=_check_choice("on_error", on_error, ("raise", "skip")),  # type: ignore[arg-type]
+            on_error=_check_choice("on_error", on_error, ON_ERROR),
             progress=progress,
             checkpoint=None if checkpoint is None else os.fspath(checkpoint),
             checkpoint_every=_check_seconds(checkpoint_every),
@@ -102,7 +105,7 @@ class Settings:
             sample=_check_sample(sample),
             seed=_check_seed(seed),
             shard=None if shard is None else parse_shard(shard) if isinstance(shard, str) else _check_shard(shard),
-            device=_check_choice("device", device, (None, "cpu", "cuda", "auto")),  # type: ignore[arg-type]
+            device=_check_choice("device", device, DEVICES),
         )
 
     @property
@@ -199,8 +202,8 @@ def _check_shard(shard: object) -> tuple[int, int]:
     return parse_shard(f"{shard[0]}/{shard[1]}")
 
 
-def _check_choice(name: str, value: object, choices: tuple[str | None, ...]) -> str | None:
-    if value not in choices:
-        shown = ", ".join(map(repr, choices))
-        raise ValueError(f"{name}={value!r}: expected one of {shown}")
-    return value  # type: ignore[return-value]
+def _check_choice(name: str, value: object, choices: tuple[Choice, ...]) -> Choice:
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise ValueError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")

@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 
@@ -18,7 +18,9 @@ from ..base.errors import InputError
 from ..kernels._tally import Tally, merge_all, tally
 from .images import Image, ReadOptions, array_image
 
-__all__ = ["BUILTIN", "Colormap", "colour_image", "resolve_colormap", "rgb_tally"]
+__all__ = ["BUILTIN", "Colormap", "UnknownColor", "colour_image", "resolve_colormap", "rgb_tally"]
+
+UnknownColor = Literal["error", "ignore"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Colormap:
     name: str
     colors: np.ndarray  # uint32 0xRRGGBB, sorted
     classes: np.ndarray  # int64 class id of each colour
-    unknown: str = "error"  # or "ignore": a colour not in the map counts as ignored
+    unknown: UnknownColor = "error"  # or "ignore": a colour not in the map counts as ignored
     class_names: tuple[str, ...] = ()
 
     def translate(self, colours: Tally, name: str) -> Tally:
@@ -105,7 +107,7 @@ BUILTIN = _builtin()
 ColormapSpec = Union[None, str, "os.PathLike[str]", Mapping[Any, int], Colormap]
 
 
-def resolve_colormap(spec: ColormapSpec, unknown: str = "error") -> Colormap | None:
+def resolve_colormap(spec: ColormapSpec, unknown: UnknownColor = "error") -> Colormap | None:
     """A Colormap from a built-in name ("voc", "cityscapes", "camvid"), a JSON file, or a dict
     {(r, g, b): class id}. Keys may also be "r,g,b" or "#rrggbb" strings."""
     if unknown not in ("error", "ignore"):

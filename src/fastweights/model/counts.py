@@ -12,6 +12,8 @@ import numpy as np
 from ..base._atomic import write_json
 from . import weights as _weights
 from .per_image import DENSE_LIMIT, PerImageTable
+from .sampling import SamplingScheme, sample_weights
+from .weights import Absent, Normalize, Scheme
 
 __all__ = ["Counts"]
 
@@ -24,7 +26,7 @@ _SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
 
 
 class Counts:
-    """Per-class pixel statistics of a set of label masks (DESIGN §2).
+    """Per-class pixel statistics of a set of label masks.
 
     pixels[c]        pixels of class c (uint64; ignored pixels excluded)
     images[c]        inputs (images or volumes) that contain class c
@@ -135,10 +137,10 @@ class Counts:
 
     def weights(
         self,
-        scheme: str = "median",
+        scheme: Scheme = "median",
         *,
-        absent: float | str = 0.0,
-        normalize: str | None = None,
+        absent: Absent = 0.0,
+        normalize: Normalize = None,
         clip: float | tuple[float | None, float | None] | None = None,
         level: float = 0.95,
         **params: Any,
@@ -169,21 +171,19 @@ class Counts:
         """Counted on a random sample of the inputs (`count(..., sample=...)`): params["estimate"] says how."""
         return "estimate" in self.params
 
-    def sample_weights(self, scheme: str = "repeat_factor", **params: Any) -> np.ndarray:
+    def sample_weights(self, scheme: SamplingScheme = "repeat_factor", **params: Any) -> np.ndarray:
         """Per-image sampling weights, aligned with `sources` (needs count(..., per_image=True)):
         "repeat_factor" (LVIS; t=0.001) or "rare_class" (DAFormer; temperature=0.01, min_pixels=1).
-        See `fastweights.sampling`."""
-        from .sampling import sample_weights
-
+        See `fastweights.model.sampling`."""
         if self._per_image is None:
             raise ValueError("sample_weights needs the per-image table: count with per_image=True")
         return sample_weights(self._per_image, scheme, **params)
 
-    def pos_weight(self, *, absent: float | str = 0.0) -> np.ndarray:
+    def pos_weight(self, *, absent: Absent = 0.0) -> np.ndarray:
         """negatives / positives for BCEWithLogitsLoss: shape (1,) for binary masks, else one per class."""
         return _weights.pos_weight(self.pixels, absent=absent)
 
-    def class_weight_dict(self, scheme: str = "median", **options: Any) -> dict[int, float]:
+    def class_weight_dict(self, scheme: Scheme = "median", **options: Any) -> dict[int, float]:
         """{class id: weight}, the form Keras' class_weight takes; options as for `weights`."""
         return {index: float(value) for index, value in enumerate(self.weights(scheme, **options))}
 

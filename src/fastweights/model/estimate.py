@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from . import weights as _weights
 from .per_image import PerImageTable
+from .weights import Scheme
 
 __all__ = ["EstimatedWeights", "estimated_weights"]
 
@@ -42,7 +43,7 @@ class EstimatedWeights(np.ndarray):
 def estimated_weights(
     per_image: npt.NDArray[np.uint64] | PerImageTable,
     weights: npt.NDArray[np.float64],
-    scheme: str,
+    scheme: Scheme,
     options: dict[str, Any],
     *,
     level: float = 0.95,

@@ -12,12 +12,16 @@ more often, instead of (or as well as) weighting the loss.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import numpy.typing as npt
 
 from .per_image import PerImageTable
 
-__all__ = ["SAMPLING_SCHEMES", "sample_weights"]
+__all__ = ["SAMPLING_SCHEMES", "SamplingScheme", "sample_weights"]
+
+SamplingScheme = Literal["repeat_factor", "rare_class"]
 
 SAMPLING_SCHEMES = {
     "repeat_factor": "max over the image's classes of max(1, sqrt(t / f_c)), f_c = share of images with c (LVIS)",
@@ -27,7 +31,7 @@ SAMPLING_SCHEMES = {
 
 def sample_weights(
     per_image: npt.NDArray[np.uint64] | PerImageTable,
-    scheme: str,
+    scheme: SamplingScheme,
     *,
     t: float = 0.001,
     temperature: float = 0.01,

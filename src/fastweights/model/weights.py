@@ -14,19 +14,21 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterable
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SCHEMES", "class_weights", "pos_weight"]
+__all__ = ["SCHEMES", "Absent", "Normalize", "Scheme", "class_weights", "pos_weight"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-Absent = Union[float, str]
+Scheme = Literal["inverse", "balanced", "median", "enet", "sqrt", "effective", "log"]
+Normalize = Optional[Literal["sum", "mean", "max"]]
+Absent = Union[float, Literal["max", "error"]]  # what a class with no pixels gets
 Clip = Union[None, float, tuple[Optional[float], Optional[float]]]
 
-SCHEMES: dict[str, str] = {
+SCHEMES: dict[Scheme, str] = {
     "inverse": "N / n_c: classic inverse class frequency 1 / f_c.",
     "balanced": "N / (K * n_c): King & Zeng 2001; scikit-learn compute_class_weight('balanced').",
     "median": (
@@ -53,7 +55,7 @@ _SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 _NORMALIZE = ("sum", "mean", "max")
-_ABSENT_POLICIES = ("max", "error")
+_ABSENT_POLICIES: tuple[Literal["max", "error"], ...] = ("max", "error")
 
 # float64 nearest to the largest uint64: integral floats beyond it are not pixel counts, and
 # admitting them would let the sum N overflow to inf.
@@ -63,10 +65,10 @@ _MAX_COUNT = 2.0**64
 def class_weights(
     pixels: npt.ArrayLike,
     image_pixels: npt.ArrayLike | None,
-    scheme: str = "median",
+    scheme: Scheme = "median",
     *,
     absent: Absent = 0.0,
-    normalize: str | None = None,
+    normalize: Normalize = None,
     clip: Clip = None,
     **params: object,
 ) -> FloatArray:
@@ -339,9 +341,10 @@ def _bound(value: object) -> float:
 
 def _parse_absent(absent: object) -> Absent:
     if isinstance(absent, str):
-        if absent not in _ABSENT_POLICIES:
-            raise ValueError(f"absent must be a number >= 0, 'max' or 'error', got {absent!r}")
-        return absent
+        for policy in _ABSENT_POLICIES:
+            if absent == policy:
+                return policy
+        raise ValueError(f"absent must be a number >= 0, 'max' or 'error', got {absent!r}")
     value = _real(absent, "absent")
     if value < 0.0:
         raise ValueError(f"absent must be >= 0, got {value!r}")

@@ -1,5 +1,5 @@
-"""The CUDA kernels (numba-cuda). Imported only by `fastweights.cuda`, and only when a count asks
-for the GPU: importing this module imports numba.
+"""The CUDA kernels (numba-cuda). Imported only by `fastweights.backends.cuda.counter`, and only
+when a count asks for the GPU: importing this module imports numba.
 
 Every kernel keeps a per-thread run (the label last seen and how many times in a row): masks are
 long runs of one label, so a thread touches a counter once per run instead of once per pixel, and

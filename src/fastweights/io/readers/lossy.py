@@ -106,7 +106,7 @@ def check_jpeg(path: str, data: bytes) -> None:
             if width * height > MAX_PIXELS:
                 raise fail(
                     f"JPEG frame header claims {width} x {height} pixels, more than the limit of {MAX_PIXELS} "
-                    "(fastweights.readers.png.MAX_PIXELS)"
+                    "(fastweights.io.readers.png.MAX_PIXELS)"
                 )
             if marker in _SEQUENTIAL_HUFFMAN and width * height > 256 * size:
                 raise fail(f"damaged JPEG: {size} bytes cannot hold {width} x {height} pixels")

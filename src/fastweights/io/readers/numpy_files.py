@@ -13,7 +13,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Literal
 
 import numpy as np
 
@@ -445,7 +445,7 @@ def raw(
     shape: int | tuple[int, ...],
     *,
     offset: int = 0,
-    order: str = "C",
+    order: Literal["C", "F"] = "C",
 ) -> RawFile:
     """Describes a headerless binary label file for `fastweights.count` (memory-mapped when counted).
 

@@ -96,7 +96,7 @@ def _read(path: str) -> bytes:
 
 def _error(path: str, status: int, message: str) -> InputError:
     if status == _TOO_LARGE:
-        message += " (fastweights.readers.png.MAX_PIXELS)"
+        message += " (fastweights.io.readers.png.MAX_PIXELS)"
     return InputError(f"{path}: {message}")
 
 
