@@ -1,7 +1,8 @@
-"""The counting engine: one `Settings` per count, the inputs to count (`plan`), per-input counts
-and their classification, their sum (`accumulate`), the run loop over worker threads (`run`),
-progress, checkpoints and the per-file cache.
+"""The counting engine, in the order a count uses it: one checked `Settings` (`settings`), the
+inputs to count (`plan`, with `shards`), each input's images tallied and classified (`classify`),
+the worker loop (`run`), the running sum (`accumulate`), and what goes along: `progress`,
+`checkpoint`, the per-file `cache`.
 
-May import: `fastweights.base`, `.kernels`, `.model` and `.io`. What it needs from above (the device
-that counts arrays) it is handed as an argument.
+May import: `fastweights.base`, `.kernels`, `.model` and `.io`. What it needs from above (the
+device that counts arrays) is set by the backend: `fastweights.io.device`.
 """
