@@ -256,8 +256,10 @@ MPI_SCRIPT = textwrap.dedent(
     local.count = spy
     everywhere = fastweights.count(sys.argv[1], ignore_index=255, threads=3, comm=MPI.COMM_WORLD)
     on_root = fastweights.mpi.count(sys.argv[1], ignore_index=255, threads=3)
-    print(json.dumps({"rank": MPI.COMM_WORLD.Get_rank(), "seen": seen, "pixels": everywhere.pixels.tolist(),
-                      "root_only": None if on_root is None else on_root.pixels.tolist()}))
+    rank = MPI.COMM_WORLD.Get_rank()
+    with open(f"{sys.argv[2]}/rank{rank}.json", "w") as out:  # one file each: ranks' stdout interleave
+        json.dump({"rank": rank, "seen": seen, "pixels": everywhere.pixels.tolist(),
+                   "root_only": None if on_root is None else on_root.pixels.tolist()}, out)
     """
 )
 
@@ -266,10 +268,13 @@ def test_mpi_from_python_every_rank_gets_the_counts_and_the_threads(masks: Path,
     script = tmp_path / "ranks.py"
     script.write_text(MPI_SCRIPT)
     result = subprocess.run(
-        [mpiexec(), "-n", "2", sys.executable, str(script), str(masks)], capture_output=True, text=True, timeout=120
+        [mpiexec(), "-n", "2", sys.executable, str(script), str(masks), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    ranks = sorted((json.loads(line) for line in result.stdout.splitlines()), key=lambda rank: rank["rank"])
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     expected = fastweights.count(masks, ignore_index=255).pixels.tolist()
     assert [rank["rank"] for rank in ranks] == [0, 1]
     assert all(rank["pixels"] == expected for rank in ranks)

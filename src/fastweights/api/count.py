@@ -74,6 +74,8 @@ def count(
         arrays, and the arrays read from files, on the GPU); "auto" (the GPU when one is usable).
         What counted is in params["device"].
     """
+    # Every keyword but these three is a setting, and Settings.build takes each by name: an option
+    # added to one and not the other fails at once (tests/test_settings.py).
     keywords = dict(locals())
     for name in ("inputs", "client", "comm"):
         del keywords[name]
