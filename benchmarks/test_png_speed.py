@@ -156,7 +156,7 @@ def test_png_decoder_alone(benchmark, png_folder: PngFolder, threads: int) -> No
     """The ceiling of the two-thread gain: the C++ reader and decoder on their own, with no Python
     between files (how much the second core adds to reading and decoding itself)."""
     from fastweights import _core
-    from fastweights.readers.png import MAX_PIXELS
+    from fastweights.io.readers.png import MAX_PIXELS
 
     paths = [str(path) for path in png_folder.paths]
     parts = [paths[start::threads] for start in range(threads)]
@@ -195,7 +195,7 @@ def test_png_thread_gain_interleaved(benchmark, png_folder: PngFolder) -> None:
     """What a second thread gains, measured paired: one thread, then two, then one again, ...
     A shared machine's slow spells then hit both alike, which separate blocks of rounds do not."""
     from fastweights import _core
-    from fastweights.readers.png import MAX_PIXELS
+    from fastweights.io.readers.png import MAX_PIXELS
 
     paths = [str(path) for path in png_folder.paths]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fastweights.config import cuda_devices
+from fastweights.api.config import cuda_devices
 
 # The CUDA tests run on a real GPU when nvidia-smi lists one, else on numba-cuda's simulator (small
 # inputs); the choice must be made before anything imports numba.

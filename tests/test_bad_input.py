@@ -91,25 +91,25 @@ def test_an_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
         def refuse(*args: object, **kwargs: object) -> None:
             raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr("fastweights.readers.numpy_files.open", refuse, raising=False)
+        monkeypatch.setattr("fastweights.io.readers.numpy_files.open", refuse, raising=False)
         # The batch reader (C++) would read it too: leave the file to the general reader.
-        monkeypatch.setattr("fastweights.readers.tally_npy_files", lambda paths: [None] * len(paths))
+        monkeypatch.setattr("fastweights.io.readers.tally_npy_files", lambda paths: [None] * len(paths))
     with pytest.raises(InputError, match=r"locked\.npy: cannot be read: Permission denied"):
         fastweights.count(path)
 
 
 def test_a_file_deleted_between_listing_and_reading_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastweights import engine
+    from fastweights.engine import plan
 
     for name in ("a.npy", "b.npy"):
         np.save(tmp_path / name, np.zeros(3, np.uint8))
-    listed = engine.iter_inputs
+    listed = plan.iter_inputs
 
     def list_then_delete(inputs: object) -> list:
         items = list(listed(inputs))
         (tmp_path / "b.npy").unlink()
         return items
 
-    monkeypatch.setattr(engine, "iter_inputs", list_then_delete)
+    monkeypatch.setattr(plan, "iter_inputs", list_then_delete)
     with pytest.raises(InputError, match=r"b\.npy: cannot be read: No such file or directory"):
         fastweights.count(tmp_path)

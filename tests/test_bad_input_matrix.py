@@ -207,16 +207,16 @@ def count_with(folder: Path, options: dict[str, Any], monkeypatch: pytest.Monkey
     options.pop("whole_count_fails", None)
     options.pop("without_root_powers", None)
     if gone is not None:
-        count_work = fastweights.engine._count_work
+        count_work = fastweights.engine.run._count_work
 
         def delete_first(*args: Any, **kwargs: Any) -> Any:
             if gone.exists():  # listed already: the work to count it is under way
                 gone.unlink()
             return count_work(*args, **kwargs)
 
-        monkeypatch.setattr(fastweights.engine, "_count_work", delete_first)
+        monkeypatch.setattr(fastweights.engine.run, "_count_work", delete_first)
     if grows is not None or shrinks is not None:
-        release = fastweights.readers._mapped.MappedFile.release
+        release = fastweights.io.readers._mapped.MappedFile.release
 
         def meddle(self: Any, region: np.ndarray) -> None:
             if grows is not None:
@@ -226,7 +226,7 @@ def count_with(folder: Path, options: dict[str, Any], monkeypatch: pytest.Monkey
                 os.truncate(shrinks, 1000)
             release(self, region)
 
-        monkeypatch.setattr(fastweights.readers._mapped.MappedFile, "release", meddle)
+        monkeypatch.setattr(fastweights.io.readers._mapped.MappedFile, "release", meddle)
     return fastweights.count(folder, **options, **extra)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 import fastweights
 from fastweights.errors import InputError
-from fastweights.images import CHUNK_BYTES
+from fastweights.io.images import CHUNK_BYTES
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Windows refuses to shrink a mapped file")
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Windows refuses
 SHRINK_ONCE_MAPPED = """
 import os, sys, faulthandler
 import fastweights
-from fastweights.readers import _mapped
+from fastweights.io.readers import _mapped
 from fastweights.errors import InputError
 array = _mapped.MappedFile.array
 
@@ -103,7 +103,7 @@ def test_a_fault_outside_a_counted_file_still_ends_the_process(tmp_path: Path) -
 
 
 def test_a_file_rewritten_while_counted_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastweights.readers import _mapped
+    from fastweights.io.readers import _mapped
 
     path = big_npy(tmp_path / "big.npy")
     release = _mapped.MappedFile.release
@@ -124,7 +124,7 @@ def test_a_file_rewritten_while_counted_is_refused(tmp_path: Path, monkeypatch: 
 def test_a_small_npy_cut_short_between_its_size_and_its_data_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fastweights.readers import numpy_files
+    from fastweights.io.readers import numpy_files
 
     path = tmp_path / "small.npy"
     np.save(path, np.ones((64, 64), np.uint16))

@@ -320,7 +320,7 @@ def test_interrupt_exits_130(capsys, masks: Path, monkeypatch: pytest.MonkeyPatc
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fastweights.engine.count", interrupted)
+    monkeypatch.setattr("fastweights.api.count.count", interrupted)
     code, _, err = run(capsys, "count", masks)
     assert code == 130 and "interrupted" in err
 

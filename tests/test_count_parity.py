@@ -16,7 +16,8 @@ THREADS = [1, 2, 4]
 
 
 def shrink_chunks(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
-    from fastweights import engine, images
+    from fastweights.engine import run as engine
+    from fastweights.io import images
 
     monkeypatch.setattr(images, "CHUNK_BYTES", size)
     monkeypatch.setattr(engine, "CHUNK_BYTES", size)

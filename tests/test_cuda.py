@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastweights
-from fastweights import cuda as fw_cuda
+from fastweights import _core
+from fastweights.backends import cuda as fw_cuda
 from fastweights.errors import DeviceUnavailable, InputError
 
 numba_cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
@@ -186,7 +187,7 @@ def test_sparse_labels_in_windows_and_on_the_host() -> None:
 def test_ranges_guessed_from_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     # Big arrays of wide labels are counted in one pass over a range guessed from a sample; labels
     # the sample missed are counted again, exactly.
-    monkeypatch.setattr(fw_cuda, "SAMPLED_RANGE_MIN_LABELS", 64)
+    monkeypatch.setattr(fw_cuda.counter, "SAMPLED_RANGE_MIN_LABELS", 64)
     calls: list[str] = []
     for method in ("_sampled_range", "_min_max"):
         original = getattr(fw_cuda.GpuCounter, method)
@@ -227,15 +228,15 @@ def test_float_labels_on_the_device() -> None:
 
 def test_streamed_in_many_pieces_through_every_slot(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pieces of 64 bytes: the slots are reused many times within an image, and across images.
-    monkeypatch.setattr(fw_cuda, "PIECE_BYTES", 64)
-    monkeypatch.setattr(fw_cuda.GpuCounter, "slots", lambda self: [fw_cuda._Slot(self.cuda) for _ in range(3)])
+    monkeypatch.setattr(fw_cuda.stream, "PIECE_BYTES", 64)
+    monkeypatch.setattr(fw_cuda.GpuCounter, "slots", lambda self: [fw_cuda.stream._Slot(self.cuda) for _ in range(3)])
     images = [blocky(1_001, 5, seed) for seed in range(3)] + [blocky(999, 300, 9, "int32")]
     expected = fastweights.count(images, per_image=True, device="cpu")
     assert fastweights.count(images, per_image=True, device="cuda") == expected
 
 
 def test_files_read_on_the_host_are_counted_on_the_gpu(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(fastweights.images, "CHUNK_BYTES", 1_000)  # a memory map in several chunks
+    monkeypatch.setattr(fastweights.io.images, "CHUNK_BYTES", 1_000)  # a memory map in several chunks
     for index in range(3):
         np.save(tmp_path / f"{index}.npy", blocky(3_000, 6, index, "uint8" if index else "int16").reshape(30, 100))
     expected = fastweights.count(tmp_path, per_image=True, device="cpu")
@@ -354,7 +355,7 @@ def test_kernels_compile_for_real_gpus() -> None:
         from types import SimpleNamespace
         from numba import cuda
         import numba.cuda.dispatcher
-        from fastweights import _cuda_kernels as k
+        from fastweights.backends.cuda import kernels as k
         # Device functions are compiled for the current device's compute capability: there is no
         # device here, so name one. Turing (7.5) is the oldest that CUDA 13's NVRTC compiles for (a real
         # H200 run refused 7.0); its PTX is also what newer GPUs can run.
@@ -473,7 +474,7 @@ def test_readme_gpu_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """The example of docs/gpu.md (test_readme_snippets.py checks that it is found)."""
     from helpers import gpu_snippet
 
-    from fastweights.demo import write_demo_masks
+    from fastweights.api.demo import write_demo_masks
 
     pytest.importorskip("torch")
     (tmp_path / "masks").mkdir()
@@ -483,3 +484,20 @@ def test_readme_gpu_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     exec(compile(gpu_snippet(), "docs/gpu.md", "exec"), names)
     assert capsys.readouterr().out.startswith("cuda:")
     assert names["counts"] == fastweights.count("masks/", device="cpu")
+
+
+def test_the_staging_buffers_are_filled_with_the_threads_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The count's threads, not the machine's: the copy into the pinned buffers is CPU work too.
+    copied_with: list[int] = []
+    original = _core.copy_bytes
+
+    def spy(target, source, threads):  # type: ignore[no-untyped-def]
+        copied_with.append(threads)
+        return original(target, source, threads)
+
+    monkeypatch.setattr(_core, "copy_bytes", spy)
+    labels = blocky(3_000, 5, 1)
+    for threads in (1, 3):
+        copied_with.clear()
+        assert fastweights.count(labels, threads=threads, device="cuda") == fastweights.count(labels, device="cpu")
+        assert copied_with and set(copied_with) == {threads}

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastweights._device_layout import Layout
+from fastweights.io._device_layout import Layout
 
 try:
     from numpy.lib.array_utils import byte_bounds

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -19,8 +20,8 @@ from hypothesis import strategies as st
 
 import fastweights
 from fastweights import Counts
-from fastweights.demo import write_demo_masks
-from fastweights.shards import parse_shard, split_by_bytes
+from fastweights.api.demo import write_demo_masks
+from fastweights.engine.shards import parse_shard, split_by_bytes
 
 # Dask's own sockets and clusters warn as they come and go: not this project's to fix.
 pytestmark = [
@@ -102,7 +103,7 @@ def test_mpi_ranks_give_the_local_counts(masks: Path, ranks: int) -> None:
     counts = Counts.from_dict(json.loads(result.stdout))  # rank 0 alone prints
     assert counts == fastweights.count(masks, ignore_index=255, per_image=True)
     shares = counts.params["mpi"]["share_bytes"]
-    sizes = [item.nbytes for item in fastweights.sources.expand(masks)]
+    sizes = [item.nbytes for item in fastweights.io.sources.expand(masks)]
     assert len(shares) == ranks and sum(shares) == sum(sizes)
     assert all(abs(share - sum(sizes) / ranks) <= max(sizes) for share in shares)
 
@@ -153,9 +154,7 @@ def in_process():
 
 
 def test_dask_in_process_cluster(in_process, masks: Path) -> None:
-    from fastweights.dask import count as count_on_dask
-
-    counts = count_on_dask(masks, client=in_process, ignore_index=255, per_image=True)
+    counts = fastweights.count(masks, client=in_process, ignore_index=255, per_image=True)
     assert counts == fastweights.count(masks, ignore_index=255, per_image=True)
 
 
@@ -175,7 +174,7 @@ def test_dask_refuses_what_a_cluster_cannot_do(cluster, masks: Path) -> None:
 
 def slow_down_counting() -> None:
     """Run on the workers: each task takes a moment longer, so that one can die mid-run."""
-    import fastweights.engine as engine
+    import fastweights.engine.run as engine
 
     original = engine._count_work
 
@@ -212,3 +211,72 @@ def test_a_worker_killed_mid_run_still_gives_the_exact_counts(masks: Path) -> No
         assert killed_at and killed_at[0] < finished_at  # the worker died while the count ran
         assert victim not in client.scheduler_info()["workers"]  # its nanny started a new one
     assert counts == fastweights.count(masks, ignore_index=255, per_image=True)
+
+
+# ---- the count's settings reach every rank and worker -------------------------------------------
+
+
+def spy_on_local_counts(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The `threads` of the Settings each local count (a worker's share, a rank's share) receives."""
+    from fastweights.backends import threads as local
+
+    seen: list[int | None] = []
+    original = local.count
+
+    def spy(inputs: object, settings):  # type: ignore[no-untyped-def]
+        seen.append(settings.threads)
+        return original(inputs, settings)
+
+    monkeypatch.setattr(local, "count", spy)
+    return seen
+
+
+def test_dask_workers_count_with_the_threads_asked_for(in_process, masks: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen = spy_on_local_counts(monkeypatch)
+    expected = fastweights.count(masks, ignore_index=255)
+    seen.clear()
+    assert fastweights.count(masks, ignore_index=255, threads=3, client=in_process) == expected
+    assert seen and set(seen) == {3}
+    seen.clear()
+    fastweights.count(masks, ignore_index=255, client=in_process)
+    assert seen and set(seen) == {1}  # not asked for: each worker's own threads (threads_per_worker=1)
+
+
+MPI_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from mpi4py import MPI
+    import fastweights, fastweights.mpi
+    from fastweights.backends import threads as local
+    seen = []
+    original = local.count
+    def spy(inputs, settings):
+        seen.append(settings.threads)
+        return original(inputs, settings)
+    local.count = spy
+    everywhere = fastweights.count(sys.argv[1], ignore_index=255, threads=3, comm=MPI.COMM_WORLD)
+    on_root = fastweights.mpi.count(sys.argv[1], ignore_index=255, threads=3)
+    rank = MPI.COMM_WORLD.Get_rank()
+    with open(f"{sys.argv[2]}/rank{rank}.json", "w") as out:  # one file each: ranks' stdout interleave
+        json.dump({"rank": rank, "seen": seen, "pixels": everywhere.pixels.tolist(),
+                   "root_only": None if on_root is None else on_root.pixels.tolist()}, out)
+    """
+)
+
+
+def test_mpi_from_python_every_rank_gets_the_counts_and_the_threads(masks: Path, tmp_path: Path) -> None:
+    script = tmp_path / "ranks.py"
+    script.write_text(MPI_SCRIPT)
+    result = subprocess.run(
+        [mpiexec(), "-n", "2", sys.executable, str(script), str(masks), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    expected = fastweights.count(masks, ignore_index=255).pixels.tolist()
+    assert [rank["rank"] for rank in ranks] == [0, 1]
+    assert all(rank["pixels"] == expected for rank in ranks)
+    assert all(rank["seen"] == [3, 3] for rank in ranks)  # one share per rank, per count
+    assert ranks[0]["root_only"] == expected and ranks[1]["root_only"] is None

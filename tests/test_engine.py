@@ -56,7 +56,7 @@ def test_errors_that_are_not_about_the_data_are_never_skipped(monkeypatch: pytes
     def broken(*args: object) -> None:
         raise RuntimeError("a bug, not bad data")
 
-    monkeypatch.setattr("fastweights.engine._classify", broken)
+    monkeypatch.setattr("fastweights.engine.classify.classify", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         fastweights.count(np.zeros(3, np.uint8), on_error="skip")
     with pytest.raises(ValueError, match="on_error='ignore': expected one of 'raise', 'skip'"):
@@ -74,7 +74,7 @@ def test_progress_callable_sees_every_input_once(tmp_path: Path, threads: int) -
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastweights.progress import make_reporter
+    from fastweights.engine.progress import make_reporter
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -141,7 +141,7 @@ def test_bad_colormaps_are_refused(tmp_path: Path) -> None:
 
 
 def test_rgb_without_a_colormap_is_refused_unless_its_channels_are_equal() -> None:
-    from fastweights.colormaps import rgb_tally
+    from fastweights.io.colormaps import rgb_tally
 
     rgb, _ = colour_mask()
     with pytest.raises(InputError, match=r"x\.png: an RGB colour mask, and no colormap was given: pass colormap="):

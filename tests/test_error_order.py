@@ -11,7 +11,7 @@ import pytest
 
 import fastweights
 from fastweights.errors import InputError
-from fastweights.images import CHUNK_BYTES
+from fastweights.io.images import CHUNK_BYTES
 
 N_FILES = 40
 

@@ -13,8 +13,8 @@ import pytest
 
 import fastweights
 from fastweights import Counts, export
-from fastweights.estimate import EstimatedWeights
-from fastweights.sampling import sample_weights
+from fastweights.model.estimate import EstimatedWeights
+from fastweights.model.sampling import sample_weights
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import fastweights._optional
-from fastweights._optional import MissingDependency
+import fastweights.base._optional
+from fastweights.base._optional import MissingDependency
 from fastweights.errors import InputError
-from fastweights.images import Image, ReadOptions
-from fastweights.readers import arrays
-from fastweights.readers.arrays import (
+from fastweights.io.images import Image, ReadOptions
+from fastweights.io.readers import arrays
+from fastweights.io.readers.arrays import (
     array_like_images,
     is_array_like,
     is_zarr_store,
@@ -236,7 +236,7 @@ def test_is_array_like_imports_nothing() -> None:
     script = textwrap.dedent(
         """
         import sys, numpy as np
-        from fastweights.readers.arrays import is_array_like
+        from fastweights.io.readers.arrays import is_array_like
         assert not is_array_like(np.zeros(3)) and not is_array_like([1])
         print([m for m in ("h5py", "zarr") if m in sys.modules])
         """
@@ -247,14 +247,14 @@ def test_is_array_like_imports_nothing() -> None:
 
 @pytest.mark.parametrize(("module", "extra"), [("h5py", "hdf5"), ("zarr", "zarr")])
 def test_missing_dependency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, extra: str) -> None:
-    real = fastweights._optional.importlib.import_module
+    real = fastweights.base._optional.importlib.import_module
 
     def without(name: str, *args: Any) -> Any:
         if name.split(".")[0] == module:
             raise ImportError(f"No module named {module!r}")
         return real(name, *args)
 
-    monkeypatch.setattr(fastweights._optional.importlib, "import_module", without)
+    monkeypatch.setattr(fastweights.base._optional.importlib, "import_module", without)
     with pytest.raises(MissingDependency, match=rf'pip install "fastweights\[{extra}\]"'):
         if module == "h5py":
             list(open_hdf5(str(tmp_path / "x.h5"), "d", ReadOptions()))

@@ -137,7 +137,7 @@ def test_npy_header_rules(tmp_path: Path, header: str, data: bytes, match: str, 
 
 def test_the_batch_path_counts_only_numpy_s_plain_spelling_of_the_exact_size(tmp_path: Path) -> None:
     """The C++ batch path leaves every other file to the general reader, which checks it."""
-    from fastweights.readers.numpy_files import tally_npy_files
+    from fastweights.io.readers.numpy_files import tally_npy_files
 
     files = {
         "plain": npy_bytes(PLAIN),
@@ -222,7 +222,7 @@ def test_npz_member_whose_crc_disagrees_with_its_data(tmp_path: Path, compressio
 
 
 def test_npz_stored_member_crc_is_checked_in_slices(tmp_path: Path) -> None:
-    from fastweights.readers import numpy_files
+    from fastweights.io.readers import numpy_files
 
     path = npz_of(tmp_path / "big.npz", a=np.zeros(3 * numpy_files.CRC_SLICE_BYTES // 2, np.uint8))
     data = bytearray(path.read_bytes())
@@ -242,7 +242,7 @@ def test_npz_stored_member_crc_is_checked_before_slices_are_counted(tmp_path: Pa
 
 @pytest.mark.parametrize("damaged", [False, True])
 def test_npz_folded_crc_of_regions_out_of_order_checks_the_whole_member(tmp_path: Path, damaged: bool) -> None:
-    from fastweights.readers import numpy_files
+    from fastweights.io.readers import numpy_files
 
     path = npz_of(tmp_path / "order.npz", a=np.arange(1000, dtype=np.uint16))
     if damaged:
@@ -354,7 +354,7 @@ def test_npz_damaged_bzip2_and_lzma_members(tmp_path: Path, compression: int) ->
 
 
 def test_npy_shrunk_between_its_check_and_its_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastweights.readers import _mapped, numpy_files
+    from fastweights.io.readers import _mapped, numpy_files
 
     path = tmp_path / "shrinking.npy"
     np.save(path, np.zeros(numpy_files.SMALL_FILE_BYTES + 1, np.uint8))

@@ -14,8 +14,8 @@ from helpers import assert_same_statistics, numpy_counts, record_memory_maps
 
 import fastweights
 from fastweights.errors import InputError
-from fastweights.images import ReadOptions
-from fastweights.readers import nifti
+from fastweights.io.images import ReadOptions
+from fastweights.io.readers import nifti
 
 nibabel = pytest.importorskip("nibabel")
 
@@ -112,7 +112,7 @@ def test_nii_gz_is_counted_in_bounded_chunks(tmp_path: Path, monkeypatch: pytest
     labels = np.random.default_rng(2).integers(0, 40, (30, 40, 50)).astype(np.int32)
     path = save(tmp_path / "labels.nii.gz", labels)
     monkeypatch.setattr(nifti, "CHUNK_BYTES", 4096)
-    monkeypatch.setattr(fastweights.images, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(fastweights.io.images, "CHUNK_BYTES", 4096)
     reads: list[int] = []
     original = nifti._read
 
@@ -226,16 +226,16 @@ def test_a_folder_of_volumes(tmp_path: Path, volume: np.ndarray) -> None:
 
 
 def test_missing_nibabel(tmp_path: Path, volume: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fastweights._optional
+    import fastweights.base._optional
 
     path = save(tmp_path / "m.nii.gz", volume.astype(np.uint8))
-    real = fastweights._optional.importlib.import_module
+    real = fastweights.base._optional.importlib.import_module
 
     def without(name: str, *args: object) -> object:
         if name.split(".")[0] == "nibabel":
             raise ImportError("No module named 'nibabel'")
         return real(name, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fastweights._optional.importlib, "import_module", without)
+    monkeypatch.setattr(fastweights.base._optional.importlib, "import_module", without)
     with pytest.raises(ImportError, match=r'reading NIfTI masks needs .*pip install "fastweights\[nifti\]"'):
         fastweights.count(path)

@@ -88,3 +88,53 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert install_and_demo.endswith("pip install . && fastweights demo")
     assert install_and_test.endswith('pip install ".[test]" && python -m pytest')
     assert install_and_test in (root / ".ci" / "run").read_text().splitlines()
+
+
+# The floors of the package, bottom to top: a module may import its own floor and those below.
+FLOORS = ["base", "kernels", "model", "io", "engine", "backends", "api", "cli"]
+
+
+def imported_floors(path: Path, package: list[str]) -> set[str]:
+    """The floors (first component below fastweights) a module imports, lazily or not, outside
+    `if TYPE_CHECKING:` blocks; `fastweights._core` (compiled, below every floor) left out."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for node in ast.walk(block)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level:
+            target = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+            names = [target[1:]] if node.module else [[*target[1:], alias.name] for alias in node.names]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            names = [module.split(".")[1:] for module in modules if module.split(".")[0] == "fastweights"]
+        else:
+            continue
+        found.update(name[0] for name in names if name and name[0] != "_core")
+    return found
+
+
+def test_floors_import_only_downward() -> None:
+    root = Path(fastweights.__file__).parent
+    assert sorted(path.name for path in root.iterdir() if path.is_dir() and path.name != "__pycache__") == sorted(
+        FLOORS
+    )
+    checked = 0
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if len(parts) == 1:  # the package's own __init__ and the public paths: above every floor
+            continue
+        floor = parts[0]
+        package = ["fastweights", *parts[:-1]]
+        above = set(FLOORS[FLOORS.index(floor) + 1 :])
+        assert not imported_floors(path, package) & above, f"{path.relative_to(root)} imports a floor above {floor}"
+        checked += 1
+    assert checked > 40

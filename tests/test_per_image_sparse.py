@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 import fastweights
 from fastweights import Counts
-from fastweights import counts as counts_module
-from fastweights.estimate import estimated_weights
+from fastweights.model import counts as counts_module
+from fastweights.model.estimate import estimated_weights
+from fastweights.model.sampling import sample_weights
+from fastweights.model.weights import class_weights
 from fastweights.per_image import PerImageTable
-from fastweights.sampling import sample_weights
-from fastweights.weights import class_weights
 
 HUGE_LABEL = 16_777_215  # the largest class id count() takes
 

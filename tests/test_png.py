@@ -19,11 +19,11 @@ from hypothesis.extra.numpy import arrays
 
 import fastweights
 from fastweights import _core
-from fastweights._tally import Tally
-from fastweights.colormaps import resolve_colormap
 from fastweights.errors import InputError
-from fastweights.images import ReadOptions, array_image
-from fastweights.readers import png
+from fastweights.io.colormaps import resolve_colormap
+from fastweights.io.images import ReadOptions, array_image
+from fastweights.io.readers import png
+from fastweights.kernels._tally import Tally
 
 PIL_Image = pytest.importorskip("PIL.Image")
 

@@ -189,7 +189,7 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
 def test_small_npy_files_are_counted_in_batches_and_the_unusual_ones_by_the_general_reader(
     tmp_path: Path, threads: int
 ) -> None:
-    from fastweights.readers.numpy_files import tally_npy_files
+    from fastweights.io.readers.numpy_files import tally_npy_files
 
     rng = np.random.default_rng(30)
     plain = ["|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<i8"]
@@ -217,7 +217,7 @@ def test_small_npy_files_are_counted_in_batches_and_the_unusual_ones_by_the_gene
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet="aZ.é/_ ", max_size=6), min_size=1, max_size=4))
 def test_extension_of_agrees_with_splitext(parts: list[str]) -> None:
-    from fastweights.readers._magic import extension_of
+    from fastweights.io.readers._magic import extension_of
 
     path = "/".join(parts)
     lower = path.lower()

@@ -18,7 +18,7 @@ import pytest
 from helpers import doc_snippets, gpu_snippet
 
 import fastweights
-from fastweights.demo import CLASS_NAMES, write_demo_masks
+from fastweights.api.demo import CLASS_NAMES, write_demo_masks
 
 Namespace = dict[str, Any]
 

@@ -163,7 +163,7 @@ def test_a_resumed_count_of_camvid_gives_the_published_counts(real_data: Path, t
 SLOW_CLI = textwrap.dedent(
     """
     import sys, time
-    import fastweights.engine as engine
+    import fastweights.engine.run as engine
     from fastweights.cli import main
     count_work = engine._count_work
     def slow(*args, **kwargs):
@@ -239,14 +239,14 @@ def test_a_rerun_counts_only_new_and_changed_files(tmp_path: Path, monkeypatch: 
     assert first.params["cache"] == {"reused": 0, "counted": 1000}
     write_masks(folder, 10, start=5000)
     read: list[str] = []
-    original = fastweights.readers.numpy_files.tally_npy_files
+    original = fastweights.io.readers.numpy_files.tally_npy_files
 
     def counting_reads(paths: list[str]) -> list:
         read.extend(paths)
         return original(paths)
 
-    monkeypatch.setattr("fastweights.readers.numpy_files.tally_npy_files", counting_reads)
-    monkeypatch.setattr("fastweights.readers.tally_npy_files", counting_reads)
+    monkeypatch.setattr("fastweights.io.readers.numpy_files.tally_npy_files", counting_reads)
+    monkeypatch.setattr("fastweights.io.readers.tally_npy_files", counting_reads)
     second = fastweights.count(folder, ignore_index=255, cache=cache)
     assert second.params["cache"] == {"reused": 1000, "counted": 10}
     assert sorted(read) == sorted(str(folder / f"mask_{index:05d}.npy") for index in range(5000, 5010))
@@ -293,7 +293,7 @@ def test_a_file_that_is_not_a_cache_is_named(folder: Path, tmp_path: Path) -> No
 
 
 def test_a_worker_that_fails_stops_the_pool_cleanly(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = fastweights.engine._count_work
+    original = fastweights.engine.run._count_work
     calls = []
 
     def failing(*args: object, **kwargs: object) -> object:
@@ -302,7 +302,7 @@ def test_a_worker_that_fails_stops_the_pool_cleanly(folder: Path, monkeypatch: p
             raise RuntimeError("a worker fails")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(fastweights.engine, "_count_work", failing)
+    monkeypatch.setattr(fastweights.engine.run, "_count_work", failing)
     before = threading.active_count()
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="a worker fails"):

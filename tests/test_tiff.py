@@ -11,10 +11,10 @@ import pytest
 from helpers import assert_same_statistics, numpy_counts, record_memory_maps
 
 import fastweights
-from fastweights.colormaps import resolve_colormap
 from fastweights.errors import InputError
-from fastweights.images import Image, ReadOptions
-from fastweights.readers import tiff
+from fastweights.io.colormaps import resolve_colormap
+from fastweights.io.images import Image, ReadOptions
+from fastweights.io.readers import tiff
 
 tifffile = pytest.importorskip("tifffile")
 
@@ -234,16 +234,16 @@ def test_damaged_files_are_refused(tmp_path: Path, volume: np.ndarray) -> None:
 
 
 def test_missing_tifffile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fastweights._optional
+    import fastweights.base._optional
 
-    real = fastweights._optional.importlib.import_module
+    real = fastweights.base._optional.importlib.import_module
 
     def without(name: str, *args: object) -> object:
         if name.split(".")[0] == "tifffile":
             raise ImportError("No module named 'tifffile'")
         return real(name, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fastweights._optional.importlib, "import_module", without)
+    monkeypatch.setattr(fastweights.base._optional.importlib, "import_module", without)
     tifffile.imwrite(tmp_path / "m.tif", np.zeros((4, 4), np.uint8))
     with pytest.raises(ImportError, match=r'reading TIFF masks needs .*pip install "fastweights\[tiff\]"'):
         fastweights.count(tmp_path / "m.tif")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastweights.weights import SCHEMES, class_weights, pos_weight
+from fastweights.model.weights import SCHEMES, class_weights, pos_weight
 
 # Small example used by the hand-computed tests: N = 1000, f = [0.6, 0.3, 0.1], K = 3,
 # class 3 absent.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from ._version import __version__
-from .config import show_config
-from .counts import Counts
-from .engine import count
-from .readers import raw
-from .weights import SCHEMES
+# The public modules a plain `import fastweights` has always made reachable as attributes.
+from . import errors, per_image, progress  # noqa: F401
+from .api.config import show_config
+from .api.count import count
+from .base._version import __version__
+from .io.readers import raw
+from .model.counts import Counts
+from .model.weights import SCHEMES
 
 __all__ = ["SCHEMES", "Counts", "__version__", "count", "raw", "show_config"]

@@ -1,0 +1,91 @@
+"""`count()`: the keywords checked into one `Settings`, and the count run where it is asked to run:
+this process (threads, and a GPU where `device` says), a Dask cluster (`client`) or MPI ranks (`comm`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from ..backends import dask, mpi
+from ..backends import threads as local
+from ..engine.progress import ProgressSpec
+from ..engine.settings import DeviceChoice, OnError, Settings, UnknownColor
+from ..io.colormaps import ColormapSpec
+from ..model.counts import Counts
+
+__all__ = ["count"]
+
+
+def count(
+    inputs: object,
+    *,
+    num_classes: int | None = None,
+    ignore_index: int | Iterable[int] | None = None,
+    threads: int | None = None,
+    per_image: bool = False,
+    stack_axis: int | None = None,
+    colormap: ColormapSpec = None,
+    unknown_color: UnknownColor = "error",
+    allow_lossy: bool = False,
+    on_error: OnError = "raise",
+    progress: ProgressSpec = False,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: float = 60.0,
+    cache: str | os.PathLike[str] | None = None,
+    sample: float | None = None,
+    seed: int = 0,
+    shard: tuple[int, int] | str | None = None,
+    client: Any = None,
+    comm: Any = None,
+    device: DeviceChoice = None,
+) -> Counts:
+    """Counts the pixels of every class over a set of label masks, exactly.
+
+    inputs: a path, a folder (walked recursively, sorted), a glob pattern, a numpy array,
+        `fastweights.raw(...)`, or a list mixing them. Each file or array is one image (or volume).
+    num_classes: labels must lie in [0, num_classes); if None, it is the largest label seen + 1.
+    ignore_index: a label value, or several, counted as ignored instead of as a class (e.g. 255, -1).
+    threads: worker threads; default: the CPUs this process may use (on a Dask cluster, each
+        worker's threads; with MPI, each rank's CPUs).
+    per_image: also keep the (images x classes) table of counts.
+    stack_axis: count every slice along this axis as its own image (e.g. 0 for a stack of 2-D masks).
+    colormap: for RGB colour masks: "voc", "cityscapes", "camvid", a JSON file, or {(r, g, b): class id}.
+    unknown_color: "error" (default) or "ignore": what a colour missing from the colormap is.
+    allow_lossy: count JPEG masks anyway (their compression noise makes fake classes: refused by default).
+    on_error: "raise" (stop at the first bad input) or "skip" (leave it out; listed in counts.errors).
+    progress: True for a progress bar on a terminal, or a callable receiving `Progress` updates.
+    checkpoint: a JSON file the partial count is saved to every `checkpoint_every` seconds and on
+        SIGINT / SIGTERM (which then raise `fastweights.errors.Interrupted`); rerunning the same
+        count with it resumes, and ends with exactly the Counts of an uninterrupted run.
+    cache: an SQLite file of per-file counts, keyed by path, size and modification time: a rerun
+        counts only new or changed files. Several processes may share it.
+    sample: count only a random share of the inputs (0 < sample < 1; or a whole number of them),
+        chosen with `seed`: the Counts are an estimate (params["estimate"]), keep the per-image
+        table, and their weights() carry bootstrap confidence intervals.
+    shard: (i, N) or "i/N": count only the i-th of N contiguous shares of the inputs, balanced by
+        bytes (a job array's task); `fastweights merge` adds the shares' Counts.
+    client: a Dask `distributed.Client`: count on its cluster, files only (`fastweights.backends.dask`).
+    comm: an MPI communicator (mpi4py, e.g. `MPI.COMM_WORLD`), the program running on each of its
+        ranks: each rank counts a share of the files, and every rank returns the Counts of them
+        all (`fastweights.backends.mpi`).
+    device: where arrays are counted (`fastweights.backends.placement`): None (default) the CPU,
+        and device arrays (CuPy, PyTorch CUDA tensors) on their GPU; "cpu"; "cuda" (numba-cuda:
+        arrays, and the arrays read from files, on the GPU); "auto" (the GPU when one is usable).
+        What counted is in params["device"].
+    """
+    # Every keyword but these three is a setting, and Settings.build takes each by name: an option
+    # added to one and not the other fails at once (tests/test_settings.py).
+    keywords = dict(locals())
+    for name in ("inputs", "client", "comm"):
+        del keywords[name]
+    settings = Settings.build(**keywords)
+    if client is not None and comm is not None:
+        raise ValueError("client= and comm=: count on a Dask cluster or across MPI ranks, not both")
+    if client is not None:
+        return dask.count(inputs, settings, client)
+    if comm is not None:
+        counts = mpi.count(inputs, settings, comm, root=None)
+        assert counts is not None  # without a root, every rank has them
+        return counts
+    return local.count(inputs, settings)

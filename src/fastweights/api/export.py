@@ -1,0 +1,244 @@
+"""Counts and weights in the forms other tools take: tensors and arguments for PyTorch, Keras,
+segmentation_models_pytorch, MONAI and mmsegmentation; JSON and CSV; the text each framework's
+configuration takes. A framework is imported only by the function that needs it, when called.
+
+What each expects (and the traps):
+- PyTorch `CrossEntropyLoss(weight=)` / `NLLLoss(weight=)`: a float tensor of C weights on the
+  logits' device (`torch_weight`).
+- `BCEWithLogitsLoss(pos_weight=)`: negatives / positives per class, broadcast against the target;
+  for (N, C, H, W) targets it must be (C, 1, 1), or it lines up with W (`torch_pos_weight`).
+- Keras: `class_weight=` does not work for segmentation targets; weights go per pixel through
+  `sample_weight` (`keras_sample_weight` makes the map; `keras_class_weight` the dict).
+- segmentation_models_pytorch Dice / Jaccard / Focal losses: `class_weights=` a list; the loss is
+  sum(w_c * loss_c) / sum(w_c), so the scale of the weights does not matter (`smp_class_weights`).
+- MONAI `DiceLoss` / `DiceCELoss(weight=)`: multiplies each class's loss by its weight without
+  renormalising, and without class 0 when include_background=False (`monai_weights` drops it and
+  scales the rest to mean 1, so the loss keeps its usual size).
+- mmsegmentation: `class_weight=` a list in the config, or a path to a .npy / .json file
+  (`mmseg_class_weight`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..base._optional import MissingDependency
+from ..model.counts import Counts
+
+__all__ = [
+    "counts_csv",
+    "counts_json",
+    "keras_class_weight",
+    "keras_sample_weight",
+    "keras_text",
+    "mmseg_class_weight",
+    "mmseg_text",
+    "monai_weights",
+    "save_torch_weight",
+    "smp_class_weights",
+    "torch_pos_weight",
+    "torch_sampler",
+    "torch_text",
+    "torch_weight",
+    "weights_csv",
+    "weights_json",
+]
+
+
+def _share(counts: Counts) -> np.ndarray:
+    return counts.pixels / counts.n_pixels if counts.n_pixels else np.zeros(counts.num_classes)
+
+
+def _name(names: Sequence[str], c: int) -> str:
+    return names[c] if c < len(names) else ""
+
+
+def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str = "", options: Any = None) -> str:
+    """The Counts file format (`Counts.load` reads it back), with the weights shown beside it."""
+    data = counts.to_dict()
+    if weights is not None:
+        data["weights"] = {"scheme": scheme, **(options or {}), "values": [float(w) for w in weights]}
+    return json.dumps(data)
+
+
+def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequence[str] = ()) -> str:
+    """One row per class: class, name, pixels, share, images[, weight]."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["class", "name", "pixels", "share", "images", *(["weight"] if weights is not None else [])])
+    share = _share(counts)
+    for c in range(counts.num_classes):
+        row = [c, _name(names, c), int(counts.pixels[c]), f"{share[c]:.9g}", int(counts.images[c])]
+        if weights is not None:
+            row.append(repr(float(weights[c])))
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def weights_json(weights: np.ndarray, scheme: str, options: Any = None) -> str:
+    return json.dumps({"scheme": scheme, **(options or {}), "weights": [float(w) for w in weights]})
+
+
+def weights_csv(weights: np.ndarray, names: Sequence[str] = ()) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["class", "name", "weight"])
+    for c, weight in enumerate(weights):
+        writer.writerow([c, _name(names, c), repr(float(weight))])
+    return out.getvalue()
+
+
+def _floats(weights: np.ndarray) -> str:
+    return ", ".join(repr(float(w)) for w in weights)
+
+
+def torch_text(weights: np.ndarray) -> str:
+    """A line to paste before `CrossEntropyLoss(weight=weight)`."""
+    return f"weight = torch.tensor([{_floats(weights)}], dtype=torch.float32)"
+
+
+def keras_text(weights: np.ndarray) -> str:
+    """Keras' class_weight: {class id: weight}."""
+    return "class_weight = {" + ", ".join(f"{c}: {float(w)!r}" for c, w in enumerate(weights)) + "}"
+
+
+def mmseg_text(weights: np.ndarray) -> str:
+    """The line for an mmsegmentation loss config (`loss_decode=dict(..., class_weight=[...])`)."""
+    return f"class_weight=[{_floats(weights)}]"
+
+
+def save_torch_weight(path: str | os.PathLike, weights: np.ndarray) -> None:
+    """A float32 tensor saved with torch.save (load it with torch.load)."""
+    torch = _torch(f"{os.fspath(path)}: saving a .pt tensor (without -o, --format torch prints a line instead)")
+    torch.save(torch.tensor(np.asarray(weights, np.float32)), os.fspath(path))
+
+
+def mmseg_class_weight(weights: npt.ArrayLike, path: str | os.PathLike) -> None:
+    """Writes the file mmsegmentation's `class_weight=` accepts: a .npy array or a .json list."""
+    path = os.fspath(path)
+    values = _class_vector(weights)
+    if path.endswith(".npy"):
+        np.save(path, values.astype(np.float32))
+    elif path.endswith(".json"):
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump([float(w) for w in values], file)
+    else:
+        raise ValueError(f"{path}: mmsegmentation reads class weights from a .npy or a .json file")
+
+
+# ---- PyTorch -----------------------------------------------------------------------------------
+
+
+def _torch(purpose: str) -> Any:
+    try:
+        import torch
+    except ImportError as error:
+        raise MissingDependency(f"{purpose} needs PyTorch, which is not installed (pip install torch)") from error
+    return torch
+
+
+def _class_vector(weights: npt.ArrayLike, name: str = "weights") -> np.ndarray:
+    values = np.asarray(weights, np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name}: expected one weight per class (a 1-D sequence), got shape {values.shape}")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"{name}: weights must be finite and not negative")
+    return values
+
+
+def torch_weight(weights: npt.ArrayLike, device: Any = None) -> Any:
+    """A float32 tensor for `CrossEntropyLoss(weight=)` / `NLLLoss(weight=)`, on `device`."""
+    torch = _torch("torch_weight")
+    return torch.as_tensor(_class_vector(weights).astype(np.float32), device=device)
+
+
+def torch_pos_weight(counts: Counts | npt.ArrayLike, ndim: int = 2, device: Any = None) -> Any:
+    """`BCEWithLogitsLoss(pos_weight=)` for targets of shape (N, C, *spatial) with `ndim` spatial
+    dimensions: shape (C, 1, ..., 1). From Counts (negatives / positives of each class) or values."""
+    torch = _torch("torch_pos_weight")
+    if isinstance(ndim, bool) or not isinstance(ndim, int) or ndim < 0:
+        raise ValueError(f"ndim={ndim!r}: expected the number of spatial dimensions (2 for images)")
+    values = counts.pos_weight() if isinstance(counts, Counts) else _class_vector(counts, "pos_weight")
+    shaped = np.asarray(values, np.float32).reshape((-1,) + (1,) * ndim)
+    return torch.as_tensor(shaped, device=device)
+
+
+def torch_sampler(
+    weights: npt.ArrayLike, num_samples: int | None = None, *, replacement: bool = True, seed: int | None = None
+) -> Any:
+    """A `WeightedRandomSampler` over the images of `counts.sample_weights(...)` (in `counts.sources`
+    order: build the dataset in that order), drawing `num_samples` (default: as many as images)."""
+    torch = _torch("torch_sampler")
+    values = np.asarray(weights, np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("torch_sampler: expected one finite, non-negative weight per image")
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    return torch.utils.data.WeightedRandomSampler(
+        torch.as_tensor(values), num_samples or values.size, replacement=replacement, generator=generator
+    )
+
+
+# ---- Keras -------------------------------------------------------------------------------------
+
+
+def keras_class_weight(weights: npt.ArrayLike) -> dict[int, float]:
+    """{class id: weight}: Keras' class_weight, for targets of one class per sample (not masks)."""
+    return {index: float(value) for index, value in enumerate(_class_vector(weights))}
+
+
+def keras_sample_weight(weights: npt.ArrayLike, ignore_index: int | None = None) -> Callable[[Any], Any]:
+    """A function from a batch of label maps to per-pixel weights, Keras' `sample_weight` for
+    segmentation: weight[label], and 0 for `ignore_index` and labels outside [0, C). Takes numpy
+    arrays, and TensorFlow tensors (also inside `tf.data.Dataset.map`) when TensorFlow is there."""
+    table = _class_vector(weights).astype(np.float32)
+
+    def weigh(labels: Any) -> Any:
+        if type(labels).__module__.startswith("tensorflow"):
+            import tensorflow as tf
+
+            ids = tf.cast(labels, tf.int32)
+            valid = (ids >= 0) & (ids < table.size)
+            if ignore_index is not None:
+                valid &= ids != ignore_index
+            looked_up = tf.gather(tf.constant(table), tf.clip_by_value(ids, 0, table.size - 1))
+            return tf.where(valid, looked_up, tf.zeros_like(looked_up))
+        ids = np.asarray(labels)
+        valid = (ids >= 0) & (ids < table.size)
+        if ignore_index is not None:
+            valid &= ids != ignore_index
+        return np.where(valid, table[np.clip(ids, 0, table.size - 1)], np.float32(0))
+
+    return weigh
+
+
+# ---- segmentation_models_pytorch, MONAI ---------------------------------------------------------
+
+
+def smp_class_weights(weights: npt.ArrayLike) -> list[float]:
+    """`class_weights=` of segmentation_models_pytorch's DiceLoss, JaccardLoss and FocalLoss
+    (multiclass and multilabel modes): a list, scale-free (the loss divides by their sum)."""
+    return [float(value) for value in _class_vector(weights)]
+
+
+def monai_weights(weights: npt.ArrayLike, include_background: bool = True, normalize: bool = True) -> list[float]:
+    """`weight=` of MONAI's DiceLoss / DiceCELoss / GeneralizedDiceFocalLoss: without class 0 when
+    include_background is False (as MONAI requires), scaled to mean 1 unless normalize=False
+    (MONAI multiplies each class's loss by its weight and does not renormalise)."""
+    values = _class_vector(weights)
+    if not include_background:
+        if values.size < 2:
+            raise ValueError("monai_weights: include_background=False needs at least two classes")
+        values = values[1:]
+    if normalize:
+        if values.sum() == 0:
+            raise ValueError("monai_weights: every weight is 0")
+        values = values / values.mean()
+    return [float(value) for value in values]

@@ -1,0 +1,64 @@
+"""Counts (and weights) as a table a person reads in a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..model.counts import Counts
+
+__all__ = ["format_table", "format_weights"]
+
+
+def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str = "", names: Sequence[str] = ()) -> str:
+    """Class, name, pixels, share of the counted pixels, images containing it[, weight]; then the
+    totals, the ignored pixels and the skipped inputs."""
+    share = counts.pixels / counts.n_pixels if counts.n_pixels else np.zeros(counts.num_classes)
+    width = _name_width(names, counts.num_classes)
+    header = f"{'class':>5}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"
+    if weights is not None:
+        header += f"  {('weight (' + scheme + ')') if scheme else 'weight':>16}"
+    interval = getattr(weights, "low", None) is not None
+    if interval:
+        header += f"  {f'{100 * weights.level:g} % interval':>20}"  # type: ignore[union-attr]
+    rule = "-" * len(header)
+    lines = [header, rule]
+    for c in range(counts.num_classes):
+        name = names[c] if c < len(names) else ""
+        line = f"{c:>5}  {name:<{width}}{int(counts.pixels[c]):>16,}  {share[c]:>8.3%}  {int(counts.images[c]):>8,}"
+        if weights is not None:
+            line += f"  {weights[c]:>16.4f}"
+        if interval:
+            low, high = weights.low[c], weights.high[c]  # type: ignore[union-attr]
+            line += f"  {'never seen' if np.isnan(low) else f'{low:.4f} - {high:.4f}':>20}"
+        lines.append(line)
+    lines.append(rule)
+    counted = 1.0 if counts.n_pixels else 0.0
+    lines.append(f"{'total':>5}  {'':<{width}}{counts.n_pixels:>16,}  {counted:>8.3%}  {counts.n_images:>8,}")
+    lines.append(f"{'':>5}  {'ignored':<{width}}{counts.ignored:>16,}")
+    lines.append(
+        f"{counts.num_classes} classes, {counts.n_images:,} images, {counts.n_pixels:,} pixels counted, "
+        f"{counts.ignored:,} ignored" + (f", {len(counts.errors)} skipped:" if counts.errors else "")
+    )
+    lines += [f"  skipped {name}: {reason}" for name, reason in counts.errors]
+    if counts.is_estimate:
+        drawn = counts.params["estimate"]
+        lines.append(
+            f"An estimate: {drawn['sample']:,} of {drawn['population']:,} inputs ({drawn['share']:.1%}, seed "
+            f"{drawn['seed']}); intervals by bootstrap over the sampled images"
+        )
+    return "\n".join(lines)
+
+
+def format_weights(weights: np.ndarray, scheme: str, names: Sequence[str] = ()) -> str:
+    width = _name_width(names, len(weights))
+    header = f"{'class':>5}  {'name':<{width}}{'weight (' + scheme + ')':>16}"
+    lines = [header, "-" * len(header)]
+    for c, weight in enumerate(weights):
+        lines.append(f"{c:>5}  {names[c] if c < len(names) else '':<{width}}{weight:>16.4f}")
+    return "\n".join(lines)
+
+
+def _name_width(names: Sequence[str], classes: int) -> int:
+    return max([14, *(len(name) + 2 for name in names[:classes])])

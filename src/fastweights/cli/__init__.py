@@ -1,0 +1,416 @@
+"""The `fastweights` command line: count, weights, merge, demo, info.
+
+Tables, JSON and CSV go to stdout; messages (saved files, errors) to stderr, so that the output of
+`--format json|csv` can be piped. Exit codes: 0 success, 1 bad data, 2 usage error, 130 interrupted
+(143 by SIGTERM; with --checkpoint, after saving it), 141 the output pipe closed early (`| head`).
+
+The top floor: may import every floor below (`fastweights.api` and what it stands on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..api import export
+from ..api.table import format_table, format_weights
+from ..base._optional import MissingDependency, require
+from ..base.errors import DeviceUnavailable, InputError, Interrupted
+from ..io.colormaps import BUILTIN
+from ..model.counts import Counts
+from ..model.weights import SCHEMES
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_BAD_DATA, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
+
+COUNT_FORMATS = ("table", "json", "csv")
+WEIGHT_FORMATS = ("table", "json", "csv", "torch", "keras", "mmseg")
+
+
+class UsageError(ValueError):
+    """Arguments that do not go together, or a file given as an option that cannot be used."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _escape_undecodable_names()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            # The skipped files are listed in the output; the library's summary warning would repeat it.
+            warnings.filterwarnings("ignore", message="fastweights: skipped")
+            return int(args.run(args))
+    except Interrupted as stop:
+        print(f"fastweights: {stop}", file=sys.stderr)
+        return 128 + stop.signal_number
+    except KeyboardInterrupt:
+        print("fastweights: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): no traceback, and nothing more written at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
+    except (
+        InputError,
+        MissingDependency,
+        DeviceUnavailable,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+    ) as error:
+        return _fail(args, error, EXIT_BAD_DATA)
+    except (ValueError, TypeError) as error:
+        return _fail(args, error, EXIT_USAGE)
+
+
+def _escape_undecodable_names() -> None:
+    """A file name that is not valid UTF-8 (a str holding surrogate escapes) is printed escaped
+    (mask_\\udcff.png), as Python prints it on stderr, instead of failing the whole output in a
+    locale whose stdout is strict."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:
+    if args.debug:
+        raise error
+    if getattr(error, "reported_elsewhere", False):  # another MPI rank prints it
+        return code
+    print(f"fastweights: error: {_one_line(error)}", file=sys.stderr)
+    return code
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    return " ".join(str(error).split())
+
+
+# ---- arguments ---------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastweights", description="Exact per-class pixel counts of segmentation masks, and class weights."
+    )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    count = commands.add_parser("count", help="count the classes of mask files, folders or globs")
+    count.add_argument("paths", nargs="+", metavar="PATH")
+    count.add_argument("--num-classes", type=int, metavar="N")
+    count.add_argument("--ignore-index", type=int, nargs="+", metavar="I", help="label(s) to leave out, e.g. 255")
+    count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
+    count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
+    _names_option(count)
+    count.add_argument("--threads", type=int, metavar="T")
+    count.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "auto"],
+        help="where arrays read from files are counted: cpu (default), cuda (a GPU, needs numba-cuda), "
+        "auto (the GPU when one is usable)",
+    )
+    count.add_argument("--stack-axis", type=int, metavar="AXIS", help="count each slice along AXIS as an image")
+    count.add_argument("--per-image", action="store_true", help="keep the per-image table in the saved counts")
+    count.add_argument("--allow-lossy", action="store_true", help="count JPEG masks anyway")
+    count.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="skip bad files and list them")
+    count.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="save progress to FILE (every --checkpoint-every seconds, and on Ctrl-C or SIGTERM); "
+        "rerunning the same command resumes",
+    )
+    count.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS", help="default 60")
+    count.add_argument(
+        "--cache", metavar="FILE", help="an SQLite file of per-file counts: a rerun counts only new or changed files"
+    )
+    count.add_argument(
+        "--sample",
+        type=float,
+        metavar="SHARE|N",
+        help="estimate from a random share of the inputs (0.05), or N of them, with confidence intervals",
+    )
+    count.add_argument("--seed", type=int, default=0, help="the random sample's seed (default 0)")
+    count.add_argument(
+        "--shard", metavar="i/N", help="count only the i-th of N shares balanced by bytes (a job array's task)"
+    )
+    count.add_argument("--mpi", action="store_true", help="count across the ranks of mpiexec / srun (needs mpi4py)")
+    _weight_options(count)
+    count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
+    count.add_argument("--format", choices=COUNT_FORMATS, default="table", help="what to print (default: table)")
+    count.add_argument("--plot", metavar="FILE.png", help="a chart of class shares and weights (needs matplotlib)")
+    count.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    count.set_defaults(run=_count)
+
+    weights = commands.add_parser("weights", help="class weights from saved counts, without counting again")
+    weights.add_argument("counts", metavar="COUNTS.json")
+    _weight_options(weights)
+    _names_option(weights)
+    weights.add_argument(
+        "--format",
+        choices=WEIGHT_FORMATS,
+        default="table",
+        help="table, json, csv, or a line for torch (CrossEntropyLoss weight), keras (class_weight) or "
+        "mmseg (loss class_weight)",
+    )
+    weights.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write to FILE instead of printing; --format torch with FILE.pt saves a tensor, "
+        "--format mmseg with FILE.npy or FILE.json the file mmsegmentation reads",
+    )
+    weights.add_argument("--plot", metavar="FILE.png", help="a chart of class shares and weights (needs matplotlib)")
+    weights.set_defaults(run=_weights)
+
+    merge = commands.add_parser("merge", help="add saved counts (of parts of a data set) into one file")
+    merge.add_argument("inputs", nargs="+", metavar="COUNTS.json")
+    merge.add_argument("-o", "--output", required=True, metavar="FILE", help="where to save the sum")
+    merge.set_defaults(run=_merge)
+
+    demo = commands.add_parser("demo", help="count a built-in synthetic mask set and print its weights")
+    demo.add_argument("--scheme", choices=sorted(SCHEMES), default="median")
+    demo.set_defaults(run=_demo)
+
+    info = commands.add_parser("info", help="version, kernel, instruction sets, threads, extras, GPUs")
+    info.set_defaults(run=_info)
+    return parser
+
+
+def _weight_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheme", choices=sorted(SCHEMES), default="median", help="weighting scheme (default: median)"
+    )
+    parser.add_argument("--normalize", choices=["sum", "mean", "max"], help="scale the weights (default: as published)")
+    parser.add_argument(
+        "--absent", type=_absent, default=0.0, metavar="0|max", help="weight of a class with no pixels (default 0)"
+    )
+
+
+def _names_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--class-names",
+        metavar="FILE",
+        help="class names, one per line (default: the built-in set of --colormap voc|cityscapes|camvid)",
+    )
+
+
+def _absent(text: str) -> float | str:
+    if text == "max":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'max', not {text!r}") from None
+
+
+# ---- commands ----------------------------------------------------------------------------------
+
+
+def _count(args: argparse.Namespace) -> int:
+    from ..api.count import count
+
+    names = _class_names(args.class_names, args.colormap)
+    comm = None
+    if args.mpi:
+        if args.checkpoint or args.cache or args.sample is not None or args.shard:
+            raise UsageError(
+                "--mpi shares the inputs among the ranks: it does not take --checkpoint, --cache, --sample or --shard"
+            )
+        comm = require("mpi4py.MPI", "mpi", "--mpi").COMM_WORLD
+    counts = count(
+        args.paths,
+        num_classes=args.num_classes,
+        ignore_index=args.ignore_index,
+        threads=args.threads,
+        per_image=args.per_image,
+        stack_axis=args.stack_axis,
+        colormap=args.colormap,
+        unknown_color=args.unknown_color,
+        allow_lossy=args.allow_lossy,
+        on_error=args.on_error,
+        progress=not args.quiet and comm is None,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        cache=args.cache,
+        sample=None if args.sample is None else int(args.sample) if args.sample >= 1 else args.sample,
+        seed=args.seed,
+        shard=args.shard,
+        comm=comm,
+        device=args.device,
+    )
+    if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
+        return EXIT_OK
+    weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
+    if args.checkpoint:
+        print(
+            f"fastweights: {counts.params['resumed']:,} inputs taken from the checkpoint {args.checkpoint}",
+            file=sys.stderr,
+        )
+    if args.cache:
+        reuse = counts.params["cache"]
+        print(
+            f"fastweights: {reuse['reused']:,} inputs taken from the cache {args.cache}, {reuse['counted']:,} counted",
+            file=sys.stderr,
+        )
+    if args.format == "json":
+        print(export.counts_json(counts, weights, args.scheme, _weight_settings(args)))
+    elif args.format == "csv":
+        print(export.counts_csv(counts, weights, names), end="")
+    else:
+        print(format_table(counts, weights, args.scheme, names))
+    if args.format != "table":
+        for name, reason in counts.errors:
+            print(f"fastweights: skipped {name}: {reason}", file=sys.stderr)
+    if args.output:
+        counts.save(args.output)
+        print(f"fastweights: counts saved to {args.output}", file=sys.stderr)
+    if args.plot:
+        from ..api.plot import plot_counts
+
+        plot_counts(args.plot, counts, weights, args.scheme, names, _title(args.paths))
+        print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _weights(args: argparse.Namespace) -> int:
+    counts = Counts.load(args.counts)
+    names = _class_names(args.class_names, counts.params.get("colormap"))
+    weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
+    output = args.output
+    if output and args.format == "torch" and output.endswith(".pt"):
+        export.save_torch_weight(output, weights)
+    elif output and args.format == "mmseg" and output.endswith((".npy", ".json")):
+        export.mmseg_class_weight(weights, output)
+    else:
+        text = _weights_text(args.format, weights, args, names)
+        if output:
+            Path(output).write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
+    if output:
+        print(f"fastweights: weights saved to {output}", file=sys.stderr)
+    if args.plot:
+        from ..api.plot import plot_counts
+
+        plot_counts(args.plot, counts, weights, args.scheme, names, Path(args.counts).stem)
+        print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _weights_text(form: str, weights: np.ndarray, args: argparse.Namespace, names: Sequence[str]) -> str:
+    if form == "json":
+        return export.weights_json(weights, args.scheme, _weight_settings(args))
+    if form == "csv":
+        return export.weights_csv(weights, names).rstrip("\n")
+    if form == "torch":
+        return export.torch_text(weights)
+    if form == "keras":
+        return export.keras_text(weights)
+    if form == "mmseg":
+        return export.mmseg_text(weights)
+    return format_weights(weights, args.scheme, names)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    total = Counts.load(args.inputs[0])
+    for path in args.inputs[1:]:
+        part = Counts.load(path)
+        try:
+            total = total + part
+        except ValueError as error:
+            raise UsageError(f"{path}: cannot be added to {args.inputs[0]}: {error}") from None
+        twice = set(total.sources[: -len(part.sources) or None]) & set(part.sources) if part.sources else set()
+        if twice:
+            raise UsageError(
+                f"{path}: {len(twice)} of its inputs were counted already in the files before it "
+                f"(e.g. {sorted(twice)[0]}); merging them would count them twice"
+            )
+    total.save(args.output)
+    print(
+        f"fastweights: {len(args.inputs)} counts merged: {total.n_images:,} images, {total.n_pixels:,} pixels, "
+        f"{total.num_classes} classes; saved to {args.output}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..api.count import count
+    from ..api.demo import CLASS_NAMES, IGNORE_INDEX, write_demo_masks
+
+    with tempfile.TemporaryDirectory(prefix="fastweights-demo-") as folder:
+        paths = write_demo_masks(Path(folder))
+        print(f"Wrote {len(paths)} synthetic street-scene masks (.npy, 255 = void) to {folder}")
+        counts = count(folder, num_classes=len(CLASS_NAMES), ignore_index=IGNORE_INDEX)
+    print(format_table(counts, counts.weights(args.scheme), args.scheme, CLASS_NAMES))
+    print()
+    print("The same counts give every scheme without counting again:")
+    for scheme in sorted(SCHEMES):
+        values = ", ".join(f"{w:.3f}" for w in counts.weights(scheme))
+        print(f"  {scheme:<10} [{values}]")
+    return EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    from ..api.config import cuda_devices, optional_packages, show_config
+
+    show_config()
+    print("  optional packages:")
+    for feature, distribution, version in optional_packages():
+        print(f"    {distribution:<12} {version or 'not installed':<14} ({feature})")
+    devices = cuda_devices()
+    if isinstance(devices, str):
+        print(f"  CUDA devices: {devices}")
+    else:
+        print("  CUDA devices:")
+        for device in devices:
+            print(f"    {device}")
+    print(f"  GPU path (--device cuda): {_gpu_path()}")
+    return EXIT_OK
+
+
+def _gpu_path() -> str:
+    """Whether device="cuda" can count here (asks numba-cuda, only when it is installed)."""
+    if importlib.util.find_spec("numba_cuda") is None:
+        return 'not installed (pip install "fastweights[cuda]")'
+    from ..backends.cuda import open_counter, unusable_reason
+
+    reason = unusable_reason()
+    return f"usable, on {open_counter().name}" if reason is None else f"not usable: {reason}"
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def _class_names(path: str | None, colormap: Any) -> tuple[str, ...]:
+    if path is None:
+        return tuple(BUILTIN[colormap][1]) if isinstance(colormap, str) and colormap in BUILTIN else ()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: --class-names expects a text file, one class name per line") from None
+    return tuple(line.strip() for line in text.splitlines())
+
+
+def _weight_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"normalize": args.normalize, "absent": args.absent}
+
+
+def _title(paths: Sequence[str]) -> str:
+    """The data set's name for a chart: the folder counted, or how many paths were."""
+    if len(paths) == 1:
+        path = Path(paths[0])
+        return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    return f"{len(paths)} paths"

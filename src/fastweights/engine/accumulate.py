@@ -1,0 +1,173 @@
+"""The sum of a count: per-image counts added as they arrive, in any order, into the Counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..base._version import __version__
+from ..model.counts import Counts
+from ..model.per_image import PerImageTable
+from .classify import BatchCount, ImageCount, Result, Skipped
+from .progress import Reporter
+from .settings import Settings
+
+__all__ = ["Accumulator"]
+
+
+class Accumulator:
+    """Sums per-image counts as they arrive, in any order; keeps the per-input order of names
+    (and rows, with per_image) so the result does not depend on which thread finished first.
+    Its state saves to JSON (exact integers) and restores, for checkpoints."""
+
+    def __init__(self, num_classes: int, per_image: bool, n_inputs: int | None, report: Reporter | None = None) -> None:
+        self.pixels = np.zeros(num_classes, np.uint64)
+        self.images = np.zeros(num_classes, np.uint64)
+        self.image_pixels = np.zeros(num_classes, np.uint64)
+        self.n_pixels = 0
+        self.ignored = 0
+        self.inputs: dict[int, str] = {}  # position -> input name, of the inputs counted
+        self.names: dict[int, list[str]] = {}  # position -> names of its images
+        self.rows: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = {} if per_image else None
+        self.skipped: dict[int, Skipped] = {}
+        self.stamps: dict[int, tuple[int, int]] = {}  # position -> (size, mtime_ns) of a file input
+        self.restored: dict[str, dict[str, Any]] = {}  # input name -> its part of a checkpoint
+        self.n_inputs = n_inputs
+        self.report = report
+
+    def take(self, results: list[Result]) -> None:
+        for result in results:
+            if isinstance(result, BatchCount):
+                self._add_batch(result)
+                continue
+            index, name, outcome = result
+            if isinstance(outcome, Skipped):
+                self.skipped[index] = outcome
+            else:
+                self.inputs[index] = name
+                self._add_images(index, outcome)
+        if self.report is not None:
+            self.report(self.seen, self.n_pixels, len(self.skipped), self.seen == self.n_inputs)
+
+    @property
+    def seen(self) -> int:
+        """Inputs counted or skipped so far (those restored from a checkpoint included)."""
+        return len(self.names) + len(self.skipped) + len(self.restored)
+
+    def _add_images(self, index: int, results: list[ImageCount]) -> None:
+        for image in results:
+            if image.classes.size:
+                self._grow(int(image.classes[-1]) + 1)
+            self.pixels[image.classes] += image.pixels
+            self.images[image.classes] += np.uint64(1)
+            self.image_pixels[image.classes] += np.uint64(image.total)
+            self.n_pixels += image.total
+            self.ignored += image.ignored
+        self.names[index] = [image.name for image in results]
+        if self.rows is not None:
+            self.rows[index] = [(image.classes, image.pixels) for image in results]
+
+    def _add_batch(self, batch: BatchCount) -> None:
+        if batch.classes.size:
+            self._grow(int(batch.classes.max()) + 1)
+        np.add.at(self.pixels, batch.classes, batch.pixels)
+        np.add.at(self.images, batch.classes, np.uint64(1))
+        np.add.at(self.image_pixels, batch.classes, batch.totals[batch.owner])
+        self.n_pixels += int(batch.totals.sum(dtype=np.uint64))
+        self.ignored += int(batch.ignored.sum(dtype=np.uint64))
+        bounds = batch.bounds()
+        for position, index in enumerate(batch.indices):
+            self.inputs[index] = batch.names[position]
+            self.names[index] = [batch.names[position]]
+            if self.rows is not None:
+                start, end = bounds[position], bounds[position + 1]
+                self.rows[index] = [(batch.classes[start:end], batch.pixels[start:end])]
+
+    def _grow(self, size: int) -> None:
+        missing = size - self.pixels.size
+        if missing > 0:
+            padding = np.zeros(missing, np.uint64)
+            self.pixels, self.images, self.image_pixels = (
+                np.concatenate([array, padding]) for array in (self.pixels, self.images, self.image_pixels)
+            )
+
+    def state(self) -> dict[str, Any]:
+        """Everything counted so far, as JSON; inputs restored but not yet met again keep their entries."""
+        inputs: list[dict[str, Any]] = []
+        for index, names in sorted(self.names.items()):
+            entry = {"position": index, "name": self.inputs[index], "images": names, "stamp": self.stamps.get(index)}
+            if self.rows is not None:
+                entry["rows"] = [[classes.tolist(), pixels.tolist()] for classes, pixels in self.rows[index]]
+            inputs.append(entry)
+        skipped = [
+            {"position": index, "name": skip.name, "reason": skip.reason, "stamp": self.stamps.get(index)}
+            for index, skip in sorted(self.skipped.items())
+        ]
+        return {
+            "pixels": self.pixels.tolist(),
+            "images": self.images.tolist(),
+            "image_pixels": self.image_pixels.tolist(),
+            "n_pixels": self.n_pixels,
+            "ignored": self.ignored,
+            "inputs": inputs + [entry for entry in self.restored.values() if "images" in entry],
+            "skipped": skipped + [entry for entry in self.restored.values() if "reason" in entry],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """The sums of a checkpoint; its inputs wait, by name, for the listing to meet them again."""
+        self.pixels, self.images, self.image_pixels = (
+            np.array(state[key], np.uint64) for key in ("pixels", "images", "image_pixels")
+        )
+        self.n_pixels, self.ignored = int(state["n_pixels"]), int(state["ignored"])
+        for entry in (*state["inputs"], *state["skipped"]):
+            self.restored[entry["name"]] = entry
+
+    def adopt(self, index: int, name: str, stamp: tuple[int, int] | None) -> bool:
+        """Takes the restored entry of the input `name`, met at `index` in this listing; False when
+        the checkpoint does not hold it. Refuses a file that changed since it was counted."""
+        entry = self.restored.pop(name, None)
+        if entry is None:
+            return False
+        if entry["stamp"] is not None and stamp is not None and tuple(entry["stamp"]) != stamp:
+            raise ValueError(
+                f"{name}: changed since the checkpoint counted it (size and modification time differ); "
+                "delete the checkpoint to count everything again"
+            )
+        if stamp is not None:
+            self.stamps[index] = stamp
+        if "reason" in entry:
+            self.skipped[index] = Skipped(name, entry["reason"])
+            return True
+        self.inputs[index] = name
+        self.names[index] = list(entry["images"])
+        if self.rows is not None:
+            self.rows[index] = [(np.array(c, np.int64), np.array(p, np.uint64)) for c, p in entry.get("rows", [])]
+        return True
+
+    def counts(self, settings: Settings) -> Counts:
+        order = sorted(self.names)
+        sources = tuple(name for index in order for name in self.names[index])
+        table = None
+        if self.rows is not None:
+            rows = (row for index in order for row in self.rows[index])
+            table = PerImageTable.from_rows(rows, self.pixels.size)
+        return Counts(
+            pixels=self.pixels,
+            images=self.images,
+            image_pixels=self.image_pixels,
+            n_images=len(sources),
+            n_pixels=self.n_pixels,
+            ignored=self.ignored,
+            per_image=table,
+            sources=sources,
+            errors=[(skip.name, skip.reason) for _, skip in sorted(self.skipped.items())],
+            params={
+                "num_classes": settings.num_classes,
+                "ignore_index": list(settings.ignore_index),
+                "stack_axis": settings.stack_axis,
+                "colormap": None if settings.colormap is None else settings.colormap.name,
+                "allow_lossy": settings.allow_lossy,
+                "version": __version__,
+            },
+        )

@@ -1,0 +1,214 @@
+"""The run of one count: inputs handed to worker threads, their results summed as they come.
+
+Many small inputs are counted one per worker thread (the kernel runs with the GIL released, so
+the threads run in parallel); an input bigger than a chunk is counted by the calling thread, chunk
+by chunk, each chunk split across `threads` kernel threads. At most two inputs per thread are in
+flight, so memory does not grow with the size of the data set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
+from typing import Union
+
+from ..base.errors import InputError
+from ..io.images import CHUNK_BYTES
+from ..io.readers import tally_files
+from ..io.sources import FileInput, Input
+from ..kernels._tally import Tally
+from .accumulate import Accumulator
+from .cache import Cache, CachedImage
+from .checkpoint import Checkpoint
+from .classify import BatchCount, Failed, ImageCount, Result, classify_batch, count_input
+from .settings import Settings
+
+__all__ = ["Run"]
+
+
+class Run:
+    """One count: inputs handed to the workers, results summed, and, when asked for, inputs the
+    checkpoint or the cache already holds left out and the checkpoint written as it goes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        workers: int,
+        total: Accumulator,
+        checkpoint: Checkpoint | None,
+        cache: Cache | None,
+    ) -> None:
+        self.settings, self.workers, self.total = settings, workers, total
+        self.checkpoint, self.cache = checkpoint, cache
+        self.in_flight: dict[int, FileInput] = {}  # with a cache: files handed out, not yet taken
+        self.failed: tuple[int, Failed] | None = None  # the first bad input met, by input position
+
+    def count_all(self, items: Iterable[Input]) -> None:
+        """Big inputs on the calling thread, every thread on their chunks; small ones in batches, on
+        `workers` threads. At most two batches per worker are in flight. A bad input stops the
+        handing out of work (with on_error="raise"); the error raised is that of the first bad input
+        in input order, once every input before it is counted."""
+        listed = len(items) if isinstance(items, list) else None
+        work = _batches(self._to_count(items), self.workers, listed)
+        if self.workers == 1:
+            for piece in work:
+                self._take(_count_work(piece, self.settings, 1))
+                if self.failed is not None:
+                    raise self.failed[1].error
+            return
+        pending: set[Future[list[Result]]] = set()
+
+        def collect(futures: Iterable[Future[list[Result]]]) -> None:
+            for future in futures:
+                pending.discard(future)
+                self._take(future.result())
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fastweights") as pool:
+            try:
+                try:
+                    for piece in work:
+                        if self.failed is not None:  # every input before it is handed out already
+                            break
+                        if isinstance(piece, tuple):  # one big input
+                            self._take(_count_work(piece, self.settings, self.workers))
+                            continue
+                        if len(pending) >= 2 * self.workers:
+                            collect(wait(pending, return_when=FIRST_COMPLETED).done)
+                        # The count's placement (a context variable) goes with the work to the worker.
+                        pending.add(pool.submit(copy_context().run, _count_work, piece, self.settings, 1))
+                except InputError:
+                    # The listing met a bad path, after every input handed out: one of those may
+                    # be bad too, and comes first.
+                    collect(list(pending))
+                    if self.failed is None:
+                        raise
+                collect(list(pending))
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+        if self.failed is not None:
+            raise self.failed[1].error
+
+    def _to_count(self, items: Iterable[Input]) -> Iterator[tuple[int, Input]]:
+        """The inputs left to count, with their positions: not those the checkpoint has done, nor
+        the files the cache holds (their counts go straight to the total)."""
+        for index, item in enumerate(items):
+            if self.checkpoint is not None:
+                stamp = (item.nbytes, item.mtime_ns) if isinstance(item, FileInput) else None
+                if self.total.restored and self.total.adopt(index, item.name, stamp):
+                    continue
+                if stamp is not None:
+                    self.total.stamps[index] = stamp
+            if self.cache is not None and isinstance(item, FileInput):
+                images = self.cache.lookup(item.path, item.nbytes, item.mtime_ns)
+                if images is not None and self._fits(images):
+                    self._take([(index, item.name, [ImageCount(*image) for image in images])])
+                    continue
+                self.in_flight[index] = item  # what its cache entry is keyed by, once counted
+            yield index, item
+        if self.checkpoint is not None and self.total.restored:
+            gone = sorted(self.total.restored)
+            raise ValueError(
+                f"{self.checkpoint.path}: {len(gone)} input(s) it counted are no longer among the inputs "
+                f"(e.g. {gone[0]}); delete the checkpoint to start over"
+            )
+
+    def _fits(self, images: list[CachedImage]) -> bool:
+        """A cached count is valid under this count's num_classes (else the input is counted again,
+        and refused with the usual message)."""
+        limit = self.settings.num_classes
+        return limit is None or all(classes.size == 0 or classes[-1] < limit for _, classes, *_ in images)
+
+    def _take(self, results: list[Result]) -> None:
+        for result in results:
+            if not isinstance(result, BatchCount) and isinstance(result[2], Failed):
+                if self.failed is None or result[0] < self.failed[0]:
+                    self.failed = (result[0], result[2])
+        results = [result for result in results if isinstance(result, BatchCount) or not isinstance(result[2], Failed)]
+        self.total.take(results)
+        if self.cache is not None:
+            self.cache.store(self._new_entries(results))
+            for result in results:
+                for index in result.indices if isinstance(result, BatchCount) else [result[0]]:
+                    self.in_flight.pop(index, None)
+        if self.checkpoint is not None:
+            if self.checkpoint.due():
+                self.checkpoint.write(self.total.state())
+            self.checkpoint.stop_if_asked(self.total.state, self.total.seen)
+
+    def _new_entries(self, results: list[Result]) -> list[tuple[str, int, int, list[CachedImage]]]:
+        entries = []
+        for result in results:
+            if isinstance(result, BatchCount):
+                per_input = result.split()
+            elif isinstance(result[2], list):
+                per_input = [(result[0], [_cached(image) for image in result[2]])]
+            else:  # skipped: counted again next time
+                continue
+            for index, images in per_input:
+                item = self.in_flight.get(index)
+                if item is not None:
+                    entries.append((item.path, item.nbytes, item.mtime_ns, images))
+        return entries
+
+
+def _cached(image: ImageCount) -> CachedImage:
+    return (image.name, image.classes, image.pixels, image.total, image.ignored)
+
+
+# Small inputs go to the workers in batches: one task per input costs a future, a wake-up of the
+# calling thread and GIL hand-overs, as much as decoding a small PNG; a batch of PNGs is decoded
+# in one call that releases the GIL once.
+BATCH_INPUTS = 32
+BATCH_BYTES = 1 << 20
+
+Work = Union[tuple[int, Input], list[tuple[int, Input]]]  # one big input, or a batch of small ones
+
+
+def _batches(items: Iterable[tuple[int, Input]], workers: int, listed: int | None) -> Iterator[Work]:
+    # Enough batches for every worker to get several, so that none waits long on the last one.
+    if listed is not None:
+        size = max(1, min(BATCH_INPUTS, listed // (4 * workers)))
+    else:  # still being listed: smaller batches keep the last one short
+        size = BATCH_INPUTS // 2
+    batch: list[tuple[int, Input]] = []
+    queued = 0
+    for index, item in items:
+        if item.nbytes > CHUNK_BYTES:
+            if batch:  # handed out first: work goes out in input order
+                yield batch
+                batch, queued = [], 0
+            yield index, item
+            continue
+        batch.append((index, item))
+        queued += item.nbytes
+        if len(batch) >= size or queued >= BATCH_BYTES:
+            yield batch
+            batch, queued = [], 0
+    if batch:
+        yield batch
+
+
+def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[Result]:
+    if isinstance(work, tuple):
+        index, item = work
+        return [(index, item.name, count_input(item, settings, kernel_threads))]
+    files = [(index, item.path) for index, item in work if isinstance(item, FileInput)]
+    decoded = tally_files([path for _, path in files], settings.read)
+    tallied = {files[position][0]: result for position, result in decoded.items()}
+    clean: list[tuple[int, Input, Tally]] = []
+    for index, item in work:
+        result = tallied.get(index)
+        if isinstance(result, Tally):
+            clean.append((index, item, result))
+    batch = classify_batch(clean, settings)
+    done = set(batch.indices) if batch is not None else set()
+    results: list[Result] = [batch] if batch is not None else []
+    results += [
+        (index, item.name, count_input(item, settings, 1, tallied.get(index)))
+        for index, item in work
+        if index not in done
+    ]
+    return results

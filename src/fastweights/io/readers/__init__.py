@@ -1,0 +1,97 @@
+"""Readers: a file path -> the images it holds. One module per format family."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Callable
+
+from ...base.errors import InputError
+from ...kernels._tally import Tally
+from ..images import Image, ReadOptions
+from ._magic import check_magic, extension_of, magic_choices
+from .arrays import open_hdf5
+from .lossy import JPEG_MAGIC, open_jpeg
+from .nifti import GZIP_MAGIC, NII_MAGICS, open_nifti
+from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw, tally_npy_files
+from .png import PNG_MAGIC, open_png, tally_png_files
+from .tiff import TIFF_MAGICS, open_tiff
+
+__all__ = ["READERS", "RawFile", "is_mask_file", "open_path", "raw", "supported_extensions", "tally_files"]
+
+Reader = Callable[[str, ReadOptions], Iterator[Image]]
+
+# extension -> (reader, the magic bytes a file of that kind starts with, or a tuple of the choices)
+READERS: dict[str, tuple[Reader, bytes | tuple[bytes, ...]]] = {
+    ".npy": (open_npy, NPY_MAGIC),
+    ".npz": (open_npz, ZIP_MAGIC),
+    ".png": (open_png, PNG_MAGIC),
+    ".jpg": (open_jpeg, JPEG_MAGIC),
+    ".jpeg": (open_jpeg, JPEG_MAGIC),
+    ".tif": (open_tiff, TIFF_MAGICS),
+    ".tiff": (open_tiff, TIFF_MAGICS),
+    ".nii": (open_nifti, NII_MAGICS),
+    ".nii.gz": (open_nifti, GZIP_MAGIC),
+}
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# Readers that call check_magic on the bytes they read first: one open() per file, not two.
+CHECK_THEIR_OWN_MAGIC = frozenset([open_png, open_npy])
+
+
+def open_hdf5_file(path: str, options: ReadOptions) -> Iterator[Image]:
+    """An HDF5 file named without a dataset."""
+    return open_hdf5(path, None, options)
+
+
+for _extension in (".h5", ".hdf5", ".he5"):
+    READERS[_extension] = (open_hdf5_file, HDF5_MAGIC)
+
+# Mask formats a folder may hold that this version cannot read yet: listing a folder refuses them
+# rather than leave part of a data set out of the count silently.
+UNREADABLE_MASK_EXTENSIONS = frozenset([".bmp", ".gif", ".webp"])
+
+
+def supported_extensions() -> str:
+    return ", ".join(sorted(READERS)) + " and raw binary files through fastweights.raw(path, dtype, shape)"
+
+
+def is_mask_file(path: str) -> bool:
+    """Whether a file found in a folder is a mask to count; refuses masks it cannot read."""
+    extension = extension_of(path)
+    if extension in UNREADABLE_MASK_EXTENSIONS:
+        raise InputError(
+            f"{path}: {extension} masks cannot be read by this version of fastweights; "
+            f"it reads {supported_extensions()}"
+        )
+    return extension in READERS
+
+
+def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
+    extension = extension_of(path)
+    if extension not in READERS:
+        raise InputError(
+            f"{path}: unknown extension {extension or '(none)'!r}; fastweights reads {supported_extensions()}"
+        )
+    reader, magic = READERS[extension]
+    if reader not in CHECK_THEIR_OWN_MAGIC:
+        with open(path, "rb") as file:
+            check_magic(path, file.read(max(len(m) for m in magic_choices(magic))), magic)
+    return reader(path, options)
+
+
+def tally_files(paths: list[str], options: ReadOptions) -> dict[int, Tally | InputError]:
+    """Tallies of the files among `paths` (by position) whose format is read and counted many files
+    at a time without the GIL (PNG, plain .npy); the others are left to their readers."""
+    if options.stack_axis is not None:
+        return {}
+    tallied: dict[int, Tally | InputError] = {}
+    extensions = [extension_of(path) for path in paths]
+    png = [position for position, extension in enumerate(extensions) if extension == ".png"]
+    if png:
+        tallied.update(zip(png, tally_png_files([paths[position] for position in png], options)))
+    npy = [position for position, extension in enumerate(extensions) if extension == ".npy"]
+    if npy:
+        for position, tally in zip(npy, tally_npy_files([paths[position] for position in npy])):
+            if tally is not None:
+                tallied[position] = tally
+    return tallied

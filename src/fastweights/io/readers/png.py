@@ -1,0 +1,216 @@
+"""PNG masks, decoded by the C++ extension (libdeflate; GIL released), Pillow only as a fallback.
+
+Gray and palette PNGs (every bit depth) and gray + alpha ones are decoded and counted in one pass,
+without an array. Colour PNGs (RGB, RGBA) are decoded to their samples and counted by colour through
+the colormap. Pillow is the fallback for the PNGs the extension leaves to a general decoder (an
+unknown critical chunk); it is not the main decoder because it reduces 16-bit RGB, RGBA and gray +
+alpha to 8 bits, which would merge labels.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ... import _core
+from ...base._optional import require
+from ...base.errors import InputError
+from ...kernels._tally import Tally
+from ..colormaps import rgb_tally
+from ..images import Bounds, Image, ReadOptions, array_image, check_stack_axis, images_of_array
+from ._magic import check_magic
+
+__all__ = ["MAX_PIXELS", "PNG_MAGIC", "decode_png", "open_png", "tally_png_files"]
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Images with more pixels than this are refused from their header, before anything is allocated:
+# a header claiming more is far more likely corrupt (or hostile) than a mask.
+MAX_PIXELS = 1 << 31
+
+# Status codes of _core.count_png / decode_png / png_header (fastweights::png::Status).
+_OK = 0
+_UNSUPPORTED = 1
+_NOT_PNG = 2
+_TOO_LARGE = 6
+
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def open_png(path: str, options: ReadOptions) -> Iterator[Image]:
+    # One read of the whole file (masks are small). It happens when the engine asks for the images,
+    # in the worker thread that then tallies them, and gives the size without a second open().
+    data = _read(path)
+    check_magic(path, data[: len(PNG_MAGIC)], PNG_MAGIC)
+    if options.stack_axis is not None:
+        yield from _stacked_images(path, _labels(path, data), options)
+        return
+
+    def tally_png(bounds: Bounds, threads: int) -> Tally:
+        return _tally(path, data, options, bounds, threads)
+
+    yield Image(path, tally_png)
+
+
+def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | InputError]:
+    """The tallies of many PNG files, read and decoded in one call that releases the GIL once (what
+    a worker does with a batch of small masks); an error in place of the tally of a bad file."""
+    results: list[Tally | InputError] = []
+    # As the file system's bytes: a name that is not valid UTF-8 (a str with surrogate escapes)
+    # cannot become a C++ string any other way.
+    found = _core.count_png_files([os.fsencode(path) for path in paths], MAX_PIXELS)
+    for path, (error, size, status, message, values, counts) in zip(paths, found):
+        try:
+            if error:
+                raise InputError(f"{path}: cannot be read: {os.strerror(error)}")
+            if size < len(PNG_MAGIC) or status == _NOT_PNG:
+                check_magic(path, _read(path)[: len(PNG_MAGIC)], PNG_MAGIC)
+            if status == _OK:
+                results.append(Tally(values, counts))
+            elif status == _UNSUPPORTED:  # the general decoder's kinds: rare in mask sets
+                results.append(_general_tally(path, _read(path), options, None, 1))
+            else:
+                raise _error(path, status, message)
+        except InputError as bad:
+            results.append(bad)
+        except OSError as bad:  # changed since it was read
+            results.append(InputError(f"{path}: cannot be read: {bad.strerror or bad}"))
+    return results
+
+
+def decode_png(path: str) -> np.ndarray:
+    """The labels of a PNG as an array: (height, width) for gray and palette images (palette indices,
+    never colours; gray + alpha gives its gray channel), (height, width, 3) for colour images."""
+    return _labels(path, _read(path))
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb", buffering=0) as file:
+        return file.readall()
+
+
+def _error(path: str, status: int, message: str) -> InputError:
+    if status == _TOO_LARGE:
+        message += " (fastweights.io.readers.png.MAX_PIXELS)"
+    return InputError(f"{path}: {message}")
+
+
+def _tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads: int) -> Tally:
+    status, message, table, *_ = _core.count_png(data, MAX_PIXELS)
+    if status == _OK:
+        assert table is not None
+        values = table.nonzero()[0]
+        return Tally(values.astype(np.int64), table[values])
+    if status != _UNSUPPORTED:
+        raise _error(path, status, message)
+    return _general_tally(path, data, options, bounds, threads)
+
+
+def _general_tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads: int) -> Tally:
+    """The kinds the fast path leaves to the general decoders: decoded to an array, then counted."""
+    labels = _labels(path, data)
+    if labels.ndim == 3:
+        return _colour_tally(path, labels, options, bounds, threads)
+    return array_image(path, labels).tally(bounds, threads)
+
+
+def _labels(path: str, data: bytes) -> np.ndarray:
+    status, message, samples, width, height, depth, color_type, _ = _core.decode_png(data, MAX_PIXELS)
+    if status == _UNSUPPORTED:
+        return _pillow_labels(path, data)
+    if status != _OK:
+        raise _error(path, status, message)
+    assert samples is not None
+    channels = _CHANNELS[color_type]
+    array = samples.view(">u2" if depth == 16 else np.uint8).reshape(height, width, channels)
+    if channels <= 2:
+        return array[:, :, 0]  # gray or palette index; gray + alpha: the gray channel
+    return array[:, :, :3]  # colour: RGB, alpha dropped
+
+
+def _colour_tally(path: str, rgb: np.ndarray, options: ReadOptions, bounds: Bounds, threads: int) -> Tally:
+    """Colour masks through the colormap. Sixteen-bit colours match an 8-bit colormap only when they
+    are 8-bit colours scaled by 257 (what a tool that saves 8-bit colours at 16 bits writes)."""
+    if rgb.dtype.itemsize == 2 and options.colormap is not None:
+        if np.any(rgb % 257):
+            raise InputError(
+                f"{path}: a 16-bit colour PNG whose colours are not 8-bit colours (each channel a multiple "
+                "of 257), so they cannot be matched to a colormap"
+            )
+        rgb = (rgb // 257).astype(np.uint8)
+    return rgb_tally(path, rgb, options.colormap, bounds, threads)
+
+
+def _stacked_images(path: str, labels: np.ndarray, options: ReadOptions) -> Iterator[Image]:
+    """Each row (stack_axis 0) or column (stack_axis 1) of the image as its own image."""
+    if labels.ndim == 2:
+        yield from images_of_array(path, labels, options.stack_axis)
+        return
+    axis = options.stack_axis
+    check_stack_axis(path, labels.shape[:2], axis)
+    assert axis is not None
+    stacked = np.moveaxis(labels, axis % 2, 0)  # colour: the channel axis stays last
+    for index in range(stacked.shape[0]):
+        yield _colour_image(f"{path}[{index}]", stacked[index], options)
+
+
+def _colour_image(name: str, rgb: np.ndarray, options: ReadOptions) -> Image:
+    def tally_colours(bounds: Bounds, threads: int) -> Tally:
+        return _colour_tally(name, rgb, options, bounds, threads)
+
+    return Image(name, tally_colours)
+
+
+def _pillow_labels(path: str, data: bytes) -> np.ndarray:
+    """The general decoder (Pillow), for PNGs the extension leaves to it."""
+    pil = require("PIL.Image", "png", "reading this PNG")
+    status, _, width, height, depth, color_type, _ = _core.png_header(data)
+    if status == _OK and width * height > MAX_PIXELS:
+        raise _error(
+            path, _TOO_LARGE, f"PNG header claims {width} x {height} pixels, more than the limit of {MAX_PIXELS}"
+        )
+    if status == _OK and depth == 16 and color_type in (2, 4, 6):
+        raise InputError(
+            f"{path}: a 16-bit colour or gray + alpha PNG with a chunk only a general decoder may read, and "
+            "Pillow (the general decoder here) reduces such images to 8 bits, which would merge labels"
+        )
+    gray_depth = depth if status == _OK and color_type == 0 else 8
+    bomb_limit = pil.MAX_IMAGE_PIXELS
+    try:
+        if bomb_limit is not None and width * height > bomb_limit:
+            # Our own limit was checked above. Only then touch the (process-wide) warning filters.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pil.DecompressionBombWarning)
+                return _pillow_decode(pil, path, data, gray_depth)
+        return _pillow_decode(pil, path, data, gray_depth)
+    except InputError:
+        raise
+    except (pil.UnidentifiedImageError, pil.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{path}: cannot decode this PNG ({error})") from error
+
+
+def _pillow_decode(pil: Any, path: str, data: bytes, gray_depth: int) -> np.ndarray:
+    with pil.open(io.BytesIO(data), formats=["PNG"]) as image:
+        image.load()
+        return _pillow_array(path, image, gray_depth)
+
+
+def _pillow_array(path: str, image: Any, gray_depth: int) -> np.ndarray:
+    mode = image.mode
+    if mode == "1":  # np.asarray gives bools stored as 0/255 bytes, which count as 255 when viewed as uint8
+        return np.asarray(image.convert("L")) != 0
+    array = np.asarray(image)
+    if mode == "L" and gray_depth in (2, 4):
+        return array // (255 // ((1 << gray_depth) - 1))  # Pillow scales 2- and 4-bit gray up to 0..255
+    if mode in ("L", "P", "I") or mode.startswith("I;16"):
+        return array
+    if mode in ("LA", "PA"):
+        return array[:, :, 0]
+    if mode in ("RGB", "RGBA"):
+        return array[:, :, :3]
+    raise InputError(f"{path}: PNG of Pillow mode {mode!r}, which fastweights cannot read as labels")

@@ -1,0 +1,232 @@
+"""TIFF masks (.tif, .tiff; classic TIFF and BigTIFF, either byte order), through tifffile.
+
+An uncompressed series stored contiguously is memory-mapped and counted in chunks, like a .npy.
+Anything else is decoded one page at a time (a page bigger than a chunk: strip by strip or tile by
+tile), so memory stays bounded by a page or a chunk, never the whole volume. A multi-page series
+is one image (a volume) unless `stack_axis` makes each slice one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ...base._optional import require
+from ...base.errors import InputError
+from ...kernels._tally import Tally, merge_all
+from ..colormaps import rgb_tally
+from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
+from ._mapped import MappedFile
+from ._tiff_rules import check_tiff
+
+__all__ = ["TIFF_MAGICS", "open_tiff"]
+
+# Little- and big-endian classic TIFF, then little- and big-endian BigTIFF.
+TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+# Codecs whose decoded values may differ from the labels that were encoded (JPEG, JPEG 2000,
+# JPEG XR, JPEG XL and WebP also have lossless modes that a TIFF tag does not tell apart: a mask
+# is too easily damaged by them to count one without being told to).
+_LOSSY_CODEC = re.compile(r"JPEG|JP2000|WEBP|LERC|SGILOG")
+
+# What a damaged file raises from tifffile's parser or from imagecodecs' decoders.
+_DAMAGED = (ValueError, RuntimeError, NotImplementedError, struct.error, IndexError, KeyError, EOFError, TypeError)
+
+
+def open_tiff(path: str, options: ReadOptions) -> Iterator[Image]:
+    """The images of a TIFF file: each series one image (or one per slice along `stack_axis`).
+
+    The file stays open while the images are tallied: tally each before asking for the next."""
+    tifffile = require("tifffile", "tiff", "reading TIFF masks")
+    with open(path, "rb") as file:
+        start = file.read(4)
+        if start not in TIFF_MAGICS:
+            raise InputError(f"{path}: not a TIFF file (it does not start with {' or '.join(map(repr, TIFF_MAGICS))})")
+        # Before tifffile reads anything: it is lenient with damaged files, a count must not be.
+        check_tiff(path, file, os.fstat(file.fileno()).st_size)
+    try:
+        tif = tifffile.TiffFile(path)
+    except _DAMAGED as error:
+        raise InputError(f"{path}: damaged TIFF file ({error})") from error
+    with tif:
+        try:
+            series = [s for s in tif.series if s is not None and len(s) and s.keyframe is not None]
+        except _DAMAGED as error:
+            raise InputError(f"{path}: damaged TIFF file ({error})") from error
+        full = [s for s in series if not s.keyframe.is_reduced]
+        series = full or series  # thumbnails and reduced-resolution pages are not masks
+        if not series:
+            raise InputError(f"{path}: the TIFF file holds no image")
+        for index, one in enumerate(series):
+            name = path if len(series) == 1 else f"{path}:series{index}"
+            yield from _series_images(tif, one, name, path, options)
+
+
+def _codec(keyframe: Any) -> str:
+    try:
+        return str(keyframe.compression.name)
+    except AttributeError:  # a code tifffile does not name
+        return str(keyframe.compression)
+
+
+def _series_images(tif: Any, series: Any, name: str, path: str, options: ReadOptions) -> Iterator[Image]:
+    keyframe = series.keyframe
+    codec = _codec(keyframe)
+    if _LOSSY_CODEC.search(codec) and not options.allow_lossy:
+        raise InputError(
+            f"{name}: compressed with {codec}, a lossy codec that alters labels near region edges; "
+            "save the masks losslessly (uncompressed, deflate, LZW, zstd) or pass allow_lossy=True "
+            "to count it anyway"
+        )
+    if series.dtype is None:
+        raise InputError(f"{name}: a TIFF sample format tifffile cannot read (compression {codec})")
+    shape = tuple(int(n) for n in series.shape)
+    stack_axis = options.stack_axis
+    check_stack_axis(name, shape, stack_axis)
+    colour = "S" in keyframe.axes
+    if not colour and _mappable(series, keyframe):
+        dtype = np.dtype(tif.byteorder + series.dtype.char)
+        mapped = MappedFile(path)
+        end = series.dataoffset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if mapped.size < end:
+            raise InputError(f"{name}: truncated TIFF: its image data needs {end} bytes, the file has {mapped.size}")
+        array = mapped.array(dtype, shape, series.dataoffset, False)
+        yield from images_of_array(name, array, stack_axis, mapped.release)
+        return
+    # Decoded page by page: the series' leading axes index its pages.
+    lead_shape = shape[: len(shape) - len(keyframe.shape)]
+    if int(np.prod(lead_shape, dtype=np.int64)) != len(series):  # an unusual squeeze: pages in a row
+        lead_shape = (len(series),)
+        if stack_axis is not None:
+            raise InputError(f"{name}: pages of shape {keyframe.shape} do not tile the series shape {shape}")
+    axis = None if stack_axis is None else stack_axis % len(shape)
+    if colour:
+        yield from _colour_images(series, name, shape, lead_shape, axis, options)
+        return
+    if axis is not None and axis >= len(lead_shape):
+        # Slices across the pages: each needs a part of every page, so the series is decoded
+        # once, whole, rather than every page once per slice.
+        try:
+            array = series.asarray(maxworkers=1)
+        except _DAMAGED as error:
+            raise InputError(f"{name}: damaged TIFF data ({error})") from error
+        yield from images_of_array(name, array.reshape(shape), stack_axis)
+        return
+    for image_name, pages in _page_groups(name, len(series), lead_shape, axis):
+        yield _pages_image(image_name, series, pages)
+
+
+def _mappable(series: Any, keyframe: Any) -> bool:
+    return bool(
+        series.dataoffset is not None
+        and keyframe.is_memmappable
+        and keyframe.bitspersample == series.dtype.itemsize * 8
+        and series.dtype.kind in "biuf"
+    )
+
+
+def _page_groups(
+    name: str, n_pages: int, lead_shape: tuple[int, ...], axis: int | None
+) -> Iterator[tuple[str, list[int]]]:
+    """(image name, the page indices it is made of), one per image."""
+    if axis is None:
+        yield name, list(range(n_pages))
+        return
+    grid: np.ndarray = np.moveaxis(np.arange(n_pages).reshape(lead_shape), axis, 0)
+    for index in range(len(grid)):
+        yield f"{name}[{index}]", [int(i) for i in grid[index].ravel()]
+
+
+def _pages_image(name: str, series: Any, pages: list[int]) -> Image:
+    def chunks(threads: int) -> Iterator[np.ndarray]:
+        for index in pages:
+            page = _page(series, index, name)
+            try:
+                yield from _page_chunks(page, threads)
+            except _DAMAGED as error:
+                raise InputError(f"{name}: damaged TIFF data in page {index} ({error})") from error
+
+    return Image(name, lambda bounds, threads: tally_chunks(name, chunks(threads), bounds, threads))
+
+
+def _page(series: Any, index: int, name: str) -> Any:
+    try:
+        page = series[index]
+    except _DAMAGED as error:
+        raise InputError(f"{name}: damaged TIFF page {index} ({error})") from error
+    if page is None:
+        raise InputError(f"{name}: page {index} of the series is missing (a truncated or damaged TIFF)")
+    return page
+
+
+def _page_chunks(page: Any, threads: int) -> Iterator[np.ndarray]:
+    keyframe = page.keyframe
+    if keyframe.nbytes > CHUNK_BYTES and "JPEG" not in _codec(keyframe):
+        yield from _segment_chunks(page, threads)
+    else:
+        yield np.ascontiguousarray(page.asarray(maxworkers=threads)).reshape(-1)
+
+
+def _segment_chunks(page: Any, threads: int) -> Iterator[np.ndarray]:
+    """A big page, decoded strip by strip (or tile by tile), handed on in chunks of CHUNK_BYTES."""
+    keyframe = page.keyframe
+    depth, length, width = keyframe.imagedepth, keyframe.imagelength, keyframe.imagewidth
+    pending: list[np.ndarray] = []
+    held = 0
+    for segment, (_, d, h, w, _), _ in page.segments(maxworkers=threads, sort=True):
+        # Never None (a missing segment, which tifffile would fill with zeros): check_tiff refused
+        # those. Tiles are stored whole: the parts beyond the image's edges are padding.
+        piece = segment[: depth - d, : length - h, : width - w].reshape(-1)
+        pending.append(piece)
+        held += piece.nbytes
+        if held >= CHUNK_BYTES:
+            yield np.concatenate(pending)
+            pending, held = [], 0
+    if pending:
+        yield np.concatenate(pending)
+
+
+def _colour_images(
+    series: Any,
+    name: str,
+    shape: tuple[int, ...],
+    lead_shape: tuple[int, ...],
+    axis: int | None,
+    options: ReadOptions,
+) -> Iterator[Image]:
+    """Multi-sample pages: RGB colour masks (a colormap maps colours to classes), page by page."""
+    keyframe = series.keyframe
+    samples = int(keyframe.samplesperpixel)
+    if samples != 3:
+        raise InputError(
+            f"{name}: {samples} samples per pixel; fastweights counts single-channel label masks and RGB "
+            "colour masks (3 samples)"
+        )
+    if axis is not None and axis >= len(lead_shape):
+        raise InputError(
+            f"{name}: stack_axis={options.stack_axis} is inside the pages of an RGB TIFF of shape {shape}; "
+            "only an axis across its pages can be stacked"
+        )
+    sample_axis = keyframe.axes.index("S")
+
+    def image(image_name: str, pages: list[int]) -> Image:
+        def page_tally(index: int, image_name: str, bounds: Bounds, threads: int) -> Tally:
+            page = _page(series, index, image_name)
+            try:
+                rgb = np.moveaxis(page.asarray(maxworkers=threads), sample_axis, -1)
+            except _DAMAGED as error:
+                raise InputError(f"{image_name}: damaged TIFF data in page {index} ({error})") from error
+            return rgb_tally(image_name, rgb, options.colormap, bounds, threads)
+
+        def tally_image(bounds: Bounds, threads: int) -> Tally:
+            return merge_all(page_tally(index, image_name, bounds, threads) for index in pages)
+
+        return Image(image_name, tally_image)
+
+    for image_name, pages in _page_groups(name, len(series), lead_shape, axis):
+        yield image(image_name, pages)

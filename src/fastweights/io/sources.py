@@ -1,0 +1,309 @@
+"""What the user passed -> an ordered list of inputs: files (folders walked recursively and
+sorted, globs expanded, duplicates dropped, symlink loops refused), arrays and raw files."""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+
+from ..base.errors import InputError
+from ._device_layout import Layout
+from .colormaps import colour_image
+from .device import current
+from .images import Image, ReadOptions, images_of_array
+from .readers import RawFile, is_mask_file, open_path, supported_extensions
+from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
+
+__all__ = ["Input", "expand", "is_device_array", "iter_inputs"]
+
+
+@dataclass(frozen=True)
+class FileInput:
+    path: str
+    nbytes: int
+    mtime_ns: int = 0  # when it was listed: with nbytes, what the cache recognises it by
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return open_path(self.path, options)
+
+
+@dataclass(frozen=True)
+class NotAFileInput:
+    """A path with a mask's name that is not a regular file (a FIFO, a device, a broken link):
+    refused without opening it, since opening a FIFO waits for a writer that may never come."""
+
+    path: str
+    kind: str
+    nbytes: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        raise InputError(f"{self.path}: is a {self.kind}, not a regular file; masks are read from files")
+
+
+@dataclass(frozen=True)
+class ArrayInput:
+    array: np.ndarray
+    name: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        if options.colormap is not None and self.array.dtype == np.uint8 and self.array.shape[-1:] == (3,):
+            # With a colormap, an (..., 3) uint8 array is a colour mask.
+            yield colour_image(self.name, self.array, options)
+            return
+        yield from images_of_array(self.name, self.array, options.stack_axis)
+
+
+@dataclass(frozen=True)
+class RawInput:
+    raw: RawFile
+
+    @property
+    def name(self) -> str:
+        return self.raw.path
+
+    @property
+    def nbytes(self) -> int:
+        return self.raw.nbytes
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return self.raw.images(options)
+
+
+@dataclass(frozen=True)
+class HDF5Input:
+    path: str
+    dataset: str
+    nbytes: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}:{self.dataset}"
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return open_hdf5(self.path, self.dataset, options)
+
+
+@dataclass(frozen=True)
+class ZarrInput:
+    path: str
+    # Unknown without opening the store: count it as a big input, with every thread on its chunks.
+    nbytes: int = 1 << 62
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return open_zarr(self.path, options)
+
+
+@dataclass(frozen=True)
+class ArrayLikeInput:
+    """An h5py dataset or a zarr array passed in: read a block at a time, never whole."""
+
+    array: Any
+    name: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.array.shape, dtype=np.int64)) * np.dtype(self.array.dtype).itemsize
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        return array_like_images(self.name, self.array, options)
+
+
+@dataclass(frozen=True)
+class DeviceArrayInput:
+    """A CUDA device array (CuPy, a PyTorch CUDA tensor, a numba device array): counted on its GPU."""
+
+    array: Any
+    name: str
+
+    @property
+    def nbytes(self) -> int:
+        layout = Layout.of(self.array)
+        return layout.size * layout.dtype.itemsize
+
+    def images(self, options: ReadOptions) -> Iterator[Image]:
+        if options.colormap is not None:
+            raise InputError(f"{self.name}: colour masks are read on the host; pass the array as a numpy array")
+        device = current()
+        if device is None:
+            raise TypeError(f"{self.name}: a CUDA device array is counted by fastweights.count, which picks its GPU")
+        return device.device_images(self.name, self.array, options.stack_axis)
+
+
+Input = Union[FileInput, NotAFileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput, DeviceArrayInput]
+
+
+def expand(inputs: object) -> list[Input]:
+    """The inputs in order: each file and array once, folders' files sorted."""
+    expanded = list(iter_inputs(inputs))
+    if not expanded:
+        raise ValueError("inputs: nothing to count (an empty list)")
+    return expanded
+
+
+def iter_inputs(inputs: object) -> Iterator[Input]:
+    """The inputs in order, as they are found: counting can start before a big folder is listed.
+    Folders are walked in tree order, each folder's entries sorted by name."""
+    if _is_single(inputs):
+        inputs = [inputs]
+    if not isinstance(inputs, Iterable):
+        raise TypeError(f"inputs: expected a path, folder, glob, array or a list of them, got {type(inputs).__name__}")
+    seen_files: set[tuple[int, int]] = set()
+    arrays = 0
+    for position, item in enumerate(inputs):
+        if isinstance(item, (str, os.PathLike)):
+            text = os.fspath(item)
+            hdf5 = split_hdf5_path(text)
+            if hdf5 is not None and not os.path.exists(text):
+                yield HDF5Input(*hdf5, _size(hdf5[0]))
+                continue
+            for path, info in _files_of(text):
+                if info is None or not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                    yield NotAFileInput(path, _kind(info))
+                    continue
+                identity = (info.st_dev, info.st_ino)  # the same file under two names counts once
+                if identity not in seen_files:
+                    seen_files.add(identity)
+                    is_store = stat.S_ISDIR(info.st_mode)  # folders were walked: a folder here is a Zarr store
+                    yield ZarrInput(path) if is_store else FileInput(path, info.st_size, info.st_mtime_ns)
+        elif is_device_array(item):
+            yield DeviceArrayInput(item, f"<array {arrays}>")
+            arrays += 1
+        elif is_array_like(item):
+            yield ArrayLikeInput(item, _array_like_name(item, arrays))
+            arrays += 1
+        elif isinstance(item, RawFile):
+            yield RawInput(item)
+        elif isinstance(item, np.ndarray) or hasattr(item, "__array__"):
+            yield ArrayInput(np.asarray(item), f"<array {arrays}>")
+            arrays += 1
+        else:
+            raise TypeError(
+                f"inputs[{position}]: expected a path, folder, glob, numpy array or fastweights.raw(...), "
+                f"got {type(item).__name__}"
+            )
+
+
+def file_paths(items: list[Input], who: str) -> list[str]:
+    """The paths of listed inputs that another process will open itself; arrays cannot go there."""
+    if not all(isinstance(item, FileInput) for item in items):
+        raise TypeError(f"{who} counts files: pass paths, folders or globs, not arrays")
+    return [item.path for item in items]  # type: ignore[union-attr]
+
+
+def is_device_array(obj: object) -> bool:
+    """A CUDA device array: anything with `__cuda_array_interface__` (CuPy, a PyTorch CUDA tensor),
+    or a numba device array (the CUDA simulator's too), told apart without importing any of them."""
+    if hasattr(type(obj), "__cuda_array_interface__"):
+        try:
+            if getattr(obj, "__cuda_array_interface__", None) is not None:
+                return True
+        except Exception:  # a PyTorch CPU tensor raises when asked
+            pass
+    module = type(obj).__module__ or ""
+    return module.startswith("numba.cuda") and hasattr(obj, "copy_to_host")
+
+
+def _is_single(inputs: object) -> bool:
+    return (
+        isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile))
+        or is_device_array(inputs)
+        or is_array_like(inputs)
+        or (hasattr(inputs, "__array__") and not isinstance(inputs, (list, tuple)))
+    )
+
+
+def _stat_or_none(entry: os.DirEntry[str]) -> os.stat_result | None:
+    try:
+        return entry.stat()
+    except FileNotFoundError:  # a broken symbolic link
+        return None
+
+
+def _kind(info: os.stat_result | None) -> str:
+    if info is None:
+        return "broken symbolic link"
+    for test, kind in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(info.st_mode):
+            return kind
+    return "special file"
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _array_like_name(array: Any, position: int) -> str:
+    file = getattr(getattr(array, "file", None), "filename", None)  # h5py
+    return f"{file}:{array.name}" if file else f"<{type(array).__name__} {position}>"
+
+
+def _files_of(path: str) -> Iterator[tuple[str, os.stat_result | None]]:
+    """The files a path names, with their stat: itself, a folder's masks, or a glob's matches."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if glob.has_magic(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                raise FileNotFoundError(f"{path}: no file matches this pattern") from None
+            for match in matches:
+                yield from _files_of(match)
+            return
+        raise FileNotFoundError(f"{path}: no such file or folder") from None
+    if not stat.S_ISDIR(info.st_mode) or is_zarr_store(path):
+        yield path, info
+        return
+    found = False
+    for file in _walk(path):
+        found = True
+        yield file
+    if not found:
+        raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
+
+
+def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, os.stat_result | None]]:
+    """Files below `folder`, following symbolic links but refusing a link back to an ancestor."""
+    info = os.stat(folder)
+    identity = (info.st_dev, info.st_ino)
+    if identity in ancestors:
+        raise InputError(f"{folder}: symbolic link loop (this folder contains itself)")
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir() and is_zarr_store(entry.path):
+                yield entry.path, entry.stat()
+            elif entry.is_dir():
+                yield from _walk(entry.path, (*ancestors, identity))
+            elif is_mask_file(entry.path):  # a FIFO or a broken link with a mask's name too: refused
+                yield entry.path, _stat_or_none(entry)

@@ -1,0 +1,373 @@
+"""`Counts`: exact per-class statistics of a set of masks; they add, save and load losslessly."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..base._atomic import write_json
+from . import weights as _weights
+from .per_image import DENSE_LIMIT, PerImageTable
+from .sampling import SamplingScheme, sample_weights
+from .weights import Absent, Normalize, Scheme
+
+__all__ = ["Counts"]
+
+FORMAT = "fastweights.counts"
+# 2: per_image saved by its non-zero cells (CSR); version 1 files (a dense per_image) still load.
+FORMAT_VERSION = 2
+_READS = (1, 2)
+# Settings that change what a count means: Counts made with different ones do not add.
+_SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
+
+
+class Counts:
+    """Per-class pixel statistics of a set of label masks.
+
+    pixels[c]        pixels of class c (uint64; ignored pixels excluded)
+    images[c]        inputs (images or volumes) that contain class c
+    image_pixels[c]  total pixels of the inputs that contain class c (median frequency's denominator)
+    n_images         inputs counted
+    n_pixels         pixels counted (ignored pixels excluded)
+    ignored          pixels equal to an ignore_index value
+    per_image        (n_images, num_classes) counts, when asked for with per_image=True: a dense
+                     read-only array when it has at most DENSE_LIMIT cells; per_image_sparse is the
+                     table by its non-zero cells (a PerImageTable, CSR), whatever its size
+    sources          the name of each counted input, in order
+    errors           (input, reason) of each input left out with on_error="skip"
+    params           the settings the count was made with, and the fastweights version
+    """
+
+    def __init__(
+        self,
+        *,
+        pixels: np.ndarray,
+        images: np.ndarray,
+        image_pixels: np.ndarray,
+        n_images: int,
+        n_pixels: int,
+        ignored: int = 0,
+        per_image: np.ndarray | PerImageTable | None = None,
+        sources: Sequence[str] = (),
+        errors: Sequence[tuple[str, str]] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.pixels = _counts_array("pixels", pixels)
+        self.images = _counts_array("images", images, len(self.pixels))
+        self.image_pixels = _counts_array("image_pixels", image_pixels, len(self.pixels))
+        self.n_images = _count("n_images", n_images)
+        self.n_pixels = _count("n_pixels", n_pixels)
+        self.ignored = _count("ignored", ignored)
+        self._per_image = None if per_image is None else _per_image(per_image, self.n_images, len(self.pixels))
+        self._dense: np.ndarray | None = None
+        self.sources = tuple(sources)
+        self.errors = [(str(name), str(reason)) for name, reason in errors]
+        self.params = dict(params or {})
+        _check_consistent(self)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.pixels)
+
+    @property
+    def per_image_sparse(self) -> PerImageTable | None:
+        """The per-image table by its non-zero cells (indptr, indices, data; `.to_scipy()`), or None
+        without per_image=True. Its memory is its non-zero cells', whatever the labels."""
+        return self._per_image
+
+    @property
+    def per_image(self) -> np.ndarray | None:
+        """The (n_images, num_classes) uint64 table, dense and read-only, or None without
+        per_image=True. A table of more than DENSE_LIMIT cells is refused (ValueError): its dense
+        size comes from the largest label, not from the data; use `per_image_sparse`."""
+        if self._per_image is None:
+            return None
+        if self._dense is None:
+            n_images, num_classes = self._per_image.shape
+            if n_images * num_classes > DENSE_LIMIT:
+                raise ValueError(
+                    f"per_image: a dense {n_images:,} x {num_classes:,} table would take "
+                    f"{n_images * num_classes * 8 / 2**30:,.1f} GiB for {self._per_image.nnz:,} non-zero cells "
+                    f"(more than {DENSE_LIMIT:,} cells); use counts.per_image_sparse "
+                    "(CSR indptr, indices, data, or .to_scipy())"
+                )
+            self._dense = self._per_image.toarray()
+            self._dense.flags.writeable = False
+        return self._dense
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        pixels: Any,
+        images: Any = None,
+        image_pixels: Any = None,
+        n_images: int | None = None,
+        ignored: int = 0,
+    ) -> Counts:
+        """Counts from statistics obtained elsewhere (a paper, another tool).
+
+        images defaults to 1 for every class present; image_pixels defaults to n_pixels for every
+        class present (as if every image held every class), which makes `median` the same as
+        `inverse` up to scale: pass the real image_pixels for median-frequency weights.
+        """
+        pixels = _counts_array("pixels", pixels)
+        present = (pixels > 0).astype(np.uint64)
+        n_pixels = int(pixels.sum(dtype=np.uint64))
+        images = present if images is None else _counts_array("images", images, len(pixels))
+        if n_images is None:
+            n_images = int(images.max()) if images.size else 0
+        if image_pixels is None:
+            image_pixels = present * np.uint64(n_pixels)
+        return cls(
+            pixels=pixels,
+            images=images,
+            image_pixels=image_pixels,
+            n_images=n_images,
+            n_pixels=n_pixels,
+            ignored=ignored,
+            params={"num_classes": len(pixels), "ignore_index": [], "stack_axis": None},
+        )
+
+    # -- weights -------------------------------------------------------------------------------
+
+    def weights(
+        self,
+        scheme: Scheme = "median",
+        *,
+        absent: Absent = 0.0,
+        normalize: Normalize = None,
+        clip: float | tuple[float | None, float | None] | None = None,
+        level: float = 0.95,
+        **params: Any,
+    ) -> np.ndarray:
+        """Class weights (float64, one per class) by a scheme of `fastweights.SCHEMES`.
+
+        Of an estimate (`count(..., sample=...)`), an `EstimatedWeights` array: the same values, with
+        `.low` and `.high`, the bounds of a `level` bootstrap interval over the sampled images.
+
+        absent: what a class with no pixels gets: a number (default 0), "max" or "error".
+        normalize: None (as published), "sum" (sum = num_classes), "mean" (mean 1), "max" (max 1).
+        clip: an upper bound, or a (low, high) pair, applied after normalize.
+        params: the scheme's own parameters (k for enet, beta for effective, mu for log,
+            median_of for median).
+        """
+        values = _weights.class_weights(
+            self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
+        )
+        if not self.is_estimate or self._per_image is None:
+            return values
+        from .estimate import estimated_weights
+
+        options = {"normalize": normalize, "clip": clip, **params}
+        return estimated_weights(self._per_image, values, scheme, options, level=level)
+
+    @property
+    def is_estimate(self) -> bool:
+        """Counted on a random sample of the inputs (`count(..., sample=...)`): params["estimate"] says how."""
+        return "estimate" in self.params
+
+    def sample_weights(self, scheme: SamplingScheme = "repeat_factor", **params: Any) -> np.ndarray:
+        """Per-image sampling weights, aligned with `sources` (needs count(..., per_image=True)):
+        "repeat_factor" (LVIS; t=0.001) or "rare_class" (DAFormer; temperature=0.01, min_pixels=1).
+        See `fastweights.model.sampling`."""
+        if self._per_image is None:
+            raise ValueError("sample_weights needs the per-image table: count with per_image=True")
+        return sample_weights(self._per_image, scheme, **params)
+
+    def pos_weight(self, *, absent: Absent = 0.0) -> np.ndarray:
+        """negatives / positives for BCEWithLogitsLoss: shape (1,) for binary masks, else one per class."""
+        return _weights.pos_weight(self.pixels, absent=absent)
+
+    def class_weight_dict(self, scheme: Scheme = "median", **options: Any) -> dict[int, float]:
+        """{class id: weight}, the form Keras' class_weight takes; options as for `weights`."""
+        return {index: float(value) for index, value in enumerate(self.weights(scheme, **options))}
+
+    # -- arithmetic ----------------------------------------------------------------------------
+
+    def __add__(self, other: object) -> Counts:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        for key in _SETTINGS:
+            mine, theirs = self.params.get(key), other.params.get(key)
+            if mine != theirs:
+                raise ValueError(f"cannot add Counts made with different {key}: {mine!r} and {theirs!r}")
+        size = max(self.num_classes, other.num_classes)
+        per_image = None
+        if self._per_image is not None and other._per_image is not None:
+            per_image = PerImageTable.stack([self._per_image, other._per_image], size)
+        return Counts(
+            pixels=_pad(self.pixels, size) + _pad(other.pixels, size),
+            images=_pad(self.images, size) + _pad(other.images, size),
+            image_pixels=_pad(self.image_pixels, size) + _pad(other.image_pixels, size),
+            n_images=self.n_images + other.n_images,
+            n_pixels=self.n_pixels + other.n_pixels,
+            ignored=self.ignored + other.ignored,
+            per_image=per_image,
+            sources=self.sources + other.sources,
+            errors=self.errors + other.errors,
+            params=self.params,
+        )
+
+    def __radd__(self, other: object) -> Counts:
+        if isinstance(other, int) and other == 0:  # sum() starts from 0
+            return self
+        return NotImplemented
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        same_table = (
+            self._per_image is None
+            if other._per_image is None
+            else self._per_image is not None and self._per_image == other._per_image
+        )
+        return (
+            np.array_equal(self.pixels, other.pixels)
+            and np.array_equal(self.images, other.images)
+            and np.array_equal(self.image_pixels, other.image_pixels)
+            and (self.n_images, self.n_pixels, self.ignored) == (other.n_images, other.n_pixels, other.ignored)
+            and same_table
+            and self.sources == other.sources
+            and self.errors == other.errors
+            and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The dense view is a cache: a pickled Counts (Dask, MPI) travels with its sparse table only.
+        return {**self.__dict__, "_dense": None}
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "num_classes": self.num_classes,
+            "pixels": self.pixels.tolist(),
+            "images": self.images.tolist(),
+            "image_pixels": self.image_pixels.tolist(),
+            "n_images": self.n_images,
+            "n_pixels": self.n_pixels,
+            "ignored": self.ignored,
+            "per_image": None if self._per_image is None else self._per_image.to_json(),
+            "sources": list(self.sources),
+            "errors": [list(error) for error in self.errors],
+            "params": self.params,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{origin}: not a fastweights Counts file (format={data.get('format')!r})")
+        if data.get("format_version") not in _READS:
+            raise ValueError(
+                f"{origin}: Counts format version {data.get('format_version')!r}; "
+                f"this fastweights reads versions {', '.join(map(str, _READS))}"
+            )
+        try:
+            pixels = _from_json(data["pixels"])
+            table = data.get("per_image")
+            if isinstance(table, Mapping):
+                table = PerImageTable.from_json(table, (data["n_images"], pixels.size))
+            elif table is not None:
+                table = _from_json(table)
+            return cls(
+                pixels=pixels,
+                images=_from_json(data["images"]),
+                image_pixels=_from_json(data["image_pixels"]),
+                n_images=data["n_images"],
+                n_pixels=data["n_pixels"],
+                ignored=data["ignored"],
+                per_image=table,
+                sources=data.get("sources", ()),
+                errors=[tuple(error) for error in data.get("errors", ())],
+                params=data.get("params", {}),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
+            raise ValueError(f"{origin}: damaged Counts file ({error!r})") from error
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes JSON with exact integers, atomically (a reader never sees half a file)."""
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Counts:
+        path = os.fspath(path)
+        with open(path, encoding="utf-8") as file:
+            try:
+                data = json.load(file)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}: not JSON ({error})") from error
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a fastweights Counts file")
+        return cls.from_dict(data, path)
+
+    def __repr__(self) -> str:
+        share = self.pixels / self.n_pixels if self.n_pixels else np.zeros(self.num_classes)
+        lines = [
+            f"Counts({self.num_classes} classes, {self.n_images:,} images, {self.n_pixels:,} pixels, "
+            f"{self.ignored:,} ignored{f', {len(self.errors)} skipped' if self.errors else ''})"
+        ]
+        shown = min(self.num_classes, 20)
+        if shown:
+            lines.append(f"  {'class':>5}  {'pixels':>16}  {'share':>8}  {'images':>8}")
+            for c in range(shown):
+                lines.append(f"  {c:>5}  {int(self.pixels[c]):>16,}  {share[c]:>8.2%}  {int(self.images[c]):>8,}")
+            if self.num_classes > shown:
+                lines.append(f"  ... {self.num_classes - shown} more classes")
+        return "\n".join(lines)
+
+
+def _counts_array(name: str, values: Any, length: int | None = None) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.trunc(array)):
+        array = array.astype(np.uint64)
+    if array.ndim != 1 or (array.dtype.kind not in "iu" and array.size):
+        raise ValueError(f"{name}: expected a 1-D array of integer counts, got {array.dtype} of shape {array.shape}")
+    if array.size and array.dtype.kind == "i" and array.min() < 0:
+        raise ValueError(f"{name}: counts cannot be negative (found {array.min()})")
+    if length is not None and array.size != length:
+        raise ValueError(f"{name}: {array.size} entries, expected one per class ({length})")
+    return array.astype(np.uint64)
+
+
+def _per_image(values: Any, n_images: int, num_classes: int) -> PerImageTable:
+    if not isinstance(values, PerImageTable):
+        return PerImageTable.from_dense(values, (n_images, num_classes))
+    if values.shape != (n_images, num_classes):
+        raise ValueError(f"per_image: expected a ({n_images}, {num_classes}) table, got {values.shape}")
+    return values
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}={value!r}: expected a non-negative integer")
+    return int(value)
+
+
+def _check_consistent(counts: Counts) -> None:
+    if counts.images.size and int(counts.images.max()) > counts.n_images:
+        raise ValueError(f"images: a class is in {int(counts.images.max())} images, but n_images={counts.n_images}")
+    missing = np.flatnonzero((counts.pixels > 0) & (counts.images == 0))
+    if missing.size:
+        raise ValueError(f"images: class {missing[0]} has pixels but is in no image")
+    short = np.flatnonzero(counts.image_pixels < counts.pixels)
+    if short.size:
+        raise ValueError(f"image_pixels: class {short[0]} has fewer image pixels than pixels")
+    if counts.sources and len(counts.sources) != counts.n_images:
+        raise ValueError(f"sources: {len(counts.sources)} names for {counts.n_images} images")
+
+
+def _pad(array: np.ndarray, size: int) -> np.ndarray:
+    return np.pad(array, (0, size - array.size)) if size > array.size else array
+
+
+def _from_json(values: Any) -> np.ndarray:
+    return np.array(values, dtype=np.uint64)
