@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+import subprocess
+import sys
+import textwrap
 import zipfile
 import zlib
 from pathlib import Path
@@ -712,7 +715,7 @@ def damaged_metadata(tmp_path: Path) -> Path:
         path.write_bytes(data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :])
         try:
             with h5py.File(path, "r") as file:
-                file.visititems(lambda name, node: None)
+                file.visit_links(lambda name: file.get(name) and None)  # as the listing walks it
         except OSError:  # the file does not open at all
             continue
         except RuntimeError:  # opens, and the walk fails
@@ -728,3 +731,51 @@ def test_hdf5_metadata_that_cannot_be_walked(tmp_path: Path) -> None:
     refused(
         Path(f"{path}:/masks/labels"), r"damaged\.h5: '/masks/labels' cannot be (found|read): damaged HDF5 metadata"
     )
+
+
+def test_hdf5_symbol_table_whose_b_tree_node_is_its_own_sibling(tmp_path: Path) -> None:
+    """HDF5's object visit (h5py's visititems) never returns on such a file: asked for each group's
+    metadata size, it follows the node's right sibling forever (found by the fuzz suite). The
+    listing walks links instead. In a child process, so that a hang fails the test."""
+    path = tmp_path / "cycle.h5"
+    with h5py.File(path, "w") as file:  # the default format: groups are symbol tables (v1 B-trees)
+        file.create_group("masks").create_dataset("labels", data=np.ones((4, 4), np.uint8))
+    data = bytearray(path.read_bytes())
+    nodes = [at for at in range(len(data)) if data[at : at + 4] == b"TREE"]
+    assert nodes
+    for at in nodes:
+        data[at + 16 : at + 24] = struct.pack("<Q", at)  # the right sibling's address: the node itself
+    path.write_bytes(bytes(data))
+    script = textwrap.dedent(
+        """
+        import sys
+        import fastweights
+        from fastweights.errors import InputError
+        path = sys.argv[1]
+        print(fastweights.count(path + ":/masks/labels").pixels.tolist())
+        for target in (path, path + ":/nope"):
+            try:
+                fastweights.count(target)
+            except InputError as error:
+                print(error)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    counted, listed, missing = result.stdout.strip().splitlines()
+    assert counted == "[0, 16]"
+    assert listed == f"{path}: an HDF5 file: name the dataset that holds the labels, as {path}:/dataset " + (
+        "(the file holds the datasets /masks/labels)"
+    )
+    assert missing == f"{path}: '/nope': no such dataset; the file holds the datasets /masks/labels"
+
+
+def test_hdf5_listing_of_a_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """h5py hands such a name to the listing as bytes (an error raised in its visit would surface
+    as a SystemError)."""
+    path = tmp_path / "latin.h5"
+    with h5py.File(path, "w") as file:
+        file.create_dataset(b"l\xe1bels", data=np.ones((4, 4), np.uint8))
+    refused(Path(f"{path}:/labels"), r"latin\.h5: '/labels': no such dataset; the file holds the datasets /l\\xe1bels$")
