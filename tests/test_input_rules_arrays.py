@@ -4,7 +4,11 @@ rule, breaking exactly that rule, refused with an InputError naming the file and
 from __future__ import annotations
 
 import gzip
+import io
 import struct
+import subprocess
+import sys
+import textwrap
 import zipfile
 import zlib
 from pathlib import Path
@@ -103,9 +107,26 @@ def test_npy_version_3_is_counted(tmp_path: Path, stack_axis: int | None) -> Non
         (
             PLAIN.replace("(2, 3)", "(4294967296, 4294967296, 4294967296)"),
             MASK.tobytes(),
-            r"truncated \.npy: shape \(4294967296, 4294967296, 4294967296\) of uint8 needs 7922816",
+            r"shape \(4294967296, 4294967296, 4294967296\) of uint8 is past numpy's largest array \(its non-zero "
+            r"dimensions need 79228162514264337593543950336 bytes",
         ),
         ("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), ", MASK.tobytes(), r"not a valid \.npy header"),
+        (
+            PLAIN + " \xa0",  # Latin-1 no-break space: Python's tokenizer (numpy's parser) refuses it
+            MASK.tobytes(),
+            r"not a valid \.npy header \(SyntaxError: invalid non-printable character U\+00A0",
+        ),
+        (
+            PLAIN.replace("(2, 3)", "(0, 9223372036854775808)"),
+            b"",
+            r"shape \(0, 9223372036854775808\) of uint8 is past numpy's largest array \(its non-zero dimensions "
+            r"need 9223372036854775808 bytes",
+        ),
+        (
+            PLAIN.replace("'|u1'", "'<u2'").replace("(2, 3)", "(4611686018427387904, 0)"),
+            b"",
+            r"shape \(4611686018427387904, 0\) of uint16 is past numpy's largest array",
+        ),
     ],
     ids=[
         "negative-first-dim",
@@ -128,6 +149,9 @@ def test_npy_version_3_is_counted(tmp_path: Path, stack_axis: int | None) -> Non
         "34-GB-header",
         "overflowing-shape",
         "not-a-literal",
+        "no-break-space",
+        "empty-but-past-numpy-s-size",
+        "empty-but-past-numpy-s-size-in-bytes",
     ],
 )
 def test_npy_header_rules(tmp_path: Path, header: str, data: bytes, match: str, stack_axis: int | None) -> None:
@@ -153,6 +177,7 @@ def test_the_batch_path_counts_only_numpy_s_plain_spelling_of_the_exact_size(tmp
         "long": npy_bytes(PLAIN, MASK.tobytes() + b"\0"),
         "overflow": npy_bytes(PLAIN.replace("(2, 3)", "(4294967296, 4294967296, 4294967296)")),
         "minor_version": npy_bytes(PLAIN)[:7] + b"\x01" + npy_bytes(PLAIN)[8:],
+        "empty_past_numpy_s_size": npy_bytes(PLAIN.replace("(2, 3)", "(0, 9223372036854775808)"), b""),
     }
     paths = [str(write(tmp_path, f"{name}.npy", data)) for name, data in files.items()]
     counted = {Path(path).stem for path, tally in zip(paths, tally_npy_files(paths)) if tally is not None}
@@ -307,15 +332,67 @@ def test_npz_bad_local_header_magic(tmp_path: Path) -> None:
     refused(path, r"magic\.npz")
 
 
+@pytest.mark.parametrize("where", ["both", "central", "local"])
+@pytest.mark.parametrize("flag", [0x01, 0x40], ids=["encrypted", "strong-encryption"])
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
-def test_npz_encrypted_member(tmp_path: Path, compression: int) -> None:
+def test_npz_encrypted_member(tmp_path: Path, compression: int, flag: int, where: str) -> None:
     path = npz_of(tmp_path / "secret.npz", compression, a=MASK)
     data = bytearray(path.read_bytes())
     central = data.index(b"PK\x01\x02")
-    data[central + 8] |= 1
-    data[6] |= 1
+    if where != "local":
+        data[central + 8] |= flag
+    if where != "central":
+        data[6] |= flag
     path.write_bytes(bytes(data))
-    refused(path, r"secret\.npz:a: the member is encrypted")
+    refused(path, r"secret\.npz:a: the member is encrypted" + (r" \(its local header says so\)" * (where == "local")))
+
+
+def test_npz_member_with_an_empty_name(tmp_path: Path) -> None:
+    path = npz_of(tmp_path / "nameless.npz", a=MASK)
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    # The central directory's name length 0 and comment length 5: the name's bytes become a comment.
+    data[central + 28 : central + 34] = struct.pack("<HHH", 0, 0, 5)
+    path.write_bytes(bytes(data))
+    refused(path, r"nameless\.npz: the archive holds a member with an empty name")
+
+
+def savez_bytes(**arrays: np.ndarray) -> bytearray:
+    """An archive as numpy writes it: every member's local header zip64 (both sizes 0xFFFFFFFF, the
+    real ones in its zip64 extra field, uncompressed first)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = bytearray(buffer.getvalue())
+    assert struct.unpack("<II", data[18:26]) == (0xFFFFFFFF, 0xFFFFFFFF)
+    return data
+
+
+def test_npz_zip64_local_sizes_are_checked(tmp_path: Path) -> None:
+    data = savez_bytes(a=MASK)
+    assert fastweights.count(write(tmp_path, "numpy.npz", bytes(data))).pixels.tolist() == [1, 2, 3]
+    name_length = struct.unpack("<H", data[26:28])[0]
+    extra = 30 + name_length
+    wrong = bytearray(data)
+    wrong[extra + 4 : extra + 12] = struct.pack("<Q", 135)  # the uncompressed size
+    refused(
+        write(tmp_path, "sizes.npz", bytes(wrong)),
+        r"sizes\.npz:a: the member's local header \(CRC 0x\w+, 134 "
+        r"bytes compressed, 135 bytes\) disagrees with the central directory",
+    )
+    one = bytearray(data)
+    one[18:22] = struct.pack("<I", 134)  # only the uncompressed size left to zip64: APPNOTE wants both
+    refused(
+        write(tmp_path, "one.npz", bytes(one)),
+        r"one\.npz:a: the member's local header \(CRC 0x\w+, 134 bytes "
+        r"compressed, 4294967295 bytes\) disagrees",
+    )
+    missing = bytearray(data)
+    missing[extra : extra + 2] = struct.pack("<H", 0xCAFE)  # the zip64 field's id: an unknown field
+    refused(
+        write(tmp_path, "missing.npz", bytes(missing)),
+        r"missing\.npz:a: the member's local header gives "
+        r"zip64 sizes without the zip64 field that holds them",
+    )
 
 
 def test_npz_unknown_compression_method(tmp_path: Path) -> None:
@@ -638,7 +715,7 @@ def damaged_metadata(tmp_path: Path) -> Path:
         path.write_bytes(data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :])
         try:
             with h5py.File(path, "r") as file:
-                file.visititems(lambda name, node: None)
+                file.visit_links(lambda name: file.get(name) and None)  # as the listing walks it
         except OSError:  # the file does not open at all
             continue
         except RuntimeError:  # opens, and the walk fails
@@ -654,3 +731,51 @@ def test_hdf5_metadata_that_cannot_be_walked(tmp_path: Path) -> None:
     refused(
         Path(f"{path}:/masks/labels"), r"damaged\.h5: '/masks/labels' cannot be (found|read): damaged HDF5 metadata"
     )
+
+
+def test_hdf5_symbol_table_whose_b_tree_node_is_its_own_sibling(tmp_path: Path) -> None:
+    """HDF5's object visit (h5py's visititems) never returns on such a file: asked for each group's
+    metadata size, it follows the node's right sibling forever (found by the fuzz suite). The
+    listing walks links instead. In a child process, so that a hang fails the test."""
+    path = tmp_path / "cycle.h5"
+    with h5py.File(path, "w") as file:  # the default format: groups are symbol tables (v1 B-trees)
+        file.create_group("masks").create_dataset("labels", data=np.ones((4, 4), np.uint8))
+    data = bytearray(path.read_bytes())
+    nodes = [at for at in range(len(data)) if data[at : at + 4] == b"TREE"]
+    assert nodes
+    for at in nodes:
+        data[at + 16 : at + 24] = struct.pack("<Q", at)  # the right sibling's address: the node itself
+    path.write_bytes(bytes(data))
+    script = textwrap.dedent(
+        """
+        import sys
+        import fastweights
+        from fastweights.errors import InputError
+        path = sys.argv[1]
+        print(fastweights.count(path + ":/masks/labels").pixels.tolist())
+        for target in (path, path + ":/nope"):
+            try:
+                fastweights.count(target)
+            except InputError as error:
+                print(error)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    counted, listed, missing = result.stdout.strip().splitlines()
+    assert counted == "[0, 16]"
+    assert listed == f"{path}: an HDF5 file: name the dataset that holds the labels, as {path}:/dataset " + (
+        "(the file holds the datasets /masks/labels)"
+    )
+    assert missing == f"{path}: '/nope': no such dataset; the file holds the datasets /masks/labels"
+
+
+def test_hdf5_listing_of_a_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """h5py hands such a name to the listing as bytes (an error raised in its visit would surface
+    as a SystemError)."""
+    path = tmp_path / "latin.h5"
+    with h5py.File(path, "w") as file:
+        file.create_dataset(b"l\xe1bels", data=np.ones((4, 4), np.uint8))
+    refused(Path(f"{path}:/labels"), r"latin\.h5: '/labels': no such dataset; the file holds the datasets /l\\xe1bels$")

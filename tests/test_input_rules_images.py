@@ -442,6 +442,29 @@ def test_png_truncated_stream_whatever_pillow_is_told(tmp_path: Path, monkeypatc
     refused(write_png(tmp_path, *with_unknown_critical_chunk(ihdr(), short, IEND)), "not a valid zlib stream")
 
 
+@pytest.mark.parametrize(
+    ("interlace", "bad", "where"),
+    # 4 x 3 pixels interlaced: passes 1, 4, 5, 6 and 7 hold 1, 1, 1, 2 and 1 rows of 1, 1, 2, 2 and 4
+    # pixels; the bad filter type is in the last row of the image data, after rows that are fine.
+    [(0, 10, "row 2"), (1, 13, "row 0 of interlace pass 7")],
+)
+def test_png_bad_filter_type_whatever_pillow_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interlace: int, bad: int, where: str
+) -> None:
+    """A PNG left to Pillow (an unknown critical chunk): Pillow set to load truncated images would
+    keep the rows before a bad filter type and pad the rest; the filter types are checked before
+    Pillow sees it."""
+    image_file = pytest.importorskip("PIL.ImageFile")
+    monkeypatch.setattr(image_file, "LOAD_TRUNCATED_IMAGES", True)
+    rows = bytearray(len(raw_rows()) if not interlace else 2 + 2 + 3 + 2 * 3 + 5)
+    header = ihdr(4, 3, 8, 0, 0, 0, interlace)
+    good = write_png(tmp_path, *with_unknown_critical_chunk(header, zlib_idat(zlib.compress(bytes(rows))), IEND))
+    assert fastweights.count(good).pixels.tolist() == [12]
+    rows[bad] = 5
+    path = write_png(tmp_path, *with_unknown_critical_chunk(header, zlib_idat(zlib.compress(bytes(rows))), IEND))
+    refused(path, re.escape(f"corrupt image data: {where} has an unknown filter type 5"))
+
+
 def test_png_above_pillows_bomb_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pil = pytest.importorskip("PIL.Image")
     monkeypatch.setattr(pil, "MAX_IMAGE_PIXELS", 5)  # 12 pixels: over twice the limit

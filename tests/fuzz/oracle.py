@@ -508,6 +508,13 @@ def _nifti_header_problem(data: bytes) -> str | None:
     return None
 
 
+# nibabel's "fixes" of the fields that place the volume in space (voxel sizes and qfac in pixdim,
+# the qform and sform codes): they change the affine, never which value a voxel holds, and
+# fastweights does not run nibabel's header checks (docs/input-rules.md), so a file they would
+# mend counts as it is.
+_NIBABEL_SPATIAL_FIX = re.compile(r"pixdim\[|qform_code |sform_code ")
+
+
 def _nifti(path: str, spec: dict[str, Any]) -> list[int]:
     import nibabel
 
@@ -538,8 +545,9 @@ def _nifti(path: str, spec: dict[str, Any]) -> list[int]:
             slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
     finally:
         logger.removeHandler(collected)
-    if collected.messages:
-        raise Refused(f"nibabel: {collected.messages[0]}"[:300])
+    fixes = [message for message in collected.messages if not _NIBABEL_SPATIAL_FIX.match(message)]
+    if fixes:
+        raise Refused(f"nibabel: {fixes[0]}"[:300])
     if not (np.isfinite(slope) and np.isfinite(inter)):
         raise Refused("non-finite scaling")
     if stored.dtype.kind not in "biuf":

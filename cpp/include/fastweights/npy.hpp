@@ -26,7 +26,12 @@ namespace detail {
 //   {'descr': '<u2', 'fortran_order': False, 'shape': (2, 3), }   (then spaces and a newline),
 // and nothing else: any other text (keys named twice, signs, other spellings) is left to the
 // general reader, which checks it against the format and says what is wrong. `count` is the
-// product of the dimensions; `overflow` is set when that product does not fit in 64 bits.
+// product of the dimensions; `overflow` is set when the product of the non-zero ones passes
+// max_nonzero_count, even when another dimension is 0: numpy refuses such a shape (its size in
+// bytes must fit its signed 64-bit size), and the general reader says so.
+// 2^63 / 8: with an item of at most 8 bytes, a product at most this fits numpy's largest array.
+constexpr std::uint64_t max_nonzero_count = std::uint64_t{1} << 60;
+
 class PlainHeader {
   public:
     explicit PlainHeader(const std::string& text) : text_(text) {}
@@ -83,15 +88,12 @@ class PlainHeader {
             if (!dimension(dim)) return false;
             ++dims;
             if (dim == 0) zero = true;
-            else if (count > std::numeric_limits<std::uint64_t>::max() / dim) overflow = true;
+            else if (count > max_nonzero_count / dim) overflow = true;
             else count *= dim;
         } while (literal(", "));
         if (dims == 1 && !literal(",")) return false;
         if (!literal(")")) return false;
-        if (zero) {
-            count = 0;
-            overflow = false;
-        }
+        if (zero) count = 0;
         return true;
     }
 

@@ -620,6 +620,24 @@ bool unfilter_passes(unsigned char* image, const Layout& layout, Sink&& sink, Ou
     return true;
 }
 
+// Checks the filter type of every row of every pass without unfiltering: for a PNG left to a
+// general decoder, which a lenient setting (Pillow's LOAD_TRUNCATED_IMAGES) lets keep the rows
+// before a bad filter type and pad the rest. Returns false at the first unknown filter type.
+inline bool check_filter_types(const unsigned char* image, const Layout& layout, Outcome& out) {
+    std::size_t offset = 0;
+    for (int p = 0; p < layout.passes; ++p) {
+        const Pass& pass = layout.pass[p];
+        for (std::size_t y = 0; y < pass.height; ++y, offset += pass.rowbytes + 1) {
+            if (image[offset] <= 4) continue;
+            std::string where = "row " + std::to_string(y);
+            if (layout.passes > 1) where += " of interlace pass " + std::to_string(p + 1);
+            return out.fail(Status::bad_filter, "corrupt image data: " + where + " has an unknown filter type " +
+                                                    std::to_string(image[offset]));
+        }
+    }
+    return true;
+}
+
 template <class Sink>
 bool unfilter_any(unsigned char* image, const Layout& layout, Sink&& sink, Outcome& out) {
     switch (layout.bpp) {
@@ -784,8 +802,10 @@ inline CountResult count(const unsigned char* data, std::size_t size, std::uint6
     Scratch image;
     if (!inflate(stream, layout, out, image)) return done();
     if (stream.unknown_critical) {
-        // Left to a general decoder, but only once its data is known to be whole: a decoder told to
-        // be lenient (Pillow's LOAD_TRUNCATED_IMAGES) would pad a short stream with zeros.
+        // Left to a general decoder, but only once its data is known to be whole and its filter
+        // types valid: a decoder told to be lenient (Pillow's LOAD_TRUNCATED_IMAGES) would pad a
+        // short stream with zeros, and keep the rows before a bad filter type.
+        if (!check_filter_types(image.get(), layout, out)) return done();
         out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
         return done();
     }
@@ -829,7 +849,8 @@ inline DecodeResult decode(const unsigned char* data, std::size_t size, std::uin
     const Layout layout = layout_of(h);
     Scratch image;
     if (!inflate(stream, layout, out, image)) return done();
-    if (stream.unknown_critical) {  // as in count: whole data first
+    if (stream.unknown_critical) {  // as in count: whole data and valid filter types first
+        if (!check_filter_types(image.get(), layout, out)) return done();
         out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
         return done();
     }

@@ -136,14 +136,30 @@ def _located(file_name: str, folders: list[str]) -> str | None:
 
 def _listing(file: Any, h5py: Any) -> str:
     names: list[str] = []
+    failed: list[Exception] = []
 
-    def visit(name: str, node: Any) -> bool | None:
-        if isinstance(node, h5py.Dataset):
-            names.append("/" + name)
+    def visit(name: str | bytes) -> bool | None:
+        # h5py hands over a name that is not UTF-8 as bytes, and turns an exception raised here into
+        # a SystemError: the visit is stopped by returning True, and the error kept.
+        key = name if isinstance(name, bytes) else name.encode()
+        try:
+            # Only objects that hard or soft links reach in this file: a listing opens no other file.
+            # The link's type from the link itself: h5py's get(getclass=True) first asks HDF5 for
+            # the info of each group on the path, the walk that never ends (below).
+            if file.id.links.get_info(key).type != h5py.h5l.TYPE_EXTERNAL and isinstance(file.get(key), h5py.Dataset):
+                names.append("/" + (name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else name))
+        except _READ_ERRORS as error:
+            failed.append(error)
+            return True
         return len(names) > _LISTED or None  # True stops the visit
 
     try:
-        file.visititems(visit)
+        # Links, not objects (visititems): HDF5's object visit asks each group for the size of its
+        # metadata, and on a damaged symbol table whose B-tree nodes point back to each other that
+        # walk never ends (found by the fuzz suite); the link visit asks for no such size.
+        file.visit_links(visit)
+        if failed:
+            raise failed[0]
     except _READ_ERRORS as error:  # damaged metadata: HDF5 gives up the visit
         found = f" (found before it: {', '.join(names[:_LISTED])})" if names else ""
         return f"{_DAMAGED} ({error}); its datasets cannot be listed{found}"

@@ -54,6 +54,8 @@ _PLAIN_HEADER = re.compile(
 _HEADER_KEYS = ("descr", "fortran_order", "shape")
 # numpy's own limit on header text (np.load's max_header_size): evaluating longer text is slow.
 MAX_HEADER_TEXT = 10_000
+# numpy's largest array in bytes (its npy_intp): larger shapes are refused, even with a 0 in them.
+NPY_MAX_BYTES = (1 << 63) - 1
 _VERSIONS = {1: 2, 2: 4, 3: 4}  # major version -> bytes of its header length field
 # Below this size a .npy is read with one read() instead of memory-mapped.
 SMALL_FILE_BYTES = 1 << 20
@@ -97,6 +99,7 @@ def read_npy_header(file: IO[bytes], name: str, size: int, what: str = "the file
     header = NpyHeader(
         _checked_shape(shape, name), _checked_fortran(fortran, name), _checked_dtype(descr, name), offset
     )
+    _check_numpy_size(header, name)
     end = offset + header.nbytes
     if size < end:
         raise InputError(
@@ -113,14 +116,18 @@ def _parse_header_text(text: str, name: str, major: int) -> tuple[object, object
     """descr, fortran_order and shape of a header that is not numpy's plain spelling: a Python dict
     literal with exactly those three keys, each once (numpy would keep the last of a key named
     twice, a simpler parser the first: such a file means two different arrays)."""
+    # Only spaces and tabs before the dict, as numpy's ast.literal_eval strips: str.strip() would
+    # also drop what Python's tokenizer refuses (a Latin-1 no-break space, \xa0) and count a file
+    # that numpy cannot parse.
+    text = text.lstrip(" \t")
     try:
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(text, mode="eval")
         except SyntaxError:
             if major == 3:
                 raise
             # numpy also reads headers written by Python 2, whose ints may end in L.
-            tree = ast.parse(re.sub(r"\b([0-9]+)[lL]\b", r"\1", text.strip()), mode="eval")
+            tree = ast.parse(re.sub(r"\b([0-9]+)[lL]\b", r"\1", text), mode="eval")
         node = tree.body
         if not isinstance(node, ast.Dict):
             raise InputError(f"{name}: the .npy header is not a dict")
@@ -148,6 +155,17 @@ def _checked_shape(shape: object, name: str) -> tuple[int, ...]:
     if not (isinstance(shape, tuple) and all(type(dim) is int and dim >= 0 for dim in shape)):
         raise InputError(f"{name}: shape {shape!r} must be a tuple of non-negative integers")
     return shape
+
+
+def _check_numpy_size(header: NpyHeader, name: str) -> None:
+    """numpy refuses an array whose non-zero dimensions and item size multiply past its signed
+    64-bit size, even when another dimension is 0 (an empty array that no file can make)."""
+    nonzero = math.prod(dim for dim in header.shape if dim) * header.dtype.itemsize
+    if nonzero > NPY_MAX_BYTES:
+        raise InputError(
+            f"{name}: shape {header.shape} of {header.dtype} is past numpy's largest array "
+            f"(its non-zero dimensions need {nonzero} bytes, over 2**63 - 1)"
+        )
 
 
 def _checked_fortran(fortran: object, name: str) -> bool:
@@ -201,12 +219,15 @@ def open_npz(path: str, options: ReadOptions) -> Iterator[Image]:
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as error:
         raise InputError(f"{path}: not a valid .npz archive ({error})") from error
     with archive:
-        members = [info for info in archive.infolist() if not info.is_dir()]
+        # Not ZipInfo.is_dir(): it indexes the name's last character, and an empty name is no folder.
+        members = [info for info in archive.infolist() if not info.filename.endswith("/")]
         if not members:
             raise InputError(f"{path}: the .npz archive holds no arrays")
         size = os.stat(path).st_size
         seen: set[str] = set()
         for info in members:
+            if not info.filename:
+                raise InputError(f"{path}: the archive holds a member with an empty name")
             if info.filename in seen:
                 raise InputError(f"{path}: the archive holds {info.filename!r} twice (numpy reads only one of them)")
             seen.add(info.filename)
@@ -223,7 +244,11 @@ _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zi
 # Deflate's largest expansion: a 258-byte match costs at least 2 bits (RFC 1951), about 1032:1.
 _DEFLATE_MAX_RATIO = 1032
 _DATA_DESCRIPTOR = 0x08  # general purpose flag: the local header's CRC and sizes are zero
+# General purpose flags: encrypted (bit 0), strong encryption (bit 6, which also sets bit 0 when
+# written as the specification says; either alone still means data that is not the array's bytes).
+_ENCRYPTED = 0x41
 _ZIP64_SIZE = 0xFFFFFFFF  # a local size that the zip64 extra field carries instead
+_ZIP64_EXTRA = 0x0001  # the extra field's header id of zip64 sizes
 # A stored member's CRC-32 is computed over its memory map this many bytes at a time, each slice's
 # pages handed back once done, so checking a big member does not hold it all in RSS.
 CRC_SLICE_BYTES = 64 << 20
@@ -232,7 +257,7 @@ CRC_SLICE_BYTES = 64 << 20
 def _check_member(path: str, name: str, info: zipfile.ZipInfo, size: int) -> int:
     """Checks a member's central directory entry and local header against each other and the
     archive's size (docs/input-rules.md); returns where its data starts."""
-    if info.flag_bits & 0x01:
+    if info.flag_bits & _ENCRYPTED:
         raise InputError(f"{name}: the member is encrypted")
     if info.compress_type not in _COMPRESSIONS:
         raise InputError(
@@ -247,6 +272,9 @@ def _check_member(path: str, name: str, info: zipfile.ZipInfo, size: int) -> int
             "<HHHHIIIHH", local[6:30]
         )
         local_name = file.read(name_length).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        extra = file.read(extra_length)
+    if flags & _ENCRYPTED:
+        raise InputError(f"{name}: the member is encrypted (its local header says so)")
     if local_name != info.orig_filename:
         raise InputError(
             f"{name}: the member's local header names {local_name!r}, the central directory {info.orig_filename!r}"
@@ -255,7 +283,9 @@ def _check_member(path: str, name: str, info: zipfile.ZipInfo, size: int) -> int
         raise InputError(
             f"{name}: the member's local header says compression {method}, the central directory {info.compress_type}"
         )
-    if not flags & _DATA_DESCRIPTOR and _ZIP64_SIZE not in (compressed, uncompressed):
+    if not flags & _DATA_DESCRIPTOR:
+        if compressed == uncompressed == _ZIP64_SIZE:
+            compressed, uncompressed = _zip64_local_sizes(name, extra)
         if (crc, compressed, uncompressed) != (info.CRC, info.compress_size, info.file_size):
             raise InputError(
                 f"{name}: the member's local header (CRC {crc:#010x}, {compressed} bytes compressed, {uncompressed} "
@@ -279,6 +309,19 @@ def _check_member(path: str, name: str, info: zipfile.ZipInfo, size: int) -> int
             "bytes can hold"
         )
     return start
+
+
+def _zip64_local_sizes(name: str, extra: bytes) -> tuple[int, int]:
+    """The compressed and uncompressed sizes of a zip64 local header (both of its 32-bit sizes
+    0xFFFFFFFF): in its zip64 extra field, which there holds both (APPNOTE 4.5.3), uncompressed first."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, length = struct.unpack("<HH", extra[at : at + 4])
+        if kind == _ZIP64_EXTRA and length >= 16 and at + 4 + length <= len(extra):
+            uncompressed, compressed = struct.unpack("<QQ", extra[at + 4 : at + 20])
+            return compressed, uncompressed
+        at += 4 + length
+    raise InputError(f"{name}: the member's local header gives zip64 sizes without the zip64 field that holds them")
 
 
 def _stored_member(path: str, name: str, info: zipfile.ZipInfo, start: int, stack_axis: int | None) -> Iterator[Image]:
