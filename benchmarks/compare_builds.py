@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "BENCHMARKS.md"
@@ -145,13 +145,6 @@ def render(rows: list[dict], rounds: int, label: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = OUTPUT.read_text() if OUTPUT.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    OUTPUT.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="the python of the older build")
@@ -165,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(rows, args.rounds, args.label)
     print(section)
     if args.write:
-        write_section(section)
+        write_section(OUTPUT, START, END, section)
     return 0
 
 

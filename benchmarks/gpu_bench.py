@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sections import write_section
 from speed_data import SEED, blocky_masks, skewed
 
 import fastweights
@@ -327,13 +327,6 @@ def no_gpu(reason: str) -> str:
     )
 
 
-def write_section(section: str) -> None:
-    text = OUTPUT.read_text() if OUTPUT.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    OUTPUT.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=float, default=512, help="MiB of labels made per case (default 512)")
@@ -352,13 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     if reason is not None:
         print(f"no GPU: {reason}")
         if args.write:
-            write_section(no_gpu(reason))
+            write_section(OUTPUT, START, END, no_gpu(reason))
         return 0
     result = measure(args.mib, args.rounds, 1 if args.simulator else args.repeat)
     section = render(result)
     print(section)
     if args.write and not args.simulator:
-        write_section(section)
+        write_section(OUTPUT, START, END, section)
     return 0
 
 

@@ -351,14 +351,10 @@ def kept_sections() -> str:
     (gpu_bench.py, on a machine with a GPU) and the before/after one (compare_builds.py)."""
     import compare_builds
     import gpu_bench
+    from sections import read_section
 
-    previous = OUTPUT.read_text() if OUTPUT.exists() else ""
-    kept = ""
-    for marks in ((gpu_bench.START, gpu_bench.END), (compare_builds.START, compare_builds.END)):
-        start, end = previous.find(marks[0]), previous.find(marks[1])
-        if 0 <= start < end:
-            kept += "\n" + previous[start : end + len(marks[1])] + "\n"
-    return kept
+    kept = [read_section(OUTPUT, module.START, module.END) for module in (gpu_bench, compare_builds)]
+    return "".join(f"\n{section}\n" for section in kept if section)
 
 
 def render(run: dict, elapsed: float, others: float, steal: float) -> str:

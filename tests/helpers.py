@@ -46,15 +46,21 @@ def numpy_counts(
     table = np.zeros((len(rows), size), np.uint64)
     for row, counts in enumerate(rows):
         table[row, : counts.size] = counts
+    ignored = sum(int(np.isin(np.asarray(image), ignore).sum()) for image in images)
+    return counts_of_table(table, ignored, per_image)
+
+
+def counts_of_table(table: np.ndarray, ignored: int = 0, per_image: bool = True) -> Counts:
+    """The Counts of a dense (images x classes) table of pixel counts, computed with plain numpy."""
     totals = table.sum(axis=1, dtype=np.uint64)
     present = table > 0
     return Counts(
         pixels=table.sum(axis=0, dtype=np.uint64),
         images=present.sum(axis=0).astype(np.uint64),
         image_pixels=(present * totals[:, None]).sum(axis=0, dtype=np.uint64),
-        n_images=len(images),
-        n_pixels=int(totals.sum()),
-        ignored=sum(int(np.isin(np.asarray(image), ignore).sum()) for image in images),
+        n_images=table.shape[0],
+        n_pixels=int(totals.sum(dtype=np.uint64)),
+        ignored=ignored,
         per_image=table if per_image else None,
     )
 

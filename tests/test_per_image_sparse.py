@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import counts_of_table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,26 +131,13 @@ tables = st.integers(1, 9).flatmap(
 )
 
 
-def counts_of(table: np.ndarray) -> Counts:
-    totals = table.sum(axis=1, dtype=np.uint64)
-    present = table > 0
-    return Counts(
-        pixels=table.sum(axis=0, dtype=np.uint64),
-        images=present.sum(axis=0).astype(np.uint64),
-        image_pixels=(present * totals[:, None]).sum(axis=0, dtype=np.uint64),
-        n_images=table.shape[0],
-        n_pixels=int(totals.sum(dtype=np.uint64)),
-        per_image=table,
-    )
-
-
 @settings(max_examples=60, deadline=None)
 @given(tables)
 def test_the_sparse_table_holds_exactly_the_dense_one(table: np.ndarray) -> None:
     sparse = PerImageTable.from_dense(table)
     assert sparse.nnz == np.count_nonzero(table)
     assert np.array_equal(sparse.toarray(), table) and sparse.toarray().dtype == np.uint64
-    counts = counts_of(table)
+    counts = counts_of_table(table)
     assert np.array_equal(counts.per_image, table) and counts.per_image_sparse == sparse
     assert Counts.from_dict(json.loads(json.dumps(counts.to_dict()))) == counts
     assert np.array_equal(sparse.to_scipy().toarray(), table)
@@ -158,7 +146,7 @@ def test_the_sparse_table_holds_exactly_the_dense_one(table: np.ndarray) -> None
 @settings(max_examples=60, deadline=None)
 @given(tables, st.sampled_from([0.001, 0.2, 0.9]))
 def test_sampling_weights_from_the_sparse_table_equal_the_dense_computation(table: np.ndarray, t: float) -> None:
-    counts = counts_of(table)
+    counts = counts_of_table(table)
     assert np.array_equal(counts.sample_weights("repeat_factor", t=t), dense_sample_weights(table, "repeat_factor", t))
     assert np.array_equal(sample_weights(table, "repeat_factor", t=t), dense_sample_weights(table, "repeat_factor", t))
     if table.any():
@@ -172,10 +160,10 @@ def test_sampling_weights_from_the_sparse_table_equal_the_dense_computation(tabl
 def test_adding_counts_stacks_their_tables_exactly(left: np.ndarray, right: np.ndarray) -> None:
     width = max(left.shape[1], right.shape[1])
     expected = np.vstack([np.pad(part, ((0, 0), (0, width - part.shape[1]))) for part in (left, right)])
-    total = counts_of(left) + counts_of(right)
+    total = counts_of_table(left) + counts_of_table(right)
     assert np.array_equal(total.per_image, expected)
     assert total.per_image_sparse == PerImageTable.from_dense(expected)
-    assert total == counts_of(expected)
+    assert total == counts_of_table(expected)
     assert np.array_equal(
         total.sample_weights("repeat_factor", t=0.5), dense_sample_weights(expected, "repeat_factor", 0.5)
     )
@@ -227,11 +215,11 @@ def test_threads_give_the_same_table_over_a_sparse_id_space() -> None:
 
 
 def test_the_dense_view_is_read_only_and_refused_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    counts = counts_of(np.array([[1, 0, 2], [0, 0, 5]], np.uint64))
+    counts = counts_of_table(np.array([[1, 0, 2], [0, 0, 5]], np.uint64))
     with pytest.raises(ValueError, match="read-only"):
         counts.per_image[0, 0] = 7
     monkeypatch.setattr(counts_module, "DENSE_LIMIT", 5)
-    fresh = counts_of(np.array([[1, 0, 2], [0, 0, 5]], np.uint64))
+    fresh = counts_of_table(np.array([[1, 0, 2], [0, 0, 5]], np.uint64))
     with pytest.raises(ValueError, match=r"dense 2 x 3 table .* 3 non-zero cells .* counts\.per_image_sparse"):
         fresh.per_image  # noqa: B018
     assert fresh.sample_weights("repeat_factor", t=1.0).tolist() == [np.sqrt(2), 1.0]
@@ -266,7 +254,7 @@ def test_zero_cells_are_dropped_so_equal_tables_compare_equal() -> None:
 
 
 def test_a_pickled_counts_leaves_its_dense_view_behind() -> None:
-    counts = counts_of(np.array([[1, 0, 2], [0, 0, 5]], np.uint64))
+    counts = counts_of_table(np.array([[1, 0, 2], [0, 0, 5]], np.uint64))
     dense = counts.per_image
     assert counts.__getstate__()["_dense"] is None and counts.__dict__["_dense"] is dense
     restored = pickle.loads(pickle.dumps(counts))

@@ -2,40 +2,5 @@
 
 from __future__ import annotations
 
-from .api.export import (
-    counts_csv,
-    counts_json,
-    keras_class_weight,
-    keras_sample_weight,
-    keras_text,
-    mmseg_class_weight,
-    mmseg_text,
-    monai_weights,
-    save_torch_weight,
-    smp_class_weights,
-    torch_pos_weight,
-    torch_sampler,
-    torch_text,
-    torch_weight,
-    weights_csv,
-    weights_json,
-)
-
-__all__ = [
-    "counts_csv",
-    "counts_json",
-    "keras_class_weight",
-    "keras_sample_weight",
-    "keras_text",
-    "mmseg_class_weight",
-    "mmseg_text",
-    "monai_weights",
-    "save_torch_weight",
-    "smp_class_weights",
-    "torch_pos_weight",
-    "torch_sampler",
-    "torch_text",
-    "torch_weight",
-    "weights_csv",
-    "weights_json",
-]
+from .api.export import *  # noqa: F403  (the public path re-exports the whole module)
+from .api.export import __all__ as __all__
