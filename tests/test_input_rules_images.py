@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_same_statistics, numpy_counts
+from helpers import assert_same_statistics, numpy_counts, record_memory_maps
 
 import fastweights
 from fastweights.errors import InputError
+from fastweights.readers import tiff as tiff_reader
 
-pytest.importorskip("tifffile")
+tifffile = pytest.importorskip("tifffile")
 
 
 def refused(path: Path, pattern: str, **options: object) -> None:
@@ -102,7 +103,7 @@ def strips(
 TAG = {
     "width": 256, "length": 257, "bits": 258, "compression": 259, "photometric": 262, "offsets": 273,
     "samples": 277, "rows": 278, "counts": 279, "planar": 284, "tile_width": 322, "tile_length": 323,
-    "tile_offsets": 324, "tile_counts": 325, "sample_format": 339,
+    "tile_offsets": 324, "tile_counts": 325, "sample_format": 339, "fill_order": 266, "predictor": 317,
 }  # fmt: skip
 
 
@@ -305,6 +306,164 @@ def test_tiff_tile_of_zero_size(tmp_path: Path) -> None:
     path = tmp_path / "tiles.tif"
     path.write_bytes(tiff_bytes(tiled(tile_width=(SHORT, [0])), b"\0" * 256))
     refused(path, r"damaged TIFF: IFD 0 has an invalid tile size of 0 x 16 x 1")
+
+
+@pytest.mark.parametrize("photometric", [4, 5, 6, 8, 32767])
+def test_tiff_photometric_not_a_mask(tmp_path: Path, photometric: int) -> None:
+    """CMYK, YCbCr (uncompressed: tifffile would hand on its raw samples), CIE L*a*b*, unknown codes."""
+    path = write_tiff(tmp_path, photometric=(SHORT, [photometric]))
+    refused(path, rf"IFD 0 has photometric interpretation {photometric}, not one of a label or colour mask")
+
+
+@pytest.mark.parametrize("compression", [0, 2, 32767])
+def test_tiff_compression_not_a_codec_fastweights_reads(tmp_path: Path, compression: int) -> None:
+    """Unknown codes, fax codecs, camera-raw codecs: tifffile reads some as raw bytes, others not at all."""
+    path = write_tiff(tmp_path, compression=(SHORT, [compression]))
+    refused(path, rf"IFD 0 has compression {compression}, not a codec fastweights reads \(1 uncompressed, 5 LZW")
+
+
+def test_tiff_unknown_predictor(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, predictor=(SHORT, [7])), r"damaged TIFF: IFD 0 has an unknown predictor 7")
+
+
+def test_tiff_unknown_fill_order(tmp_path: Path) -> None:
+    refused(write_tiff(tmp_path, fill_order=(SHORT, [3])), r"damaged TIFF: IFD 0 has an unknown fill order 3")
+
+
+def patch_entry(data: bytearray, tag: int, field_type: int | None = None, value: int | None = None) -> None:
+    """Edits, in place, the entry of `tag` in the first IFD of a little-endian classic TIFF."""
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):
+        at = ifd + 2 + 12 * k
+        if struct.unpack_from("<H", data, at)[0] == tag:
+            if field_type is not None:
+                struct.pack_into("<H", data, at + 2, field_type)
+            if value is not None:
+                struct.pack_into("<I", data, at + 8, value)
+            return
+    raise AssertionError(f"no tag {tag}")
+
+
+def test_tiff_layout_tag_with_an_unknown_field_type(tmp_path: Path) -> None:
+    """tifffile logs such a tag and goes on with its default (min-is-black for Photometric)."""
+    data = bytearray(write_tiff(tmp_path).read_bytes())
+    patch_entry(data, 262, field_type=255)
+    path = tmp_path / "type.tif"
+    path.write_bytes(data)
+    refused(path, r"damaged TIFF: tag 262 of IFD 0 has an unknown field type 255")
+
+
+def test_tiff_layout_tag_value_inside_the_header(tmp_path: Path) -> None:
+    """A SHORT turned LONG8: its 8 bytes no longer fit the entry, so the entry's 1 reads as an offset."""
+    data = bytearray(write_tiff(tmp_path).read_bytes())
+    patch_entry(data, 262, field_type=LONG8)
+    path = tmp_path / "offset.tif"
+    path.write_bytes(data)
+    refused(path, r"damaged TIFF: the value of tag 262 of IFD 0 lies at byte 1, inside the file's header")
+
+
+VOLUME = (np.arange(4 * 6 * 8).reshape(4, 6, 8) % 7).astype(np.uint16)
+
+
+def volume_file(tmp_path: Path, **options: object) -> tuple[Path, list[object]]:
+    """A 4-page volume written by tifffile (uncompressed: one contiguous, memory-mapped series), and its pages."""
+    path = tmp_path / "volume.tif"
+    tifffile.imwrite(path, VOLUME, photometric="minisblack", **options)
+    with tifffile.TiffFile(path) as tif:
+        pages = list(tif.pages)
+    return path, pages
+
+
+def patch_page(path: Path, page: object, tag: int, value: int) -> None:
+    """Sets the (inline, SHORT or LONG) value of `tag` in the IFD of one page."""
+    entry = page.tags[tag]  # type: ignore[attr-defined]
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H" if entry.dtype == SHORT else "<I", data, entry.valueoffset, value)
+    path.write_bytes(data)
+
+
+def test_the_volume_is_memory_mapped_and_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _ = volume_file(tmp_path)
+    mapped = record_memory_maps(monkeypatch, tiff_reader)
+    assert_same_statistics(fastweights.count(path), numpy_counts([VOLUME]))
+    assert mapped == [str(path)]
+
+
+@pytest.mark.parametrize(
+    ("tag", "value", "difference"),
+    [
+        (256, 4, r"size \(4, 6, 1\) \(not \(8, 6, 1\)\)"),
+        (258, 8, r"bits 8 \(not 16\)"),
+        (259, 32773, r"compression 32773 \(not 1\)"),
+        (262, 0, r"photometric 0 \(not 1\)"),
+    ],
+)
+def test_tiff_page_disagreeing_with_the_first_page(tmp_path: Path, tag: int, value: int, difference: str) -> None:
+    """tifffile would read (or map) page 2 by page 0's tags; its own IFD says otherwise."""
+    path, pages = volume_file(tmp_path)
+    patch_page(path, pages[2], tag, value)
+    refused(path, rf"page 2 of the series differs from its first page in {difference}; the pages of one image")
+
+
+def test_tiff_page_whose_data_lies_elsewhere_is_not_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page 2's strip moved onto page 0's pixels: counted from where its IFD says, so not memory-mapped."""
+    path, pages = volume_file(tmp_path)
+    patch_page(path, pages[2], 273, pages[0].dataoffsets[0])  # type: ignore[attr-defined]
+    mapped = record_memory_maps(monkeypatch, tiff_reader)
+    expected = VOLUME.copy()
+    expected[2] = VOLUME[0]
+    assert_same_statistics(fastweights.count(path), numpy_counts([expected]))
+    assert mapped == []
+
+
+def test_tiff_chain_of_ifds_shorter_than_the_shape_in_the_description(tmp_path: Path) -> None:
+    """A tifffile file cut after 2 of its 4 IFDs: tifffile takes it for one written truncated."""
+    path, pages = volume_file(tmp_path)
+    data = bytearray(path.read_bytes())
+    ifd = pages[1].offset  # type: ignore[attr-defined]
+    struct.pack_into("<I", data, ifd + 2 + 12 * struct.unpack_from("<H", data, ifd)[0], 0)
+    path.write_bytes(data)
+    refused(path, r"gives the image shape \(4, 6, 8\), but the file has fewer pages and does not say it was written")
+
+
+def test_tiff_written_truncated_counts_exactly(tmp_path: Path) -> None:
+    path, pages = volume_file(tmp_path, truncate=True)
+    assert len(pages) == 1
+    assert_same_statistics(fastweights.count(path), numpy_counts([VOLUME]))
+
+
+def test_imagej_chain_of_ifds_shorter_than_its_images(tmp_path: Path) -> None:
+    """ImageJ's description says 4 images; the chain ends after 2: tifffile would map the 4 anyway."""
+    path = tmp_path / "imagej.tif"
+    tifffile.imwrite(path, VOLUME, imagej=True)
+    with tifffile.TiffFile(path) as tif:
+        ifd = tif.pages[1].offset
+    data = bytearray(path.read_bytes())
+    order = "<" if data[:2] == b"II" else ">"
+    struct.pack_into(order + "I", data, ifd + 2 + 12 * struct.unpack_from(order + "H", data, ifd)[0], 0)
+    path.write_bytes(data)
+    refused(path, r"the series has 4 pages, but the file's chain of IFDs ends after 2 of them")
+
+
+@pytest.mark.parametrize(
+    ("shape", "tag", "value", "message"),
+    [
+        ((6, 8), 256, 4, r"\(written by tifffile\) gives the image shape \(6, 8\), its pages make \(6, 4\)"),
+        ((3, 6, 8), 257, 5, r"its pages do not make the image shape that its description \(written by tifffile"),
+    ],
+)
+def test_tiff_pages_disagreeing_with_the_shape_in_the_description(
+    tmp_path: Path, shape: tuple[int, ...], tag: int, value: int, message: str
+) -> None:
+    """tifffile logs the mismatch and reads the pages by their own tags; which is damaged cannot be told."""
+    labels = (np.arange(np.prod(shape)).reshape(shape) % 5).astype(np.uint8)
+    path = tmp_path / "shaped.tif"
+    tifffile.imwrite(path, labels, photometric="minisblack")
+    with tifffile.TiffFile(path) as tif:
+        pages = list(tif.pages)
+    for page in pages:
+        patch_page(path, page, tag, value)
+    refused(path, message)
 
 
 # ---- PNG ----

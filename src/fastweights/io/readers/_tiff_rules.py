@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import os
 import struct
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ...base.errors import InputError
 
-__all__ = ["check_tiff"]
+__all__ = ["Layout", "check_tiff"]
 
 # Field types: their sizes (TIFF 6.0 section 2 and BigTIFF). Unknown types are skipped, as the
 # specification asks, unless a tag this module needs has one.
@@ -23,14 +23,22 @@ _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 
 _INTEGER_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 _WIDTH, _LENGTH, _BITS, _COMPRESSION = 256, 257, 258, 259
+_PHOTOMETRIC, _FILL_ORDER, _PREDICTOR, _EXTRA_SAMPLES = 262, 266, 317, 338
 _STRIP_OFFSETS, _SAMPLES, _ROWS_PER_STRIP, _STRIP_BYTES = 273, 277, 278, 279
 _PLANAR, _TILE_WIDTH, _TILE_LENGTH, _TILE_OFFSETS, _TILE_BYTES = 284, 322, 323, 324, 325
 _SUB_IFDS, _SAMPLE_FORMAT, _IMAGE_DEPTH, _TILE_DEPTH = 330, 339, 32997, 32998
+# The tags that decide which bytes are labels and how they decode: their values are read and
+# checked; a damaged one (an unknown field type, a value inside the header) is refused, where
+# tifffile would log it and go on without it.
 _NEEDED = {
     _WIDTH,
     _LENGTH,
     _BITS,
     _COMPRESSION,
+    _PHOTOMETRIC,
+    _FILL_ORDER,
+    _PREDICTOR,
+    _EXTRA_SAMPLES,
     _STRIP_OFFSETS,
     _SAMPLES,
     _ROWS_PER_STRIP,
@@ -67,7 +75,50 @@ _RATIO_BOUNDS = {
     32946: lambda n: 1032 * n + (1 << 16),
     5: lambda n: 4096 * (n * 8 // 9 + 1),
 }
-_CODEC_NAMES = {1: "uncompressed", 5: "LZW", 8: "deflate", 32946: "deflate", 32773: "PackBits"}
+_CODEC_NAMES = {
+    1: "uncompressed",
+    5: "LZW",
+    8: "deflate",
+    32946: "deflate",
+    32773: "PackBits",
+    34925: "LZMA",
+    34926: "zstd",
+    50000: "zstd",
+}
+# Lossy codecs: tiff.py refuses them unless allow_lossy (JPEG, JPEG 2000, JPEG XR, JPEG XL, WebP,
+# LERC, SGILOG, as tifffile names them).
+_LOSSY_CODES = {6, 7, 99, 22610, 33003, 33004, 33005, 33007, 34676, 34677, 34712, 34887, 34892, 34927, 34934}
+_LOSSY_CODES |= {50001, 50002, 52546}
+_JPEG_CODES = {6, 7, 99, 33007, 34892}
+
+# Photometric interpretations whose samples are a mask's labels (gray, either way round, palette
+# indices) or colours (RGB); YCbCr only where a JPEG decoder turns it into RGB.
+_PHOTOMETRIC_NAMES = {0: "min-is-white", 1: "min-is-black", 2: "RGB", 3: "palette", 6: "YCbCr"}
+_PREDICTORS = {1, 2, 3, 34892, 34893, 34894, 34895}
+
+
+class Layout(NamedTuple):
+    """What one IFD's tags say its image is; the pages of one series must agree on all but `start`."""
+
+    size: tuple[int, int, int]  # width, length, depth
+    samples: int
+    bits: int
+    sample_format: int
+    compression: int
+    photometric: int | None
+    planar: int
+    predictor: int
+    fill_order: int
+    segment: tuple[int, ...]  # rows per strip, or the tile's width, length and depth
+    start: int | None  # where its pixels begin, when they are stored uncompressed in order as one run
+
+    def differences(self, other: Layout) -> list[str]:
+        """The fields, but `start`, in which the two differ: 'name a (not b)'."""
+        return [
+            f"{field.replace('_', ' ')} {mine} (not {theirs})"
+            for field, mine, theirs in zip(self._fields[:-1], self[:-1], other[:-1])
+            if mine != theirs
+        ]
 
 
 def memory_bound() -> int:
@@ -78,14 +129,21 @@ def memory_bound() -> int:
         return 8 << 30
 
 
-def check_tiff(path: str, file: BinaryIO, size: int) -> None:
-    """Refuses, with an InputError naming the file and the rule, a TIFF whose structure breaks a rule."""
-    _Walker(path, file, size).walk()
+def check_tiff(path: str, file: BinaryIO, size: int) -> tuple[dict[int, Layout], list[int]]:
+    """Refuses, with an InputError naming the file and the rule, a TIFF whose structure breaks a rule.
+
+    Otherwise the layout of every IFD (main chain and SubIFDs) by the IFD's offset in the file, and
+    the offsets of the main chain's IFDs in order."""
+    walker = _Walker(path, file, size)
+    walker.walk()
+    return walker.layouts, walker.main_chain
 
 
 class _Walker:
     def __init__(self, path: str, file: BinaryIO, size: int) -> None:
         self.path, self.file, self.size = path, file, size
+        self.layouts: dict[int, Layout] = {}
+        self.main_chain: list[int] = []
 
     def fail(self, message: str) -> InputError:
         return InputError(f"{self.path}: {message}")
@@ -124,6 +182,8 @@ class _Walker:
             if offset in self.seen:
                 raise self.fail(f"damaged TIFF: {kind} {index} at byte {offset} was already read (a loop of IFDs)")
             self.seen.add(offset)
+            if kind == "IFD":
+                self.main_chain.append(offset)
             offset = self.ifd(offset, f"{kind} {index}")
             index += 1
 
@@ -149,6 +209,11 @@ class _Walker:
             where = inline
             if length > len(inline):
                 value_offset = struct.unpack(self.order + ("Q" if self.big else "I"), inline)[0]
+                if tag in _NEEDED and value_offset < self.header_size:
+                    raise self.fail(
+                        f"damaged TIFF: the value of tag {tag} of {name} lies at byte {value_offset}, "
+                        "inside the file's header"
+                    )
                 where = self.read(value_offset, length, f"the value of tag {tag} of {name}") if tag in _NEEDED else b""
                 if tag not in _NEEDED and value_offset + length > self.size:
                     raise self.fail(f"damaged TIFF: the value of tag {tag} of {name} lies past the end of the file")
@@ -157,7 +222,7 @@ class _Walker:
                 if form is None:
                     raise self.fail(f"damaged TIFF: tag {tag} of {name} has field type {kind}, not an integer type")
                 tags[tag] = struct.unpack(f"{self.order}{n}{form}", where[:length])
-        self.image(tags, name)
+        self.layouts[offset] = self.image(tags, name)
         for sub in tags.get(_SUB_IFDS, ()):
             self.chain(sub, f"SubIFD of {name}")
         return struct.unpack(self.order + ("Q" if self.big else "I"), body[count * entry_size :])[0]
@@ -172,7 +237,7 @@ class _Walker:
             raise self.fail(f"damaged TIFF: tag {tag} of {name} has {len(values)} values, not 1")
         return values[0]
 
-    def image(self, tags: dict[int, tuple[int, ...]], name: str) -> None:
+    def image(self, tags: dict[int, tuple[int, ...]], name: str) -> Layout:
         width, length = self.one(tags, _WIDTH, name), self.one(tags, _LENGTH, name)
         depth = self.one(tags, _IMAGE_DEPTH, name, 1)
         if width <= 0 or length <= 0 or depth <= 0:
@@ -193,6 +258,25 @@ class _Walker:
             raise self.fail(f"damaged TIFF: {name} has an unknown planar configuration {planar}")
         planes, pixel_samples = (samples, 1) if planar == 2 and samples > 1 else (1, samples)
         compression = self.one(tags, _COMPRESSION, name, 1)
+        if compression not in _CODEC_NAMES and compression not in _LOSSY_CODES:
+            raise self.fail(
+                f"{name} has compression {compression}, not a codec fastweights reads "
+                f"({', '.join(f'{k} {v}' for k, v in _CODEC_NAMES.items())}, or a lossy one with allow_lossy)"
+            )
+        photometric = self.one(tags, _PHOTOMETRIC, name) if _PHOTOMETRIC in tags else None
+        if photometric is not None and (
+            photometric not in _PHOTOMETRIC_NAMES or (photometric == 6 and compression not in _JPEG_CODES)
+        ):
+            raise self.fail(
+                f"{name} has photometric interpretation {photometric}, not one of a label or colour mask "
+                "(0 min-is-white, 1 min-is-black, 2 RGB, 3 palette; 6 YCbCr only JPEG-compressed)"
+            )
+        predictor = self.one(tags, _PREDICTOR, name, 1)
+        if predictor not in _PREDICTORS:
+            raise self.fail(f"damaged TIFF: {name} has an unknown predictor {predictor}")
+        fill_order = self.one(tags, _FILL_ORDER, name, 1)
+        if fill_order not in (1, 2):
+            raise self.fail(f"damaged TIFF: {name} has an unknown fill order {fill_order}")
         if _TILE_WIDTH in tags or _TILE_OFFSETS in tags:
             tile = (
                 self.one(tags, _TILE_DEPTH, name, 1),
@@ -208,6 +292,8 @@ class _Walker:
                 return tile_bytes
 
             offsets_tag, counts_tag, what = _TILE_OFFSETS, _TILE_BYTES, "tiles"
+            segment_shape: tuple[int, ...] = (tile[2], tile[1], tile[0])
+            in_order = tile == (depth, length, width)  # one tile per plane, no padding
         else:
             rows = min(self.one(tags, _ROWS_PER_STRIP, name, (1 << 32) - 1), length)
             if rows <= 0:
@@ -220,6 +306,7 @@ class _Walker:
                 return min(rows, length - (k % per_plane) * rows) * row_bytes
 
             offsets_tag, counts_tag, what = _STRIP_OFFSETS, _STRIP_BYTES, "strips"
+            segment_shape, in_order = (rows,), True
         n_segments *= planes
         offsets = tags.get(offsets_tag)
         counts = tags.get(counts_tag)
@@ -253,6 +340,29 @@ class _Walker:
                 raise self.fail(
                     f"{segment} decodes to {decoded} bytes, more than half this machine's memory ({limit} bytes)"
                 )
+        # Stored in order as one run: each segment starts where the pixels of the one before end.
+        start = None
+        if compression == 1 and in_order:
+            end = offsets[0]
+            for k, offset in enumerate(offsets):
+                if offset != end:
+                    break
+                end += needed(k)
+            else:
+                start = offsets[0]
+        return Layout(
+            (width, length, depth),
+            samples,
+            bits,
+            sample_format,
+            compression,
+            photometric,
+            planar,
+            predictor,
+            fill_order,
+            segment_shape,
+            start,
+        )
 
     def per_sample(
         self, tags: dict[int, tuple[int, ...]], tag: int, name: str, samples: int, what: str, default: int

@@ -1,6 +1,8 @@
 """TIFF masks (.tif, .tiff; classic TIFF and BigTIFF, either byte order), through tifffile.
 
-An uncompressed series stored contiguously is memory-mapped and counted in chunks, like a .npy.
+An uncompressed series stored contiguously is memory-mapped and counted in chunks, like a .npy,
+once every page's own IFD (as check_tiff read it) agrees with the first page and puts its pixels
+where the map reads them.
 Anything else is decoded one page at a time (a page bigger than a chunk: strip by strip or tile by
 tile), so memory stays bounded by a page or a chunk, never the whole volume. A multi-page series
 is one image (a volume) unless `stack_axis` makes each slice one.
@@ -22,7 +24,7 @@ from ...kernels._tally import Tally, merge_all
 from ..colormaps import rgb_tally
 from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
 from ._mapped import MappedFile
-from ._tiff_rules import check_tiff
+from ._tiff_rules import Layout, check_tiff
 
 __all__ = ["TIFF_MAGICS", "open_tiff"]
 
@@ -48,7 +50,7 @@ def open_tiff(path: str, options: ReadOptions) -> Iterator[Image]:
         if start not in TIFF_MAGICS:
             raise InputError(f"{path}: not a TIFF file (it does not start with {' or '.join(map(repr, TIFF_MAGICS))})")
         # Before tifffile reads anything: it is lenient with damaged files, a count must not be.
-        check_tiff(path, file, os.fstat(file.fileno()).st_size)
+        layouts, chain = check_tiff(path, file, os.fstat(file.fileno()).st_size)
     try:
         tif = tifffile.TiffFile(path)
     except _DAMAGED as error:
@@ -62,9 +64,41 @@ def open_tiff(path: str, options: ReadOptions) -> Iterator[Image]:
         series = full or series  # thumbnails and reduced-resolution pages are not masks
         if not series:
             raise InputError(f"{path}: the TIFF file holds no image")
+        if tif.is_shaped:
+            _check_shaped(tifffile, series, path)
         for index, one in enumerate(series):
             name = path if len(series) == 1 else f"{path}:series{index}"
-            yield from _series_images(tif, one, name, path, options)
+            yield from _series_images(tif, one, name, path, options, layouts, chain)
+
+
+def _check_shaped(tifffile: Any, series: list[Any], path: str) -> None:
+    """A file tifffile wrote with its shape in the description: its pages must make that shape.
+
+    Where they do not, tifffile logs it and falls back on the pages' own sizes: the tags or the
+    description were damaged, and which one is right cannot be told."""
+    for one in series:
+        shape = tuple(int(n) for n in one.get_shape(False))
+        described = one.keyframe.shaped_description
+        if one.kind != "shaped" or described is None:
+            raise InputError(
+                f"{path}: damaged TIFF: its pages do not make the image shape that its description "
+                "(written by tifffile) gives"
+            )
+        try:
+            metadata = tifffile.tifffile.shaped_description_metadata(described)
+            wanted = tuple(int(n) for n in metadata["shape"])
+        except _DAMAGED as error:
+            raise InputError(f"{path}: damaged TIFF: its description (written by tifffile) is unreadable") from error
+        if wanted != shape:
+            raise InputError(
+                f"{path}: damaged TIFF: its description (written by tifffile) gives the image shape "
+                f"{wanted}, its pages make {shape}"
+            )
+        if one.is_truncated and not metadata.get("truncated"):
+            raise InputError(
+                f"{path}: damaged TIFF: its description (written by tifffile) gives the image shape "
+                f"{wanted}, but the file has fewer pages and does not say it was written truncated"
+            )
 
 
 def _codec(keyframe: Any) -> str:
@@ -74,8 +108,17 @@ def _codec(keyframe: Any) -> str:
         return str(keyframe.compression)
 
 
-def _series_images(tif: Any, series: Any, name: str, path: str, options: ReadOptions) -> Iterator[Image]:
+def _series_images(
+    tif: Any,
+    series: Any,
+    name: str,
+    path: str,
+    options: ReadOptions,
+    layouts: dict[int, Layout],
+    chain: list[int],
+) -> Iterator[Image]:
     keyframe = series.keyframe
+    starts = _page_starts(series, layouts, chain, name)
     codec = _codec(keyframe)
     if _LOSSY_CODEC.search(codec) and not options.allow_lossy:
         raise InputError(
@@ -89,7 +132,7 @@ def _series_images(tif: Any, series: Any, name: str, path: str, options: ReadOpt
     stack_axis = options.stack_axis
     check_stack_axis(name, shape, stack_axis)
     colour = "S" in keyframe.axes
-    if not colour and _mappable(series, keyframe):
+    if not colour and _mappable(series, keyframe, starts):
         dtype = np.dtype(tif.byteorder + series.dtype.char)
         mapped = MappedFile(path)
         end = series.dataoffset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -121,13 +164,61 @@ def _series_images(tif: Any, series: Any, name: str, path: str, options: ReadOpt
         yield _pages_image(image_name, series, pages)
 
 
-def _mappable(series: Any, keyframe: Any) -> bool:
-    return bool(
-        series.dataoffset is not None
-        and keyframe.is_memmappable
-        and keyframe.bitspersample == series.dtype.itemsize * 8
-        and series.dtype.kind in "biuf"
-    )
+def _page_starts(series: Any, layouts: dict[int, Layout], chain: list[int], name: str) -> list[tuple[int, int | None]]:
+    """(page index, where its pixels start if stored uncompressed as one run) for each page with an IFD.
+
+    tifffile reads the later pages of a series by the first page's tags (and maps a contiguous
+    series by the first page's data offset), so every page's own IFD must agree with the first's:
+    one that does not is refused, never counted as what the first page's tags would make of it."""
+    first = layouts.get(series.keyframe.offset)
+    starts: list[tuple[int, int | None]] = []
+    for index, offset in enumerate(_page_offsets(series, chain, name)):
+        if offset <= 0:  # a virtual frame, with no IFD: tifffile places it after the one before
+            continue
+        layout = layouts.get(offset)
+        if layout is None or first is None:
+            raise InputError(f"{name}: page {index} of the series is not in the file's chain of IFDs")
+        differences = layout.differences(first)
+        if differences:
+            raise InputError(
+                f"{name}: page {index} of the series differs from its first page in {', '.join(differences)}; "
+                "the pages of one image must agree"
+            )
+        starts.append((index, layout.start))
+    return starts
+
+
+def _page_offsets(series: Any, chain: list[int], name: str) -> Iterator[int]:
+    """The offset of each page's IFD (0 or less: a virtual frame).
+
+    A series tifffile holds as its first page only (a contiguous one: tifffile skips reading the
+    other IFDs) is the following pages of the main chain, as tifffile itself reads them: those come
+    from the offsets the checks already walked, rather than from tifffile reading every IFD again
+    (for a volume of thousands of pages, most of the time of the count). tifffile has no public
+    word for such a series (its private `_pages`); without it, every page is asked of tifffile."""
+    loaded = getattr(series, "_pages", None)
+    first = loaded[0].index if loaded else None
+    if loaded is not None and len(loaded) == 1 < len(series) and isinstance(first, int):
+        if first + len(series) > len(chain):
+            raise InputError(
+                f"{name}: the series has {len(series)} pages, but the file's chain of IFDs ends after "
+                f"{len(chain) - first} of them"
+            )
+        yield from chain[first : first + len(series)]
+        return
+    for index in range(len(series)):
+        yield _page(series, index, name).offset
+
+
+def _mappable(series: Any, keyframe: Any, starts: list[tuple[int, int | None]]) -> bool:
+    """Whether the series is uncompressed and every page's pixels lie where one map of it reads them."""
+    offset = series.dataoffset
+    if offset is None or not (
+        keyframe.is_memmappable and keyframe.bitspersample == series.dtype.itemsize * 8 and series.dtype.kind in "biuf"
+    ):
+        return False
+    page_bytes = int(keyframe.nbytes)
+    return all(start == offset + index * page_bytes for index, start in starts)
 
 
 def _page_groups(
