@@ -15,10 +15,13 @@
 #include <vector>
 
 #include "fastweights/files.hpp"
+#include "fastweights/dispatch.hpp"
 #include "fastweights/histogram.hpp"
 #include "fastweights/mapping.hpp"
 #include "fastweights/npy.hpp"
-#include "fastweights/png.hpp"
+#include "fastweights/png/chunks.hpp"
+#include "fastweights/png/count.hpp"
+#include "fastweights/png/decode.hpp"
 
 namespace py = pybind11;
 
