@@ -184,9 +184,11 @@ def test_every_kind_filter_and_interlacing_counts_exactly(tmp_path: Path, case: 
     status, message, table, width, height, bit_depth, kind = _core.count_png(data, png.MAX_PIXELS)
     assert (width, height, bit_depth, kind) == (samples.shape[1], samples.shape[0], depth, color_type)
     if color_type in (2, 6):
-        assert (status, table) == (1, None), message  # colours go through decode_png and the colormap
+        assert (status, table) == (_core.PngStatus.unsupported, None), (
+            message
+        )  # colours go through decode_png and the colormap
     else:
-        assert status == 0, message
+        assert status == _core.PngStatus.ok, message
         assert table is not None and table.size == (65536 if depth == 16 else 256)
         np.testing.assert_array_equal(table, np.bincount(gray.ravel(), minlength=table.size))
     fast = fast_tally(path)
@@ -393,7 +395,7 @@ def test_an_unknown_critical_chunk_is_left_to_pillow(tmp_path: Path) -> None:
     iend = data.index(b"IEND") - 4
     path = tmp_path / "critical.png"
     path.write_bytes(data[:iend] + chunk(b"ZZZZ", b"?") + data[iend:])
-    assert _core.count_png(path.read_bytes(), png.MAX_PIXELS)[0] == 1
+    assert _core.count_png(path.read_bytes(), png.MAX_PIXELS).status == _core.PngStatus.unsupported
     assert_tally(fast_tally(path), labels)  # through Pillow, its 4-bit gray scaled back
     data = encode(np.stack([labels, labels], axis=-1), 4, 16)
     iend = data.index(b"IEND") - 4
@@ -424,7 +426,7 @@ def test_real_pngs_fast_path_matches_pillow(real_data: Path) -> None:
                 continue  # a colour mask: counted only with a colormap
             array = array[:, :, 0]
         else:
-            assert _core.count_png(path.read_bytes(), png.MAX_PIXELS)[0] == 0, path
+            assert _core.count_png(path.read_bytes(), png.MAX_PIXELS).status == _core.PngStatus.ok, path
         np.testing.assert_array_equal(fastweights.count(path).pixels, np.bincount(array.ravel()).astype(np.uint64))
     assert any("rgb_gray_channels" in str(path) for path in files)
 
@@ -446,7 +448,7 @@ def test_real_voc_palette_pngs_count_as_their_npy_twins(real_data: Path) -> None
 def test_real_cityscapes_instance_ids(real_data: Path) -> None:
     path = real_data / "formats" / "cityscapes" / "frankfurt_000000_000294_gtFine_instanceIds.png"
     status, message, table, width, height, depth, color_type = _core.count_png(path.read_bytes(), png.MAX_PIXELS)
-    assert (status, width, height, depth, color_type) == (0, 256, 128, 16, 0), message
+    assert (status, width, height, depth, color_type) == (_core.PngStatus.ok, 256, 128, 16, 0), message
     with PIL_Image.open(path) as image:
         ids = np.asarray(image).astype(np.int64)
     assert table is not None and ids.max() > 24000
