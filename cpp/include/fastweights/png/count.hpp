@@ -6,12 +6,16 @@
 // here.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <utility>
 #include <vector>
 
-#include "../platform.hpp"
+#include "../bytes.hpp"
+#include "../dispatch.hpp"
 #include "chunks.hpp"
 #include "inflate.hpp"
 #include "unfilter.hpp"
@@ -29,46 +33,18 @@ struct CountResult {
 
 namespace detail {
 
-// Bytes of one row, counted run by run: an 8-byte word equal to the same word shifted by one byte
-// continues the current run and costs no table update at all; a word where the label changes
-// closes the run (one add to the uint64 totals) and is counted byte by byte into four replicated
-// uint32 tables, so that equal bytes do not wait on one counter.
-inline void count_bytes(const unsigned char* p, std::size_t n, std::uint32_t* tables, std::uint64_t* totals) noexcept {
-    if (n == 0) return;
-    std::uint32_t* t0 = tables;
-    std::uint32_t* t1 = tables + 256;
-    std::uint32_t* t2 = tables + 512;
-    std::uint32_t* t3 = tables + 768;
-    unsigned label = p[0];
-    std::size_t start = 0, i = 1;
-    for (; i + 8 <= n; i += 8) {
-        const std::uint64_t w = load8(p + i);
-        if (FASTWEIGHTS_LIKELY(w == load8(p + i - 1))) continue;  // p[i-1 .. i+8) all equal
-        totals[label] += i - start;
-        ++t0[w & 0xff];
-        ++t1[(w >> 8) & 0xff];
-        ++t2[(w >> 16) & 0xff];
-        ++t3[(w >> 24) & 0xff];
-        ++t0[(w >> 32) & 0xff];
-        ++t1[(w >> 40) & 0xff];
-        ++t2[(w >> 48) & 0xff];
-        ++t3[w >> 56];
-        start = i + 8;
-        label = p[i + 7];
-    }
-    totals[label] += i - start;
-    for (; i < n; ++i) ++t0[p[i]];
-}
-
-// The replicated byte tables, flushed into uint64 totals before any entry could overflow.
-class ByteCounter {
+// The run kernel's four replicated uint32 tables of `size` counters, flushed into uint64 totals
+// before a sum could overflow. The replicas are summed modulo 2^32 before widening: the kernel
+// takes a run back from one replica while another holds it.
+class ReplicatedTables {
   public:
-    ByteCounter() : tables_(4 * 256, 0u), totals_(256, 0u) {}
+    explicit ReplicatedTables(std::size_t size) : size_(size), tables_(4 * size, 0u), totals_(size, 0u) {}
 
-    void add(const unsigned char* p, std::size_t n) noexcept {
+    // The tables, with room to count n more labels.
+    std::uint32_t* tables_for(std::size_t n) noexcept {
         if (n > std::numeric_limits<std::uint32_t>::max() - pending_) flush();
-        count_bytes(p, n, tables_.data(), totals_.data());
         pending_ += n;
+        return tables_.data();
     }
 
     std::vector<std::uint64_t>& totals() noexcept {
@@ -78,43 +54,70 @@ class ByteCounter {
 
   private:
     void flush() noexcept {
-        for (std::size_t k = 0; k < 256; ++k) {
-            totals_[k] += std::uint64_t{tables_[k]} + tables_[256 + k] + tables_[512 + k] + tables_[768 + k];
+        const std::uint32_t* t = tables_.data();
+        for (std::size_t k = 0; k < size_; ++k) {
+            const std::uint32_t sum = t[k] + t[size_ + k] + t[2 * size_ + k] + t[3 * size_ + k];
+            totals_[k] += sum;
         }
         std::fill(tables_.begin(), tables_.end(), 0u);
         pending_ = 0;
     }
 
+    std::size_t size_;
     std::vector<std::uint32_t> tables_;
     std::vector<std::uint64_t> totals_;
     std::size_t pending_ = 0;
 };
 
-// One sample of Bytes (1, or 2 big-endian) bytes every Stride bytes, a run of equal samples at a time.
-template <std::size_t Stride, std::size_t Bytes>
-inline void count_runs(const unsigned char* p, std::size_t samples, std::uint64_t* table) noexcept {
-    if (samples == 0) return;
-    const auto sample = [p](std::size_t i) -> unsigned {
-        const unsigned char* q = p + i * Stride;
+// Pixels as the run kernel's labels (Pixel holds one: 2 bytes for 16-bit gray and for 8-bit gray +
+// alpha, 4 for 16-bit gray + alpha), counted by their first sample, of Bytes bytes (1, or 2
+// big-endian): a run of equal pixels is a run of equal samples.
+template <class Pixel, std::size_t Bytes>
+struct SampleTables {
+    static constexpr std::size_t size = std::size_t{1} << (8 * Bytes);
+    std::uint32_t* tables;  // four replicas of `size` counters
+
+    static unsigned sample(Pixel pixel) noexcept {
+        unsigned char bytes[sizeof(Pixel)];
+        std::memcpy(bytes, &pixel, sizeof(Pixel));
         if constexpr (Bytes == 2) {
-            return (unsigned{q[0]} << 8) | q[1];
+            return (unsigned{bytes[0]} << 8) | bytes[1];
         } else {
-            return q[0];
-        }
-    };
-    unsigned current = sample(0);
-    std::uint64_t run = 0;
-    for (std::size_t i = 0; i < samples; ++i) {
-        const unsigned v = sample(i);
-        if (v == current) {
-            ++run;
-        } else {
-            table[current] += run;
-            current = v;
-            run = 1;
+            return bytes[0];
         }
     }
-    table[current] += run;
+
+    void add(std::size_t replica, Pixel label, std::uint64_t count) noexcept {
+        tables[replica * size + sample(label)] += static_cast<std::uint32_t>(count);
+    }
+
+    void add_each(const Pixel* labels, std::size_t len) noexcept {
+        for (std::size_t q = 0; q < len; q += 4) {
+            for (std::size_t r = 0; r < 4; ++r) add(r, labels[q + r], 1);
+        }
+    }
+};
+
+// Gray (16-bit) or gray + alpha samples, counted by the gray channel with the shared run kernel.
+// Each row is copied to an aligned buffer first: rows lie at any byte offset, and the kernel reads
+// whole pixels.
+template <class Pixel, std::size_t Bytes>
+bool count_samples(unsigned char* image, const Layout& layout, Outcome& out, std::vector<std::uint64_t>& table) {
+    using Tables = SampleTables<Pixel, Bytes>;
+    ReplicatedTables counter(Tables::size);
+    std::vector<Pixel> pixels(layout.widest_row / sizeof(Pixel));
+    const Pass* passes = layout.pass;
+    const bool ok = unfilter_passes<sizeof(Pixel)>(
+        image, layout,
+        [&](const unsigned char* row, int p, std::size_t) {
+            const std::size_t width = passes[p].width;
+            std::memcpy(pixels.data(), row, width * sizeof(Pixel));
+            Tables tables{counter.tables_for(width)};
+            fastweights::detail::count_runs_dispatched(pixels.data(), width, tables);
+        },
+        out);
+    if (ok) table = std::move(counter.totals());
+    return ok;
 }
 
 // Gray or palette samples of 1 to 8 bits. Whole bytes are counted as bytes and split into pixels at
@@ -129,12 +132,12 @@ inline bool count_packed(unsigned char* image, const Layout& layout, Outcome& ou
         tail_pixels[p] = (pass.width * depth % 8) / depth;
         whole[p] = tail_pixels[p] ? pass.rowbytes - 1 : pass.rowbytes;
     }
-    ByteCounter bytes;
+    ReplicatedTables bytes(256);
     std::vector<std::uint64_t> tail(256, 0);
     const bool ok = unfilter_passes<1>(
         image, layout,
         [&](const unsigned char* row, int p, std::size_t) {
-            bytes.add(row, whole[p]);
+            fastweights::detail::count_bytes(row, whole[p], bytes.tables_for(whole[p]));
             if (tail_pixels[p]) {
                 const unsigned last = row[whole[p]];
                 for (std::size_t k = 0; k < tail_pixels[p]; ++k) {
@@ -187,20 +190,12 @@ inline CountResult count(const unsigned char* data, std::size_t size, std::uint6
         count_packed(image.get(), layout, out, r.table);
         return done();
     }
-    r.table.assign(h.bit_depth == 16 ? std::size_t{1} << 16 : std::size_t{256}, 0);
-    std::uint64_t* table = r.table.data();
-    const Pass* passes = layout.pass;
-    const auto sink = [&](auto counter) {
-        return [table, passes, counter](const unsigned char* row, int p, std::size_t) {
-            counter(row, passes[p].width, table);
-        };
-    };
     if (h.color_type == 0) {  // 16-bit gray
-        unfilter_passes<2>(image.get(), layout, sink(count_runs<2, 2>), out);
+        count_samples<std::uint16_t, 2>(image.get(), layout, out, r.table);
     } else if (h.bit_depth == 8) {  // gray + alpha: the gray channel
-        unfilter_passes<2>(image.get(), layout, sink(count_runs<2, 1>), out);
+        count_samples<std::uint16_t, 1>(image.get(), layout, out, r.table);
     } else {
-        unfilter_passes<4>(image.get(), layout, sink(count_runs<4, 2>), out);
+        count_samples<std::uint32_t, 2>(image.get(), layout, out, r.table);
     }
     return done();
 }
