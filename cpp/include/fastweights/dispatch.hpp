@@ -78,8 +78,8 @@ inline bool kernel_variant_named(const std::string& name, KernelVariant& kernel)
     return false;
 }
 
-// The run kernel (runs.hpp) of the variant in use, over any `Tables`. Inlined into its caller, as
-// the dispatch was written there before it was shared.
+// The run kernel (runs.hpp) of the variant in use, over any `Tables`. Always inlined, so that a
+// caller compiles as it did when it spelled this dispatch out itself.
 template <class T, class Tables>
 FASTWEIGHTS_ALWAYS_INLINE void count_runs_dispatched(const T* data, std::size_t n, Tables& tables) noexcept {
 #ifdef FASTWEIGHTS_X86_DISPATCH
