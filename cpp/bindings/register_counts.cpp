@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,25 +16,35 @@
 
 namespace fastweights::bindings {
 
-py::handle label_counts_type;
+ResultType label_counts_type;
 
 namespace {
 
-py::handle dense_counts_type;
-py::handle min_max_type;
+ResultType dense_counts_type;
+ResultType min_max_type;
 
 // The label type of a C-contiguous array of one of the types the kernels count. Python checks
 // labels before they get here; this only keeps a wrong array from being read as another type.
 LabelType label_type_of(const py::array& labels) {
     if (!(labels.flags() & py::array::c_style)) throw py::type_error("labels: not a C-contiguous array");
-    if (py::isinstance<py::array_t<std::uint8_t>>(labels)) return LabelType::uint8;
-    if (py::isinstance<py::array_t<std::int8_t>>(labels)) return LabelType::int8;
-    if (py::isinstance<py::array_t<std::uint16_t>>(labels)) return LabelType::uint16;
-    if (py::isinstance<py::array_t<std::int16_t>>(labels)) return LabelType::int16;
-    if (py::isinstance<py::array_t<std::uint32_t>>(labels)) return LabelType::uint32;
-    if (py::isinstance<py::array_t<std::int32_t>>(labels)) return LabelType::int32;
-    if (py::isinstance<py::array_t<std::int64_t>>(labels)) return LabelType::int64;
-    throw py::type_error("labels: no kernel counts labels of dtype " + py::str(labels.dtype()).cast<std::string>());
+    const py::dtype type = labels.dtype();
+    const std::uint16_t probe = 1;
+    unsigned char first = 0;
+    std::memcpy(&first, &probe, 1);
+    const char foreign_order = first == 1 ? '>' : '<';
+    if (type.byteorder() != foreign_order) {
+        const char kind = type.kind();
+        switch (kind == 'u' || kind == 'i' ? type.itemsize() : 0) {
+            case 1: return kind == 'u' ? LabelType::uint8 : LabelType::int8;
+            case 2: return kind == 'u' ? LabelType::uint16 : LabelType::int16;
+            case 4: return kind == 'u' ? LabelType::uint32 : LabelType::int32;
+            case 8:
+                if (kind == 'i') return LabelType::int64;
+                break;
+            default: break;
+        }
+    }
+    throw py::type_error("labels: no kernel counts labels of dtype " + py::str(type).cast<std::string>());
 }
 
 py::object min_max(const py::array& labels, int threads) {
@@ -89,12 +100,12 @@ py::object count_sparse(const py::array& labels, int threads) {
 }  // namespace
 
 void register_counts(py::module_& m) {
-    label_counts_type = result_type(m, "LabelCounts", "values counts",
+    label_counts_type = ResultType(m, "LabelCounts", "values counts",
                                     "The labels present, ascending (int64), and their pixels (uint64).");
-    dense_counts_type = result_type(m, "DenseCounts", "table below above",
+    dense_counts_type = ResultType(m, "DenseCounts", "table below above",
                                     "Pixels per label over [lo, lo + size) (uint64), and how many labels fell "
                                     "below and above that range.");
-    min_max_type = result_type(m, "MinMax", "min max", "The smallest and largest label.");
+    min_max_type = ResultType(m, "MinMax", "min max", "The smallest and largest label.");
     m.attr("replicated_table_limit") = replicated_table_limit;
     m.def("min_max", &min_max, py::arg("labels").noconvert(), py::arg("threads"),
           "The smallest and largest label of a non-empty array (GIL released).");

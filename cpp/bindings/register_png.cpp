@@ -19,10 +19,10 @@ namespace fastweights::bindings {
 
 namespace {
 
-py::handle png_header_type;
-py::handle png_count_type;
-py::handle png_samples_type;
-py::handle png_file_count_type;
+ResultType png_header_type;
+ResultType png_count_type;
+ResultType png_samples_type;
+ResultType png_file_count_type;
 
 py::object png_header(const py::object& data) {
     const ByteView bytes(data);
@@ -112,16 +112,16 @@ void register_png(py::module_& m) {
         .value("bad_filter", png::Status::bad_filter)
         .value("out_of_memory", png::Status::out_of_memory)
         .value("internal_error", png::Status::internal_error);
-    png_header_type = result_type(m, "PngHeader", "status message width height bit_depth color_type interlace",
+    png_header_type = ResultType(m, "PngHeader", "status message width height bit_depth color_type interlace",
                                   "A PNG's signature and IHDR, as far as they were read.");
-    png_count_type = result_type(m, "PngCount", "status message table width height bit_depth color_type",
+    png_count_type = ResultType(m, "PngCount", "status message table width height bit_depth color_type",
                                  "Pixels per sample value (uint64, 256 or 65,536 entries; None unless ok) of a "
                                  "gray, palette or gray + alpha PNG, and its header.");
     png_samples_type =
-        result_type(m, "PngSamples", "status message samples width height bit_depth color_type interlace",
+        ResultType(m, "PngSamples", "status message samples width height bit_depth color_type interlace",
                     "A PNG's samples in raster order (uint8, two big-endian bytes each at bit depth 16; None "
                     "unless ok), and its header.");
-    png_file_count_type = result_type(m, "PngFileCount", "error size status message values counts",
+    png_file_count_type = ResultType(m, "PngFileCount", "error size status message values counts",
                                       "A PNG file read and counted: the errno of reading it (or 0), its size in "
                                       "bytes, and its labels and their pixels when the status is ok.");
     m.def("png_header", &png_header, py::arg("data"), "The signature and IHDR of a PNG held in a bytes-like object.");
