@@ -14,7 +14,7 @@ from helpers import assert_same_statistics, numpy_counts, record_memory_maps
 
 import fastweights
 from fastweights.errors import InputError
-from fastweights.readers import tiff as tiff_reader
+from fastweights.io.readers import tiff as tiff_reader
 
 tifffile = pytest.importorskip("tifffile")
 

@@ -26,7 +26,7 @@ def labels(dtype: str, seed: int = 0) -> np.ndarray:
 def test_dense_table_over_a_range_counts_outside_values_without_writing_them(dtype: str, threads: int) -> None:
     array = labels(dtype)
     lo, size = -5, 200
-    table, below, above = getattr(_core, f"count_dense_{dtype}")(array, lo, size, threads)
+    table, below, above = _core.count_dense(array, lo, size, threads)
     wide = array.astype(np.int64)
     inside = wide[(wide >= lo) & (wide < lo + size)]
     np.testing.assert_array_equal(table, np.bincount(inside - lo, minlength=size))
@@ -38,10 +38,10 @@ def test_dense_table_over_a_range_counts_outside_values_without_writing_them(dty
 def test_min_max_and_a_table_over_the_whole_range(dtype: str, threads: int) -> None:
     array = labels(dtype, 1)
     info = np.iinfo(dtype)
-    lo, hi = getattr(_core, f"min_max_{dtype}")(array, threads)
+    lo, hi = _core.min_max(array, threads)
     assert (lo, hi) == (info.min, info.max)
     if hi - lo < 1 << 17:
-        table, below, above = getattr(_core, f"count_dense_{dtype}")(array, lo, hi - lo + 1, threads)
+        table, below, above = _core.count_dense(array, lo, hi - lo + 1, threads)
         np.testing.assert_array_equal(table, np.bincount(array.astype(np.int64) - lo, minlength=hi - lo + 1))
         assert below == above == 0
 
@@ -50,7 +50,7 @@ def test_min_max_and_a_table_over_the_whole_range(dtype: str, threads: int) -> N
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_sparse_counts(dtype: str, threads: int) -> None:
     array = labels(dtype, 2)
-    values, counts = getattr(_core, f"count_sparse_{dtype}")(array, threads)
+    values, counts = _core.count_sparse(array, threads)
     expected_values, expected_counts = np.unique(array.astype(np.int64), return_counts=True)
     np.testing.assert_array_equal(values, expected_values)
     np.testing.assert_array_equal(counts, expected_counts)
@@ -59,7 +59,7 @@ def test_sparse_counts(dtype: str, threads: int) -> None:
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_table_larger_than_the_replicated_limit(threads: int) -> None:
     array = np.random.default_rng(3).integers(0, 200_000, N).astype(np.int32)
-    table, below, above = _core.count_dense_int32(array, 0, 200_000, threads)
+    table, below, above = _core.count_dense(array, 0, 200_000, threads)
     np.testing.assert_array_equal(table, np.bincount(array, minlength=200_000))
     assert _core.replicated_table_limit == 65_536 and below == above == 0
 
@@ -67,15 +67,31 @@ def test_a_table_larger_than_the_replicated_limit(threads: int) -> None:
 def test_long_runs_and_unaligned_tails() -> None:
     for n in (0, 1, 7, 8, 9, 65_537, 262_147):
         array = np.repeat(np.arange(5, dtype=np.uint8), n // 5 + 1)[:n]
-        table, _, _ = _core.count_dense_uint8(array, 0, 256, 2)
+        table, _, _ = _core.count_dense(array, 0, 256, 2)
         np.testing.assert_array_equal(table, np.bincount(array, minlength=256))
 
 
 def test_arguments_are_not_converted_silently() -> None:
+    with pytest.raises(TypeError, match="dtype float32"):
+        _core.count_dense(np.zeros(4, np.float32), 0, 256, 1)
+    with pytest.raises(TypeError, match="dtype uint64"):
+        _core.count_sparse(np.zeros(4, np.uint64), 1)
+    with pytest.raises(TypeError, match="not a C-contiguous array"):
+        _core.count_dense(np.zeros((4, 4), np.uint8)[:, ::2], 0, 256, 1)
     with pytest.raises(TypeError):
-        _core.count_dense_uint8(np.zeros(4, np.int16), 0, 256, 1)
-    with pytest.raises(TypeError):
-        _core.count_dense_uint8(np.zeros((4, 4), np.uint8)[:, ::2], 0, 256, 1)
+        _core.min_max(np.zeros(4, np.int16).tolist(), 1)
+    with pytest.raises(TypeError, match="dtype >i4"):
+        _core.min_max(np.zeros(4, ">i4"), 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_results_are_named(dtype: str) -> None:
+    array = np.array([3, 1, 3], dtype)
+    assert _core.min_max(array, 1) == _core.MinMax(min=1, max=3)
+    dense = _core.count_dense(array, 0, 3, 1)
+    assert dense.table.tolist() == [0, 1, 0] and (dense.below, dense.above) == (0, 2)
+    sparse = _core.count_sparse(array, 1)
+    assert sparse.values.tolist() == [1, 3] and sparse.counts.tolist() == [1, 2]
 
 
 def test_copy_bytes_with_threads() -> None:

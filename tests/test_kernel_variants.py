@@ -83,7 +83,7 @@ def test_one_other_label_among_a_few(variant: str, labels: list[int]) -> None:
         for other in (8, 254, 10):
             data = few.copy()
             data[position] = other
-            table, _, _ = _core.count_dense_uint8(data, 0, 256, 1)
+            table, _, _ = _core.count_dense(data, 0, 256, 1)
             np.testing.assert_array_equal(table, np.bincount(data, minlength=256))
 
 
@@ -119,9 +119,7 @@ def test_every_variant_equals_bincount(variant: str, case: tuple[np.ndarray, int
     buffer = np.zeros(labels.size + start, labels.dtype)
     buffer[start:] = labels
     view = buffer[start:]  # contiguous, at any alignment
-    table, below, above = getattr(_core, f"count_dense_{view.dtype.name}")(
-        view, int(np.iinfo(view.dtype).min), 256, threads
-    )
+    table, below, above = _core.count_dense(view, int(np.iinfo(view.dtype).min), 256, threads)
     np.testing.assert_array_equal(table, bincount_of_bytes(view))
     assert below == above == 0
 
@@ -135,7 +133,7 @@ def test_every_label_value_and_block_edges(variant: str, n: int) -> None:
     shifted = np.repeat(np.arange(256, dtype=np.uint8), 37)[:n]  # runs crossing block edges
     for labels in (every, blocks, shifted):
         for threads in (1, 2):
-            table, _, _ = _core.count_dense_uint8(labels, 0, 256, threads)
+            table, _, _ = _core.count_dense(labels, 0, 256, threads)
             np.testing.assert_array_equal(table, np.bincount(labels, minlength=256))
 
 
@@ -151,7 +149,7 @@ def test_a_run_continuing_past_noise_to_any_tail(variant: str) -> None:
         for tail in range(131):
             labels = np.concatenate([noise[:noise_length], np.full(tail, 200, np.uint8)])
             labels[noise_length - 1] = 200
-            table, _, _ = _core.count_dense_uint8(labels, 0, 256, 1)
+            table, _, _ = _core.count_dense(labels, 0, 256, 1)
             np.testing.assert_array_equal(table, np.bincount(labels, minlength=256))
 
 
@@ -178,9 +176,7 @@ def test_binary_masks_equal_bincount(variant: str, case: tuple[np.ndarray, int],
     buffer = np.zeros(labels.size + start, labels.dtype)
     buffer[start:] = labels
     view = buffer[start:]
-    table, below, above = getattr(_core, f"count_dense_{view.dtype.name}")(
-        view, int(np.iinfo(view.dtype).min), 256, threads
-    )
+    table, below, above = _core.count_dense(view, int(np.iinfo(view.dtype).min), 256, threads)
     np.testing.assert_array_equal(table, bincount_of_bytes(view))
     assert below == above == 0
 
@@ -256,7 +252,7 @@ def test_every_variant_counts_wide_labels_and_what_falls_outside(variant: str, c
     buffer = np.zeros(labels.size + start, labels.dtype)
     buffer[start:] = labels
     view = buffer[start:]
-    table, below, above = getattr(_core, f"count_dense_{view.dtype.name}")(view, lo, size, 1)
+    table, below, above = _core.count_dense(view, lo, size, 1)
     wide = view.astype(np.int64)
     inside = wide[(wide >= lo) & (wide < lo + size)]
     np.testing.assert_array_equal(table, np.bincount(inside - lo, minlength=size))

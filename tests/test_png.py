@@ -23,6 +23,7 @@ from fastweights.errors import InputError
 from fastweights.io.colormaps import resolve_colormap
 from fastweights.io.images import ReadOptions, array_image
 from fastweights.io.readers import png
+from fastweights.kernels import available_kernels, use_kernel
 from fastweights.kernels._tally import Tally
 
 PIL_Image = pytest.importorskip("PIL.Image")
@@ -183,10 +184,10 @@ def test_every_kind_filter_and_interlacing_counts_exactly(tmp_path: Path, case: 
     np.testing.assert_array_equal(png.decode_png(str(path)), labels)
     status, message, table, width, height, bit_depth, kind = _core.count_png(data, png.MAX_PIXELS)
     assert (width, height, bit_depth, kind) == (samples.shape[1], samples.shape[0], depth, color_type)
-    if color_type in (2, 6):
-        assert (status, table) == (1, None), message  # colours go through decode_png and the colormap
+    if color_type in (2, 6):  # colours go through decode_png and the colormap
+        assert (status, table) == (_core.PngStatus.unsupported, None), message
     else:
-        assert status == 0, message
+        assert status == _core.PngStatus.ok, message
         assert table is not None and table.size == (65536 if depth == 16 else 256)
         np.testing.assert_array_equal(table, np.bincount(gray.ravel(), minlength=table.size))
     fast = fast_tally(path)
@@ -212,6 +213,31 @@ def test_large_blocky_masks_take_the_skip_paths_of_every_filter(tmp_path: Path, 
         path.write_bytes(encode(samples, color_type, depth, filters, interlace))
         assert_tally(fast_tally(path), labels)
         np.testing.assert_array_equal(png.decode_png(str(path)), expected_labels(samples, color_type))
+
+
+@pytest.mark.parametrize("variant", available_kernels())
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if kind[0] in (0, 3, 4)])
+def test_rows_count_the_same_with_every_kernel_variant(kind: tuple, variant: str) -> None:
+    """Rows are counted with the shared byte and run kernels: every variant this CPU runs, on rows
+    longer than the kernels' blocks, with their long runs, noise (spans counted label by label),
+    {0, 1} stretches and stretches of a few labels (the byte kernel's first steps)."""
+    color_type, depth = kind
+    rng = np.random.default_rng(depth * 10 + color_type)
+    top = (1 << depth) - 1
+    width = 4096 * 8 // depth + 77
+    runs = np.repeat(rng.integers(0, top + 1, width // 50 + 1), 50)[:width]
+    rows = [runs, rng.integers(0, top + 1, width), rng.integers(0, 2, width), rng.choice([0, top, top // 2], width)]
+    labels = np.stack(rows + [np.sort(row) for row in rows])
+    samples = labels if color_type != 4 else np.stack([labels, rng.integers(0, top + 1, labels.shape)], -1)
+    data = encode(samples, color_type, depth, [0, 1, 4])
+    use_kernel(variant)
+    try:
+        found = _core.count_png(data, png.MAX_PIXELS)
+    finally:
+        use_kernel("auto")
+    assert found.status == _core.PngStatus.ok, found.message
+    assert found.table is not None
+    np.testing.assert_array_equal(found.table, np.bincount(labels.ravel(), minlength=found.table.size))
 
 
 def test_sixteen_bit_gray_keeps_large_ids(tmp_path: Path) -> None:
@@ -393,7 +419,7 @@ def test_an_unknown_critical_chunk_is_left_to_pillow(tmp_path: Path) -> None:
     iend = data.index(b"IEND") - 4
     path = tmp_path / "critical.png"
     path.write_bytes(data[:iend] + chunk(b"ZZZZ", b"?") + data[iend:])
-    assert _core.count_png(path.read_bytes(), png.MAX_PIXELS)[0] == 1
+    assert _core.count_png(path.read_bytes(), png.MAX_PIXELS).status == _core.PngStatus.unsupported
     assert_tally(fast_tally(path), labels)  # through Pillow, its 4-bit gray scaled back
     data = encode(np.stack([labels, labels], axis=-1), 4, 16)
     iend = data.index(b"IEND") - 4
@@ -424,7 +450,7 @@ def test_real_pngs_fast_path_matches_pillow(real_data: Path) -> None:
                 continue  # a colour mask: counted only with a colormap
             array = array[:, :, 0]
         else:
-            assert _core.count_png(path.read_bytes(), png.MAX_PIXELS)[0] == 0, path
+            assert _core.count_png(path.read_bytes(), png.MAX_PIXELS).status == _core.PngStatus.ok, path
         np.testing.assert_array_equal(fastweights.count(path).pixels, np.bincount(array.ravel()).astype(np.uint64))
     assert any("rgb_gray_channels" in str(path) for path in files)
 
@@ -446,7 +472,7 @@ def test_real_voc_palette_pngs_count_as_their_npy_twins(real_data: Path) -> None
 def test_real_cityscapes_instance_ids(real_data: Path) -> None:
     path = real_data / "formats" / "cityscapes" / "frankfurt_000000_000294_gtFine_instanceIds.png"
     status, message, table, width, height, depth, color_type = _core.count_png(path.read_bytes(), png.MAX_PIXELS)
-    assert (status, width, height, depth, color_type) == (0, 256, 128, 16, 0), message
+    assert (status, width, height, depth, color_type) == (_core.PngStatus.ok, 256, 128, 16, 0), message
     with PIL_Image.open(path) as image:
         ids = np.asarray(image).astype(np.int64)
     assert table is not None and ids.max() > 24000

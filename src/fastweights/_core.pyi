@@ -1,5 +1,8 @@
-"""Stubs of the C++ extension (cpp/bindings.cpp). Every function takes a C-contiguous array of
-its dtype, releases the GIL, and counts with up to `threads` OpenMP threads."""
+"""Stubs of the C++ extension (cpp/bindings/). The counting functions take a C-contiguous array of
+any label dtype the kernels count (uint8, int8, uint16, int16, uint32, int32, int64), release the GIL,
+and count with up to `threads` OpenMP threads."""
+
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -7,83 +10,96 @@ import numpy.typing as npt
 __version__: str
 replicated_table_limit: int
 
+_Labels = npt.NDArray[np.uint8 | np.int8 | np.uint16 | np.int16 | np.uint32 | np.int32 | np.int64]
+_Bytes = bytes | memoryview | npt.NDArray[np.uint8]
+
+class LabelCounts(NamedTuple):
+    values: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.uint64]
+
+class DenseCounts(NamedTuple):
+    table: npt.NDArray[np.uint64]
+    below: int
+    above: int
+
+class MinMax(NamedTuple):
+    min: int
+    max: int
+
+def min_max(labels: _Labels, threads: int) -> MinMax: ...
+def count_dense(labels: _Labels, lo: int, size: int, threads: int) -> DenseCounts: ...
+def count_sparse(labels: _Labels, threads: int) -> LabelCounts: ...
 def openmp_enabled() -> bool: ...
 def kernel_variants() -> list[str]: ...
 def kernel_variant() -> str: ...
 def set_kernel_variant(name: str) -> None: ...
 def cpu_features() -> dict[str, bool]: ...
-def crc32(data: object, value: int = 0) -> int: ...
 def copy_bytes(target: npt.NDArray[np.uint8], source: npt.NDArray[np.uint8], threads: int) -> None: ...
-def min_max_uint8(labels: npt.NDArray[np.uint8], threads: int) -> tuple[int, int]: ...
-def count_dense_uint8(
-    labels: npt.NDArray[np.uint8], lo: int, size: int, threads: int
-) -> tuple[npt.NDArray[np.uint64], int, int]: ...
-def count_sparse_uint8(
-    labels: npt.NDArray[np.uint8], threads: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
-def min_max_int8(labels: npt.NDArray[np.int8], threads: int) -> tuple[int, int]: ...
-def count_dense_int8(
-    labels: npt.NDArray[np.int8], lo: int, size: int, threads: int
-) -> tuple[npt.NDArray[np.uint64], int, int]: ...
-def count_sparse_int8(
-    labels: npt.NDArray[np.int8], threads: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
-def min_max_uint16(labels: npt.NDArray[np.uint16], threads: int) -> tuple[int, int]: ...
-def count_dense_uint16(
-    labels: npt.NDArray[np.uint16], lo: int, size: int, threads: int
-) -> tuple[npt.NDArray[np.uint64], int, int]: ...
-def count_sparse_uint16(
-    labels: npt.NDArray[np.uint16], threads: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
-def min_max_int16(labels: npt.NDArray[np.int16], threads: int) -> tuple[int, int]: ...
-def count_dense_int16(
-    labels: npt.NDArray[np.int16], lo: int, size: int, threads: int
-) -> tuple[npt.NDArray[np.uint64], int, int]: ...
-def count_sparse_int16(
-    labels: npt.NDArray[np.int16], threads: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
-def min_max_uint32(labels: npt.NDArray[np.uint32], threads: int) -> tuple[int, int]: ...
-def count_dense_uint32(
-    labels: npt.NDArray[np.uint32], lo: int, size: int, threads: int
-) -> tuple[npt.NDArray[np.uint64], int, int]: ...
-def count_sparse_uint32(
-    labels: npt.NDArray[np.uint32], threads: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
-def min_max_int32(labels: npt.NDArray[np.int32], threads: int) -> tuple[int, int]: ...
-def count_dense_int32(
-    labels: npt.NDArray[np.int32], lo: int, size: int, threads: int
-) -> tuple[npt.NDArray[np.uint64], int, int]: ...
-def count_sparse_int32(
-    labels: npt.NDArray[np.int32], threads: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
-def min_max_int64(labels: npt.NDArray[np.int64], threads: int) -> tuple[int, int]: ...
-def count_dense_int64(
-    labels: npt.NDArray[np.int64], lo: int, size: int, threads: int
-) -> tuple[npt.NDArray[np.uint64], int, int]: ...
-def count_sparse_int64(
-    labels: npt.NDArray[np.int64], threads: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]: ...
 
-# PNG (fastweights::png): status 0 ok, 1 unsupported (left to a general decoder), 2.. errors whose
-# message says what is wrong. Any buffer-protocol object of bytes is accepted; the GIL is released
-# while decoding.
-def count_png(
-    data: bytes | memoryview | npt.NDArray[np.uint8], max_pixels: int
-) -> tuple[int, str, npt.NDArray[np.uint64] | None, int, int, int, int]:
-    """(status, message, counts by sample value (256 or 65,536 entries), width, height, bit depth, colour type)"""
+# PNG (fastweights::png): any buffer-protocol object of bytes; the GIL is released while decoding.
+class PngStatus:
+    ok: ClassVar[PngStatus]
+    unsupported: ClassVar[PngStatus]  # a valid PNG left to a general decoder
+    not_png: ClassVar[PngStatus]
+    truncated: ClassVar[PngStatus]
+    bad_crc: ClassVar[PngStatus]
+    bad_header: ClassVar[PngStatus]
+    too_large: ClassVar[PngStatus]
+    bad_structure: ClassVar[PngStatus]
+    corrupt_data: ClassVar[PngStatus]
+    bad_filter: ClassVar[PngStatus]
+    out_of_memory: ClassVar[PngStatus]
+    internal_error: ClassVar[PngStatus]
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    def __int__(self) -> int: ...
 
-def decode_png(
-    data: bytes | memoryview | npt.NDArray[np.uint8], max_pixels: int
-) -> tuple[int, str, npt.NDArray[np.uint8] | None, int, int, int, int, int]:
-    """(status, message, samples in raster order, width, height, bit depth, colour type, interlace)"""
+class PngHeader(NamedTuple):
+    status: PngStatus
+    message: str
+    width: int
+    height: int
+    bit_depth: int
+    color_type: int
+    interlace: int
 
-def png_header(data: bytes | memoryview | npt.NDArray[np.uint8]) -> tuple[int, str, int, int, int, int, int]:
-    """(status, message, width, height, bit depth, colour type, interlace) from the signature and IHDR"""
+class PngCount(NamedTuple):
+    status: PngStatus
+    message: str
+    table: npt.NDArray[np.uint64] | None  # by sample value: 256 or 65,536 entries
+    width: int
+    height: int
+    bit_depth: int
+    color_type: int
 
-def count_png_files(
-    paths: list[bytes], max_pixels: int
-) -> list[tuple[int, int, int, str, npt.NDArray[np.int64], npt.NDArray[np.uint64]]]: ...
-def count_npy_files(paths: list[bytes]) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]] | None]: ...
+class PngSamples(NamedTuple):
+    status: PngStatus
+    message: str
+    samples: npt.NDArray[np.uint8] | None  # raster order; two big-endian bytes each at bit depth 16
+    width: int
+    height: int
+    bit_depth: int
+    color_type: int
+    interlace: int
+
+class PngFileCount(NamedTuple):
+    error: int  # errno of reading the file, or 0
+    size: int
+    status: PngStatus
+    message: str
+    values: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.uint64]
+
+def png_header(data: _Bytes) -> PngHeader: ...
+def count_png(data: _Bytes, max_pixels: int) -> PngCount: ...
+def decode_png(data: _Bytes, max_pixels: int) -> PngSamples: ...
+def count_png_files(paths: list[bytes], max_pixels: int) -> list[PngFileCount]: ...
+
+# Files.
+def crc32(data: _Bytes, value: int = 0) -> int: ...
+def count_npy_files(paths: list[bytes]) -> list[LabelCounts | None]: ...
 
 class GuardedMap:
     """A read-only map of a whole file (not on Windows); reads past the end of a file that shrank

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "fastweights/dispatch.hpp"
 #include "fastweights/histogram.hpp"
 
 namespace {

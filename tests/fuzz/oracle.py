@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["Refused", "reference"]
 
-MAX_CLASSES = 1 << 24  # fastweights.engine.MAX_CLASSES: a larger label is refused
+MAX_CLASSES = 1 << 24  # fastweights.engine.settings.MAX_CLASSES: a larger label is refused
 # Deflate expands at most ~1032:1, LZW ~1800:1, PackBits 64:1: a page claiming more than this
 # many bytes per compressed byte is not in the file.
 MAX_EXPANSION = 3000

@@ -10,19 +10,16 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <new>
-#include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "bytes_avx2.hpp"
-#include "bytes_neon.hpp"
+#include "bytes.hpp"
+#include "dispatch.hpp"
 #include "parallel.hpp"
 #include "runs.hpp"
 
@@ -87,100 +84,6 @@ inline void tally_outside(T v, std::int64_t lo, OutOfRange& outside, std::uint64
     }
 }
 
-// {0,1} masks, portable: see count_binary_prefix_avx2. A word of bytes that are each 0 or 1 holds
-// as many ones as the top byte of its product with 0x0101...01.
-template <class T>
-std::size_t count_binary_prefix_portable(const T* data, std::size_t n, std::uint32_t* t0) noexcept {
-    constexpr unsigned flip = std::is_signed_v<T> ? 0x80u : 0u;
-    constexpr std::uint64_t ones_mask = 0x0101010101010101ull;
-    constexpr std::size_t block = 4096;
-    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
-    std::size_t i = 0;
-    for (; i + block <= n; i += block) {
-        std::uint64_t high_bits = 0;
-        std::uint64_t ones = 0;
-        for (std::size_t k = 0; k < block; k += 8) {
-            std::uint64_t w;
-            std::memcpy(&w, bytes + i + k, 8);
-            high_bits |= w & ~ones_mask;
-            ones += (w * ones_mask) >> 56;
-        }
-        if (high_bits != 0) break;
-        t0[1u ^ flip] += static_cast<std::uint32_t>(ones);
-        t0[0u ^ flip] += static_cast<std::uint32_t>(block - ones);
-    }
-    return i;
-}
-
-template <class T>
-void count_bytes_portable(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
-    const std::size_t done = count_binary_prefix_portable(data, n, tables);
-    ByteTables<T> byte_tables{tables};
-    count_runs<T, PortableBlocks<T>>(data + done, n - done, byte_tables);
-}
-
-// The kernel variants, chosen at run time: the best the CPU has, unless one is forced
-// (tests force each in turn; FASTWEIGHTS_KERNEL lets a user do the same).
-enum class KernelVariant : int { automatic = -1, portable = 0, avx2 = 1, neon = 2 };
-inline constexpr int kernel_variant_count = 3;
-inline constexpr const char* kernel_variant_names[kernel_variant_count] = {"portable", "avx2", "neon"};
-
-inline std::atomic<int>& forced_kernel_variant() noexcept {
-    static std::atomic<int> forced{static_cast<int>(KernelVariant::automatic)};
-    return forced;
-}
-
-inline bool kernel_variant_available(KernelVariant kernel) noexcept {
-#ifdef FASTWEIGHTS_X86_DISPATCH
-    if (kernel == KernelVariant::avx2) return cpu_has_avx2();
-#endif
-#ifdef FASTWEIGHTS_NEON
-    if (kernel == KernelVariant::neon) return true;  // part of every aarch64 CPU
-#endif
-    return kernel == KernelVariant::portable;
-}
-
-inline KernelVariant kernel_variant() noexcept {
-    const auto forced = static_cast<KernelVariant>(forced_kernel_variant().load(std::memory_order_relaxed));
-    if (forced != KernelVariant::automatic) return forced;
-    for (const KernelVariant best : {KernelVariant::avx2, KernelVariant::neon}) {
-        if (kernel_variant_available(best)) return best;
-    }
-    return KernelVariant::portable;
-}
-
-// The variant called `name` ("auto" for the automatic choice); false for an unknown name.
-inline bool kernel_variant_named(const std::string& name, KernelVariant& kernel) noexcept {
-    if (name == "auto") {
-        kernel = KernelVariant::automatic;
-        return true;
-    }
-    for (int k = 0; k < kernel_variant_count; ++k) {
-        if (name == kernel_variant_names[k]) {
-            kernel = static_cast<KernelVariant>(k);
-            return true;
-        }
-    }
-    return false;
-}
-
-template <class T>
-void count_bytes(const T* data, std::size_t n, std::uint32_t* tables) noexcept {
-#ifdef FASTWEIGHTS_X86_DISPATCH
-    if (kernel_variant() == KernelVariant::avx2) {
-        count_bytes_avx2(data, n, tables);
-        return;
-    }
-#endif
-#ifdef FASTWEIGHTS_NEON
-    if (kernel_variant() == KernelVariant::neon) {
-        count_bytes_neon(data, n, tables);
-        return;
-    }
-#endif
-    count_bytes_portable(data, n, tables);
-}
-
 // Tables over [lo, lo + size) for the run kernel (runs.hpp): a run outside the range costs one
 // check, and counts as below / above.
 template <class T>
@@ -216,23 +119,7 @@ void count_replicated(const T* data, std::size_t n, std::int64_t lo, std::size_t
         }
     }
     RangeTables<T> range_tables{tables, lo, size, outside};
-#ifdef FASTWEIGHTS_X86_DISPATCH
-    if (kernel_variant() == KernelVariant::avx2) {
-        if constexpr (sizeof(T) == 4) {
-            count_runs_avx2<T, FourVectorBlocks<T>>(data, n, range_tables);
-        } else {
-            count_runs_avx2<T, TwoVectorBlocks<T>>(data, n, range_tables);
-        }
-        return;
-    }
-#endif
-#ifdef FASTWEIGHTS_NEON
-    if (kernel_variant() == KernelVariant::neon) {
-        count_runs<T, NeonBlocks<T>>(data, n, range_tables);
-        return;
-    }
-#endif
-    count_runs<T, PortableBlocks<T>>(data, n, range_tables);
+    count_runs_dispatched(data, n, range_tables);
 }
 
 template <class T>

@@ -1,6 +1,6 @@
 // Labels counted run by run, for every label width and every instruction set: the algorithm, with
 // the comparison of a block with itself shifted by one label left to a `Blocks` policy (AVX2 in
-// runs_avx2.hpp, NEON in bytes_neon.hpp, the portable variant's here). No Python here.
+// runs_avx2.hpp, NEON in runs_neon.hpp, the portable variant's here). No Python here.
 //
 // Runs are counted late. The scan compares each block of labels with itself shifted by one label,
 // and records where runs start (the labels that differ from the one before), a batch at a time;
@@ -16,17 +16,7 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
-#endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTWEIGHTS_ALWAYS_INLINE inline __attribute__((always_inline))
-#define FASTWEIGHTS_UNLIKELY(condition) __builtin_expect(static_cast<bool>(condition), 0)
-#else
-#define FASTWEIGHTS_ALWAYS_INLINE inline
-#define FASTWEIGHTS_UNLIKELY(condition) (condition)
-#endif
+#include "platform.hpp"
 
 namespace fastweights::detail {
 
@@ -74,7 +64,7 @@ struct PortableBits {
 // top bits of the bytes into one byte.
 inline std::uint64_t differing_bytes(const unsigned char* bytes, std::size_t distance) noexcept {
     std::uint64_t bits = 0;
-#if defined(__SSE2__) || defined(_M_X64)
+#if defined(FASTWEIGHTS_SSE2)
     for (unsigned v = 0; v < 4; ++v) {
         const __m128i now = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + 16 * v));
         const __m128i before = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + 16 * v - distance));

@@ -186,7 +186,7 @@ def _dense(chunk: np.ndarray, lo: int, hi: int, threads: int) -> Tally | None:
     """The tally over a table of [lo, hi); None when a label falls outside it."""
     if lo >= hi or hi - lo > DENSE_TABLE_LIMIT:
         return None
-    table, below, above = getattr(_core, f"count_dense_{chunk.dtype.name}")(chunk, lo, hi - lo, threads)
+    table, below, above = _core.count_dense(chunk, lo, hi - lo, threads)
     if below or above:
         return None
     nonzero = np.flatnonzero(table)
@@ -194,10 +194,10 @@ def _dense(chunk: np.ndarray, lo: int, hi: int, threads: int) -> Tally | None:
 
 
 def _min_max(chunk: np.ndarray, threads: int) -> tuple[int, int]:
-    lo, hi = getattr(_core, f"min_max_{chunk.dtype.name}")(chunk, threads)
+    lo, hi = _core.min_max(chunk, threads)
     return lo, hi + 1
 
 
 def _sparse(chunk: np.ndarray, threads: int) -> Tally:
-    values, counts = getattr(_core, f"count_sparse_{chunk.dtype.name}")(chunk, threads)
+    values, counts = _core.count_sparse(chunk, threads)
     return Tally(values, counts)

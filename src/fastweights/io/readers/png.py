@@ -33,11 +33,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # a header claiming more is far more likely corrupt (or hostile) than a mask.
 MAX_PIXELS = 1 << 31
 
-# Status codes of _core.count_png / decode_png / png_header (fastweights::png::Status).
-_OK = 0
-_UNSUPPORTED = 1
-_NOT_PNG = 2
-_TOO_LARGE = 6
+_Status = _core.PngStatus
 
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
@@ -68,11 +64,11 @@ def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | Inpu
         try:
             if error:
                 raise InputError(f"{path}: cannot be read: {os.strerror(error)}")
-            if size < len(PNG_MAGIC) or status == _NOT_PNG:
+            if size < len(PNG_MAGIC) or status == _Status.not_png:
                 check_magic(path, _read(path)[: len(PNG_MAGIC)], PNG_MAGIC)
-            if status == _OK:
+            if status == _Status.ok:
                 results.append(Tally(values, counts))
-            elif status == _UNSUPPORTED:  # the general decoder's kinds: rare in mask sets
+            elif status == _Status.unsupported:  # the general decoder's kinds: rare in mask sets
                 results.append(_general_tally(path, _read(path), options, None, 1))
             else:
                 raise _error(path, status, message)
@@ -94,20 +90,20 @@ def _read(path: str) -> bytes:
         return file.readall()
 
 
-def _error(path: str, status: int, message: str) -> InputError:
-    if status == _TOO_LARGE:
+def _error(path: str, status: _Status, message: str) -> InputError:
+    if status == _Status.too_large:
         message += " (fastweights.io.readers.png.MAX_PIXELS)"
     return InputError(f"{path}: {message}")
 
 
 def _tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads: int) -> Tally:
-    status, message, table, *_ = _core.count_png(data, MAX_PIXELS)
-    if status == _OK:
-        assert table is not None
-        values = table.nonzero()[0]
-        return Tally(values.astype(np.int64), table[values])
-    if status != _UNSUPPORTED:
-        raise _error(path, status, message)
+    found = _core.count_png(data, MAX_PIXELS)
+    if found.status == _Status.ok:
+        assert found.table is not None
+        values = found.table.nonzero()[0]
+        return Tally(values.astype(np.int64), found.table[values])
+    if found.status != _Status.unsupported:
+        raise _error(path, found.status, found.message)
     return _general_tally(path, data, options, bounds, threads)
 
 
@@ -120,14 +116,15 @@ def _general_tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds,
 
 
 def _labels(path: str, data: bytes) -> np.ndarray:
-    status, message, samples, width, height, depth, color_type, _ = _core.decode_png(data, MAX_PIXELS)
-    if status == _UNSUPPORTED:
+    found = _core.decode_png(data, MAX_PIXELS)
+    if found.status == _Status.unsupported:
         return _pillow_labels(path, data)
-    if status != _OK:
-        raise _error(path, status, message)
-    assert samples is not None
-    channels = _CHANNELS[color_type]
-    array = samples.view(">u2" if depth == 16 else np.uint8).reshape(height, width, channels)
+    if found.status != _Status.ok:
+        raise _error(path, found.status, found.message)
+    assert found.samples is not None
+    channels = _CHANNELS[found.color_type]
+    array = found.samples.view(">u2" if found.bit_depth == 16 else np.uint8)
+    array = array.reshape(found.height, found.width, channels)
     if channels <= 2:
         return array[:, :, 0]  # gray or palette index; gray + alpha: the gray channel
     return array[:, :, :3]  # colour: RGB, alpha dropped
@@ -170,16 +167,16 @@ def _pillow_labels(path: str, data: bytes) -> np.ndarray:
     """The general decoder (Pillow), for PNGs the extension leaves to it."""
     pil = require("PIL.Image", "png", "reading this PNG")
     status, _, width, height, depth, color_type, _ = _core.png_header(data)
-    if status == _OK and width * height > MAX_PIXELS:
+    if status == _Status.ok and width * height > MAX_PIXELS:
         raise _error(
-            path, _TOO_LARGE, f"PNG header claims {width} x {height} pixels, more than the limit of {MAX_PIXELS}"
+            path, _Status.too_large, f"PNG header claims {width} x {height} pixels, more than the limit of {MAX_PIXELS}"
         )
-    if status == _OK and depth == 16 and color_type in (2, 4, 6):
+    if status == _Status.ok and depth == 16 and color_type in (2, 4, 6):
         raise InputError(
             f"{path}: a 16-bit colour or gray + alpha PNG with a chunk only a general decoder may read, and "
             "Pillow (the general decoder here) reduces such images to 8 bits, which would merge labels"
         )
-    gray_depth = depth if status == _OK and color_type == 0 else 8
+    gray_depth = depth if status == _Status.ok and color_type == 0 else 8
     bomb_limit = pil.MAX_IMAGE_PIXELS
     try:
         if bomb_limit is not None and width * height > bomb_limit:
