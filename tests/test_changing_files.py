@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,52 @@ def test_a_small_npy_cut_short_between_its_size_and_its_data_is_refused(
     monkeypatch.setattr(numpy_files, "os", ShrinksOnceSized())
     with pytest.raises(InputError, match=f"{path}: shrank from 8,320 bytes while it was being read"):
         fastweights.count(path, stack_axis=0)  # stack_axis: the general reader, not the batch
+
+
+def _fed_through_a_fifo(path: Path, data: bytes) -> threading.Thread:
+    """A named pipe at `path` that a thread fills with `data`: to a reader, a file whose size (0)
+    disagrees with what it reads, as a file written to while a batch reads it does."""
+    os.mkfifo(path)
+
+    def feed() -> None:
+        with open(path, "wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    return writer
+
+
+def test_a_file_changed_while_a_batch_reads_it_is_refused(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from fastweights import _core
+    from fastweights.io.images import ReadOptions
+    from fastweights.io.readers import png
+
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(mask)
+    writer = _fed_through_a_fifo(tmp_path / "fifo.png", mask.read_bytes())
+    [found] = _core.count_png_files([os.fsencode(tmp_path / "fifo.png")], png.MAX_PIXELS)
+    writer.join()
+    assert found.changed and found.error == 0 and found.values.size == 0
+    [steady] = _core.count_png_files([os.fsencode(mask)], png.MAX_PIXELS)
+    assert not steady.changed and steady.values.size == 64
+
+    writer = _fed_through_a_fifo(tmp_path / "again.png", mask.read_bytes())
+    [refused] = png.tally_png_files([str(tmp_path / "again.png")], ReadOptions())
+    writer.join()
+    assert isinstance(refused, InputError)
+    assert str(refused).startswith(f"{tmp_path / 'again.png'}: changed while it was being read")
+
+
+def test_a_npy_changed_while_a_batch_reads_it_goes_to_the_general_reader(tmp_path: Path) -> None:
+    from fastweights import _core
+
+    small = tmp_path / "small.npy"
+    np.save(small, np.ones((4, 4), np.uint8))
+    writer = _fed_through_a_fifo(tmp_path / "fifo.npy", small.read_bytes())
+    found = _core.count_npy_files([os.fsencode(tmp_path / "fifo.npy"), os.fsencode(small)])
+    writer.join()
+    assert found[0] is None  # the general reader reads it again, and checks it
+    assert found[1] is not None and found[1].counts.tolist() == [16]

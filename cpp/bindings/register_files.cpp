@@ -37,7 +37,8 @@ py::list count_npy_files(const std::vector<std::string>& paths) {
         py::gil_scoped_release release;
         for (std::size_t i = 0; i < paths.size(); ++i) {
             const auto file = read_file(paths[i]);
-            if (file.error == 0) results[i] = npy::count_npy(file.bytes.data(), file.bytes.size());
+            // A file that changed while read goes to the general reader, which reads it again.
+            if (file.error == 0 && !file.changed) results[i] = npy::count_npy(file.bytes.data(), file.bytes.size());
         }
     }
     py::list out;

@@ -71,6 +71,7 @@ py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t ma
     struct Result {
         int error = 0;
         std::size_t size = 0;
+        bool changed = false;
         png::CountResult count;
     };
     std::vector<Result> results(paths.size());
@@ -80,7 +81,8 @@ py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t ma
             auto file = read_file(paths[i]);
             results[i].error = file.error;
             results[i].size = file.bytes.size();
-            if (file.error == 0 && !file.bytes.empty()) {
+            results[i].changed = file.changed;
+            if (file.error == 0 && !file.changed && !file.bytes.empty()) {
                 results[i].count = png::count_png(file.bytes.data(), file.bytes.size(), max_pixels);
             }
         }
@@ -88,8 +90,8 @@ py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t ma
     py::list out;
     for (const auto& result : results) {
         const auto [values, counts] = label_arrays(present(result.count.table));
-        out.append(png_file_count_type(result.error, result.size, result.count.status, result.count.message,
-                                       values, counts));
+        out.append(png_file_count_type(result.error, result.size, result.changed, result.count.status,
+                                       result.count.message, values, counts));
     }
     return out;
 }
@@ -121,9 +123,10 @@ void register_png(py::module_& m) {
         ResultType(m, "PngSamples", "status message samples width height bit_depth color_type interlace",
                     "A PNG's samples in raster order (uint8, two big-endian bytes each at bit depth 16; None "
                     "unless ok), and its header.");
-    png_file_count_type = ResultType(m, "PngFileCount", "error size status message values counts",
+    png_file_count_type = ResultType(m, "PngFileCount", "error size changed status message values counts",
                                       "A PNG file read and counted: the errno of reading it (or 0), its size in "
-                                      "bytes, and its labels and their pixels when the status is ok.");
+                                      "bytes, whether it changed while it was read (then not counted), and its "
+                                      "labels and their pixels when the status is ok.");
     m.def("png_header", &png_header, py::arg("data"), "The signature and IHDR of a PNG held in a bytes-like object.");
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");

@@ -87,6 +87,7 @@ class PngSamples(NamedTuple):
 class PngFileCount(NamedTuple):
     error: int  # errno of reading the file, or 0
     size: int
+    changed: bool  # its size or modification time changed while it was read (then not counted)
     status: PngStatus
     message: str
     values: npt.NDArray[np.int64]

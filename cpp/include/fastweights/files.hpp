@@ -2,18 +2,57 @@
 // in one call without the GIL. No Python in here; the histogram kernel does not use it.
 #pragma once
 
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
+#if defined(_WIN32)
+#include <io.h>
+#endif
+
 namespace fastweights {
 
 struct FileContents {
-    int error = 0;  // errno of the failed open or read; 0 when `bytes` holds the whole file
+    int error = 0;         // errno of the failed open or read; 0 when `bytes` holds the whole file
+    bool changed = false;  // its size or modification time changed while it was read: a count of
+                           // the bytes read would be of neither version
     std::vector<unsigned char> bytes;
 };
+
+// A file's size and modification time, as the open file sees them.
+struct FileStamp {
+    long long size = -1;
+    long long seconds = 0;
+    long nanoseconds = 0;
+    bool operator==(const FileStamp& other) const noexcept {
+        return size == other.size && seconds == other.seconds && nanoseconds == other.nanoseconds;
+    }
+};
+
+inline FileStamp stamp_of(std::FILE* file) noexcept {
+    FileStamp stamp;
+#if defined(_WIN32)
+    struct _stat64 info;
+    if (_fstat64(_fileno(file), &info) == 0) stamp = {info.st_size, info.st_mtime, 0};
+#else
+    struct stat info;
+    if (fstat(fileno(file), &info) == 0) {
+        stamp.size = info.st_size;
+        stamp.seconds = info.st_mtime;
+#if defined(__APPLE__)
+        stamp.nanoseconds = info.st_mtimespec.tv_nsec;
+#elif defined(__linux__)
+        stamp.nanoseconds = info.st_mtim.tv_nsec;
+#endif
+    }
+#endif
+    return stamp;
+}
 
 inline FileContents read_file(const std::string& path) noexcept {
     FileContents out;
@@ -26,6 +65,7 @@ inline FileContents read_file(const std::string& path) noexcept {
         out.error = errno ? errno : EIO;
         return out;
     }
+    const FileStamp before = stamp_of(file.get());
     try {
         unsigned char block[1 << 16];
         std::size_t got;
@@ -37,6 +77,7 @@ inline FileContents read_file(const std::string& path) noexcept {
         return out;
     }
     if (std::ferror(file.get())) out.error = errno ? errno : EIO;
+    out.changed = !(stamp_of(file.get()) == before) || before.size != static_cast<long long>(out.bytes.size());
     return out;
 }
 

@@ -60,10 +60,15 @@ def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | Inpu
     # As the file system's bytes: a name that is not valid UTF-8 (a str with surrogate escapes)
     # cannot become a C++ string any other way.
     found = _core.count_png_files([os.fsencode(path) for path in paths], MAX_PIXELS)
-    for path, (error, size, status, message, values, counts) in zip(paths, found):
+    for path, (error, size, changed, status, message, values, counts) in zip(paths, found):
         try:
             if error:
                 raise InputError(f"{path}: cannot be read: {os.strerror(error)}")
+            if changed:
+                raise InputError(
+                    f"{path}: changed while it was being read (its size or modification time); "
+                    "count it once it is complete"
+                )
             if size < len(PNG_MAGIC) or status == _Status.not_png:
                 check_magic(path, _read(path)[: len(PNG_MAGIC)], PNG_MAGIC)
             if status == _Status.ok:
