@@ -115,13 +115,13 @@ def mmseg_text(weights: np.ndarray) -> str:
     return f"class_weight=[{_floats(weights)}]"
 
 
-def save_torch_weight(path: str | os.PathLike, weights: np.ndarray) -> None:
+def save_torch_weight(path: str | os.PathLike[str], weights: np.ndarray) -> None:
     """A float32 tensor saved with torch.save (load it with torch.load)."""
     torch = _torch(f"{os.fspath(path)}: saving a .pt tensor (without -o, --format torch prints a line instead)")
     torch.save(torch.tensor(np.asarray(weights, np.float32)), os.fspath(path))
 
 
-def mmseg_class_weight(weights: npt.ArrayLike, path: str | os.PathLike) -> None:
+def mmseg_class_weight(weights: npt.ArrayLike, path: str | os.PathLike[str]) -> None:
     """Writes the file mmsegmentation's `class_weight=` accepts: a .npy array or a .json list."""
     path = os.fspath(path)
     values = _class_vector(weights)

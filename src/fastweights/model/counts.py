@@ -293,12 +293,12 @@ class Counts:
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             raise ValueError(f"{origin}: damaged Counts file ({error!r})") from error
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Writes JSON with exact integers, atomically (a reader never sees half a file)."""
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Counts:
+    def load(cls, path: str | os.PathLike[str]) -> Counts:
         path = os.fspath(path)
         with open(path, encoding="utf-8") as file:
             try:
