@@ -455,6 +455,35 @@ def raw(
 
     The file must hold exactly `offset` bytes of header to skip and then the array: a file of any
     other size is refused.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    dtype : numpy dtype or anything `np.dtype` takes
+        The labels' type: integers, bool or floats (whose values must be integral).
+    shape : int or tuple of int
+        The array's shape.
+    offset : int, default 0
+        Header bytes to skip before the array.
+    order : {"C", "F"}, default "C"
+        The array's memory layout.
+
+    Returns
+    -------
+    RawFile
+        The description `fastweights.count` takes as an input.
+
+    Raises
+    ------
+    TypeError
+        `dtype` is not a numpy dtype, or not one that holds labels.
+    ValueError
+        `shape`, `offset` or `order` is not valid.
+    FileNotFoundError
+        No file at `path`.
+    fastweights.errors.InputError
+        The file's size is not `offset` plus the array's bytes.
     """
     path = os.fspath(path)
     try:
