@@ -80,14 +80,18 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys) -> None:  #
     assert main(["count", str(tmp_path / "neg.npy"), "--threads", "0"]) == 2
 
 
-def test_ci_runs_exactly_the_readme_test_command() -> None:
+def test_ci_runs_exactly_the_readme_test_command_then_the_style_checks() -> None:
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
     blocks = [block.split("```", 1)[0].strip() for block in readme.split("```bash\n")[1:3]]
     install_and_demo, install_and_test = blocks
     assert install_and_demo.endswith("pip install . && fastweights demo")
     assert install_and_test.endswith('pip install ".[test]" && python -m pytest')
-    assert install_and_test in (root / ".ci" / "run").read_text().splitlines()
+    commands = [line for line in (root / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    # In the shell the README command activated, so with the ruff and mypy the test extra installs.
+    assert commands[-2:] == [install_and_test, "ruff check . && ruff format --check . && mypy"]
+    pyproject = (root / "pyproject.toml").read_text()
+    assert "strict = true" in pyproject.split("[tool.mypy]", 1)[1].split("[[tool.mypy.overrides]]", 1)[0]
 
 
 # The floors of the package, bottom to top: a module may import its own floor and those below.

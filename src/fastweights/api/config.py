@@ -48,7 +48,14 @@ def config() -> dict[str, Any]:
 
 
 def show_config() -> dict[str, Any]:
-    """Prints the build and run-time configuration, and returns it as a dict."""
+    """Prints the build and run-time configuration, and returns it.
+
+    Returns
+    -------
+    dict of str to Any
+        version, kernel (the counting kernel in use and those available), cpu features, openmp
+        (bool), threads (the default thread count), machine and python.
+    """
     settings = config()
     for key, value in settings.items():
         print(f"{key:>12}: {value}")

@@ -42,37 +42,83 @@ def count(
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
-    inputs: a path, a folder (walked recursively, sorted), a glob pattern, a numpy array,
+    Parameters
+    ----------
+    inputs : path, array, RawFile or list of them
+        A path, a folder (walked recursively, sorted), a glob pattern, a numpy array,
         `fastweights.raw(...)`, or a list mixing them. Each file or array is one image (or volume).
-    num_classes: labels must lie in [0, num_classes); if None, it is the largest label seen + 1.
-    ignore_index: a label value, or several, counted as ignored instead of as a class (e.g. 255, -1).
-    threads: worker threads; default: the CPUs this process may use (on a Dask cluster, each
-        worker's threads; with MPI, each rank's CPUs).
-    per_image: also keep the (images x classes) table of counts.
-    stack_axis: count every slice along this axis as its own image (e.g. 0 for a stack of 2-D masks).
-    colormap: for RGB colour masks: "voc", "cityscapes", "camvid", a JSON file, or {(r, g, b): class id}.
-    unknown_color: "error" (default) or "ignore": what a colour missing from the colormap is.
-    allow_lossy: count JPEG masks anyway (their compression noise makes fake classes: refused by default).
-    on_error: "raise" (stop at the first bad input) or "skip" (leave it out; listed in counts.errors).
-    progress: True for a progress bar on a terminal, or a callable receiving `Progress` updates.
-    checkpoint: a JSON file the partial count is saved to every `checkpoint_every` seconds and on
-        SIGINT / SIGTERM (which then raise `fastweights.errors.Interrupted`); rerunning the same
-        count with it resumes, and ends with exactly the Counts of an uninterrupted run.
-    cache: an SQLite file of per-file counts, keyed by path, size and modification time: a rerun
+    num_classes : int, optional
+        Labels must lie in [0, num_classes); if None, it is the largest label seen + 1.
+    ignore_index : int or iterable of int, optional
+        A label value, or several, counted as ignored instead of as a class (e.g. 255, -1).
+    threads : int, optional
+        Worker threads; default: the CPUs this process may use (on a Dask cluster, each worker's
+        threads; with MPI, each rank's CPUs).
+    per_image : bool, default False
+        Also keep the (images x classes) table of counts.
+    stack_axis : int, optional
+        Count every slice along this axis as its own image (e.g. 0 for a stack of 2-D masks).
+    colormap : str, path, mapping or Colormap, optional
+        For RGB colour masks: "voc", "cityscapes", "camvid", a JSON file, or {(r, g, b): class id}.
+    unknown_color : {"error", "ignore"}, default "error"
+        What a colour missing from the colormap is.
+    allow_lossy : bool, default False
+        Count JPEG masks anyway (their compression noise makes fake classes: refused by default).
+    on_error : {"raise", "skip"}, default "raise"
+        Stop at the first bad input, or leave it out (listed in `Counts.errors`).
+    progress : bool or callable, default False
+        True for a progress bar on a terminal, or a callable receiving `Progress` updates.
+    checkpoint : str or os.PathLike, optional
+        A JSON file the partial count is saved to every `checkpoint_every` seconds and on SIGINT /
+        SIGTERM; rerunning the same count with it resumes, and ends with exactly the Counts of an
+        uninterrupted run.
+    checkpoint_every : float, default 60.0
+        Seconds between two checkpoint saves.
+    cache : str or os.PathLike, optional
+        An SQLite file of per-file counts, keyed by path, size and modification time: a rerun
         counts only new or changed files. Several processes may share it.
-    sample: count only a random share of the inputs (0 < sample < 1; or a whole number of them),
-        chosen with `seed`: the Counts are an estimate (params["estimate"]), keep the per-image
-        table, and their weights() carry bootstrap confidence intervals.
-    shard: (i, N) or "i/N": count only the i-th of N contiguous shares of the inputs, balanced by
+    sample : float, optional
+        Count only a random share of the inputs (0 < sample < 1; or a whole number of them), chosen
+        with `seed`: the Counts are an estimate (params["estimate"]), keep the per-image table, and
+        their weights() carry bootstrap confidence intervals.
+    seed : int, default 0
+        The seed of the random choice `sample` makes.
+    shard : (int, int) or str, optional
+        (i, N) or "i/N": count only the i-th of N contiguous shares of the inputs, balanced by
         bytes (a job array's task); `fastweights merge` adds the shares' Counts.
-    client: a Dask `distributed.Client`: count on its cluster, files only (`fastweights.backends.dask`).
-    comm: an MPI communicator (mpi4py, e.g. `MPI.COMM_WORLD`), the program running on each of its
-        ranks: each rank counts a share of the files, and every rank returns the Counts of them
-        all (`fastweights.backends.mpi`).
-    device: where arrays are counted (`fastweights.backends.placement`): None (default) the CPU,
-        and device arrays (CuPy, PyTorch CUDA tensors) on their GPU; "cpu"; "cuda" (numba-cuda:
-        arrays, and the arrays read from files, on the GPU); "auto" (the GPU when one is usable).
-        What counted is in params["device"].
+    client : distributed.Client, optional
+        Count on this Dask cluster, files only (`fastweights.backends.dask`).
+    comm : mpi4py communicator, optional
+        E.g. `MPI.COMM_WORLD`, the program running on each of its ranks: each rank counts a share
+        of the files, and every rank returns the Counts of them all (`fastweights.backends.mpi`).
+    device : {None, "cpu", "cuda", "auto"}, default None
+        Where arrays are counted (`fastweights.backends.placement`): None the CPU, and device
+        arrays (CuPy, PyTorch CUDA tensors) on their GPU; "cpu"; "cuda" (numba-cuda: arrays, and
+        the arrays read from files, on the GPU); "auto" (the GPU when one is usable). What counted
+        is in params["device"].
+
+    Returns
+    -------
+    Counts
+        The per-class statistics of every input counted (of the shard's inputs with `shard`).
+
+    Raises
+    ------
+    fastweights.errors.InputError
+        An input cannot be counted (a damaged file, a negative or out-of-range label...), with
+        on_error="raise": the first bad input in input order, named in the message.
+    FileNotFoundError
+        A path, folder or pattern that names nothing.
+    ValueError, TypeError
+        A keyword out of its range or of the wrong type, named in the message (also client= and
+        comm= together).
+    fastweights.errors.Interrupted
+        SIGINT or SIGTERM during a count with `checkpoint`, once the checkpoint is written.
+    fastweights.errors.DeviceUnavailable
+        device="cuda" and no GPU can count here (a RuntimeError naming what is missing).
+    ImportError
+        A format, `client`, `comm` or `device` needs an optional package that is not installed;
+        the message gives the pip command that installs it.
     """
     # Every keyword but these three is a setting, and Settings.build takes each by name: an option
     # added to one and not the other fails at once (tests/test_settings.py).

@@ -62,7 +62,23 @@ def _name(names: Sequence[str], c: int) -> str:
 
 
 def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str = "", options: Any = None) -> str:
-    """The Counts file format (`Counts.load` reads it back), with the weights shown beside it."""
+    """The Counts as JSON, in the file format `Counts.load` reads, with the weights shown beside them.
+
+    Parameters
+    ----------
+    counts : Counts
+    weights : ndarray, optional
+        Weights to add under "weights", with the scheme and options that made them.
+    scheme : str, default ""
+        The weights' scheme.
+    options : mapping, optional
+        The weights' options (normalize, clip, the scheme's parameters).
+
+    Returns
+    -------
+    str
+        One line of JSON.
+    """
     data = counts.to_dict()
     if weights is not None:
         data["weights"] = {"scheme": scheme, **(options or {}), "values": [float(w) for w in weights]}
@@ -70,7 +86,21 @@ def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str =
 
 
 def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequence[str] = ()) -> str:
-    """One row per class: class, name, pixels, share, images[, weight]."""
+    """The per-class table as CSV.
+
+    Parameters
+    ----------
+    counts : Counts
+    weights : ndarray, optional
+        Adds a weight column.
+    names : sequence of str, default ()
+        Class names, by class id; classes past its end get an empty name.
+
+    Returns
+    -------
+    str
+        A header and one row per class: class, name, pixels, share, images[, weight].
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["class", "name", "pixels", "share", "images", *(["weight"] if weights is not None else [])])
@@ -84,10 +114,40 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
 
 
 def weights_json(weights: np.ndarray, scheme: str, options: Any = None) -> str:
+    """The weights as JSON.
+
+    Parameters
+    ----------
+    weights : ndarray
+        One weight per class.
+    scheme : str
+        The scheme that made them.
+    options : mapping, optional
+        The options that made them, written beside the scheme.
+
+    Returns
+    -------
+    str
+        One line of JSON: {"scheme": ..., options..., "weights": [...]}.
+    """
     return json.dumps({"scheme": scheme, **(options or {}), "weights": [float(w) for w in weights]})
 
 
 def weights_csv(weights: np.ndarray, names: Sequence[str] = ()) -> str:
+    """The weights as CSV.
+
+    Parameters
+    ----------
+    weights : ndarray
+        One weight per class.
+    names : sequence of str, default ()
+        Class names, by class id; classes past its end get an empty name.
+
+    Returns
+    -------
+    str
+        A header and one row per class: class, name, weight (exact float repr).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["class", "name", "weight"])
@@ -101,28 +161,88 @@ def _floats(weights: np.ndarray) -> str:
 
 
 def torch_text(weights: np.ndarray) -> str:
-    """A line to paste before `CrossEntropyLoss(weight=weight)`."""
+    """A line to paste before `CrossEntropyLoss(weight=weight)`.
+
+    Parameters
+    ----------
+    weights : ndarray
+        One weight per class.
+
+    Returns
+    -------
+    str
+        `weight = torch.tensor([...], dtype=torch.float32)`.
+    """
     return f"weight = torch.tensor([{_floats(weights)}], dtype=torch.float32)"
 
 
 def keras_text(weights: np.ndarray) -> str:
-    """Keras' class_weight: {class id: weight}."""
+    """Keras' `class_weight` as a line of Python.
+
+    Parameters
+    ----------
+    weights : ndarray
+        One weight per class.
+
+    Returns
+    -------
+    str
+        `class_weight = {class id: weight, ...}`.
+    """
     return "class_weight = {" + ", ".join(f"{c}: {float(w)!r}" for c, w in enumerate(weights)) + "}"
 
 
 def mmseg_text(weights: np.ndarray) -> str:
-    """The line for an mmsegmentation loss config (`loss_decode=dict(..., class_weight=[...])`)."""
+    """The line for an mmsegmentation loss config (`loss_decode=dict(..., class_weight=[...])`).
+
+    Parameters
+    ----------
+    weights : ndarray
+        One weight per class.
+
+    Returns
+    -------
+    str
+        `class_weight=[...]`.
+    """
     return f"class_weight=[{_floats(weights)}]"
 
 
-def save_torch_weight(path: str | os.PathLike, weights: np.ndarray) -> None:
-    """A float32 tensor saved with torch.save (load it with torch.load)."""
+def save_torch_weight(path: str | os.PathLike[str], weights: np.ndarray) -> None:
+    """Saves the weights as a float32 tensor with `torch.save` (load it with `torch.load`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The .pt file to write.
+    weights : ndarray
+        One weight per class.
+
+    Raises
+    ------
+    ImportError
+        PyTorch is not installed.
+    """
     torch = _torch(f"{os.fspath(path)}: saving a .pt tensor (without -o, --format torch prints a line instead)")
     torch.save(torch.tensor(np.asarray(weights, np.float32)), os.fspath(path))
 
 
-def mmseg_class_weight(weights: npt.ArrayLike, path: str | os.PathLike) -> None:
-    """Writes the file mmsegmentation's `class_weight=` accepts: a .npy array or a .json list."""
+def mmseg_class_weight(weights: npt.ArrayLike, path: str | os.PathLike[str]) -> None:
+    """Writes the file mmsegmentation's `class_weight=` accepts: a .npy array or a .json list.
+
+    Parameters
+    ----------
+    weights : array_like of float
+        One weight per class (e.g. `Counts.weights(...)`).
+    path : str or os.PathLike
+        Ending in .npy (a float32 array) or .json (a list of floats).
+
+    Raises
+    ------
+    ValueError
+        `path` ends in neither .npy nor .json, or `weights` is not one finite, non-negative
+        weight per class.
+    """
     path = os.fspath(path)
     values = _class_vector(weights)
     if path.endswith(".npy"):
@@ -155,14 +275,57 @@ def _class_vector(weights: npt.ArrayLike, name: str = "weights") -> np.ndarray:
 
 
 def torch_weight(weights: npt.ArrayLike, device: Any = None) -> Any:
-    """A float32 tensor for `CrossEntropyLoss(weight=)` / `NLLLoss(weight=)`, on `device`."""
+    """The weights as a tensor for `CrossEntropyLoss(weight=)` / `NLLLoss(weight=)`.
+
+    Parameters
+    ----------
+    weights : array_like of float
+        One weight per class (e.g. `Counts.weights(...)`).
+    device : torch.device or str, optional
+        Where the tensor is made (the logits' device); default PyTorch's default device.
+
+    Returns
+    -------
+    torch.Tensor
+        float32, shape (C,).
+
+    Raises
+    ------
+    ImportError
+        PyTorch is not installed.
+    ValueError
+        `weights` is not one finite, non-negative weight per class (1-D, not empty).
+    """
     torch = _torch("torch_weight")
     return torch.as_tensor(_class_vector(weights).astype(np.float32), device=device)
 
 
 def torch_pos_weight(counts: Counts | npt.ArrayLike, ndim: int = 2, device: Any = None) -> Any:
-    """`BCEWithLogitsLoss(pos_weight=)` for targets of shape (N, C, *spatial) with `ndim` spatial
-    dimensions: shape (C, 1, ..., 1). From Counts (negatives / positives of each class) or values."""
+    """`BCEWithLogitsLoss(pos_weight=)` for targets of shape (N, C, *spatial).
+
+    Parameters
+    ----------
+    counts : Counts or array_like of float
+        Counts (their `pos_weight()`: negatives / positives of each class), or the values.
+    ndim : int, default 2
+        The targets' spatial dimensions (2 for images, 3 for volumes).
+    device : torch.device or str, optional
+        Where the tensor is made.
+
+    Returns
+    -------
+    torch.Tensor
+        float32, shape (C, 1, ..., 1) with `ndim` ones, so that it lines up with C and not with
+        the last spatial axis.
+
+    Raises
+    ------
+    ImportError
+        PyTorch is not installed.
+    ValueError
+        `ndim` is not a non-negative int, or the values are not one finite, non-negative weight
+        per class.
+    """
     torch = _torch("torch_pos_weight")
     if isinstance(ndim, bool) or not isinstance(ndim, int) or ndim < 0:
         raise ValueError(f"ndim={ndim!r}: expected the number of spatial dimensions (2 for images)")
@@ -174,8 +337,30 @@ def torch_pos_weight(counts: Counts | npt.ArrayLike, ndim: int = 2, device: Any 
 def torch_sampler(
     weights: npt.ArrayLike, num_samples: int | None = None, *, replacement: bool = True, seed: int | None = None
 ) -> Any:
-    """A `WeightedRandomSampler` over the images of `counts.sample_weights(...)` (in `counts.sources`
-    order: build the dataset in that order), drawing `num_samples` (default: as many as images)."""
+    """A `WeightedRandomSampler` over the images of `counts.sample_weights(...)`.
+
+    Parameters
+    ----------
+    weights : array_like of float
+        One weight per image, in `counts.sources` order: build the dataset in that order.
+    num_samples : int, optional
+        Images drawn per epoch; default as many as there are images.
+    replacement : bool, default True
+        Draw with replacement.
+    seed : int, optional
+        Seeds the sampler's own generator; default PyTorch's global one.
+
+    Returns
+    -------
+    torch.utils.data.WeightedRandomSampler
+
+    Raises
+    ------
+    ImportError
+        PyTorch is not installed.
+    ValueError
+        `weights` is not one finite, non-negative weight per image (1-D, not empty).
+    """
     torch = _torch("torch_sampler")
     values = np.asarray(weights, np.float64)
     if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all() or (values < 0).any():
@@ -190,14 +375,48 @@ def torch_sampler(
 
 
 def keras_class_weight(weights: npt.ArrayLike) -> dict[int, float]:
-    """{class id: weight}: Keras' class_weight, for targets of one class per sample (not masks)."""
+    """Keras' `class_weight`, for targets of one class per sample (not masks).
+
+    Parameters
+    ----------
+    weights : array_like of float
+        One weight per class (e.g. `Counts.weights(...)`).
+
+    Returns
+    -------
+    dict of int to float
+        {class id: weight}.
+
+    Raises
+    ------
+    ValueError
+        `weights` is not one finite, non-negative weight per class (1-D, not empty).
+    """
     return {index: float(value) for index, value in enumerate(_class_vector(weights))}
 
 
 def keras_sample_weight(weights: npt.ArrayLike, ignore_index: int | None = None) -> Callable[[Any], Any]:
-    """A function from a batch of label maps to per-pixel weights, Keras' `sample_weight` for
-    segmentation: weight[label], and 0 for `ignore_index` and labels outside [0, C). Takes numpy
-    arrays, and TensorFlow tensors (also inside `tf.data.Dataset.map`) when TensorFlow is there."""
+    """Per-pixel weights for Keras' `sample_weight`, the way class weights reach a segmentation loss.
+
+    Parameters
+    ----------
+    weights : array_like of float
+        One weight per class (e.g. `Counts.weights(...)`).
+    ignore_index : int, optional
+        A label whose pixels get weight 0.
+
+    Returns
+    -------
+    callable
+        From a batch of label maps to their per-pixel weights (float32): weight[label], and 0 for
+        `ignore_index` and labels outside [0, C). Takes numpy arrays, and TensorFlow tensors (also
+        inside `tf.data.Dataset.map`) when TensorFlow is there.
+
+    Raises
+    ------
+    ValueError
+        `weights` is not one finite, non-negative weight per class (1-D, not empty).
+    """
     table = _class_vector(weights).astype(np.float32)
 
     def weigh(labels: Any) -> Any:
@@ -223,15 +442,50 @@ def keras_sample_weight(weights: npt.ArrayLike, ignore_index: int | None = None)
 
 
 def smp_class_weights(weights: npt.ArrayLike) -> list[float]:
-    """`class_weights=` of segmentation_models_pytorch's DiceLoss, JaccardLoss and FocalLoss
-    (multiclass and multilabel modes): a list, scale-free (the loss divides by their sum)."""
+    """`class_weights=` of segmentation_models_pytorch's DiceLoss, JaccardLoss and FocalLoss.
+
+    Parameters
+    ----------
+    weights : array_like of float
+        One weight per class (e.g. `Counts.weights(...)`).
+
+    Returns
+    -------
+    list of float
+        The weights as they are (multiclass and multilabel modes): scale-free, the loss divides
+        by their sum.
+
+    Raises
+    ------
+    ValueError
+        `weights` is not one finite, non-negative weight per class (1-D, not empty).
+    """
     return [float(value) for value in _class_vector(weights)]
 
 
 def monai_weights(weights: npt.ArrayLike, include_background: bool = True, normalize: bool = True) -> list[float]:
-    """`weight=` of MONAI's DiceLoss / DiceCELoss / GeneralizedDiceFocalLoss: without class 0 when
-    include_background is False (as MONAI requires), scaled to mean 1 unless normalize=False
-    (MONAI multiplies each class's loss by its weight and does not renormalise)."""
+    """`weight=` of MONAI's DiceLoss / DiceCELoss / GeneralizedDiceFocalLoss.
+
+    Parameters
+    ----------
+    weights : array_like of float
+        One weight per class (e.g. `Counts.weights(...)`).
+    include_background : bool, default True
+        False drops class 0, as MONAI requires with its own include_background=False.
+    normalize : bool, default True
+        Scale to mean 1 (MONAI multiplies each class's loss by its weight and does not
+        renormalise, so the loss keeps its usual size).
+
+    Returns
+    -------
+    list of float
+
+    Raises
+    ------
+    ValueError
+        `weights` is not one finite, non-negative weight per class, include_background=False
+        with fewer than two classes, or normalize with every weight 0.
+    """
     values = _class_vector(weights)
     if not include_background:
         if values.size < 2:

@@ -14,7 +14,7 @@ __all__ = ["plot_counts"]
 
 
 def plot_counts(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     counts: Counts,
     weights: np.ndarray,
     scheme: str,

@@ -53,7 +53,7 @@ def count(inputs: object, settings: Settings, client: Any = None) -> Counts:
     while len(parts) > 1:  # a tree of additions, in order: left + right
         pairs = [client.submit(_add, parts[k], parts[k + 1], pure=False) for k in range(0, len(parts) - 1, 2)]
         parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
-    total = parts[0].result()
+    total: Counts = parts[0].result()
     total.params["dask"] = {"tasks": len(shares), "workers": workers}
     return total
 

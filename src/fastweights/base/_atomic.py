@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["write_json"]
 
 
-def write_json(path: str | os.PathLike, data: Any) -> None:
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """A temporary file beside `path`, flushed to disk, then renamed over it (and the folder synced,
     so that the rename itself survives a power cut)."""
     path = os.fspath(path)

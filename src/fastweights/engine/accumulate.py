@@ -9,7 +9,7 @@ import numpy as np
 from ..base._version import __version__
 from ..model.counts import Counts
 from ..model.per_image import PerImageTable
-from .classify import BatchCount, ImageCount, Result, Skipped
+from .classify import BatchCount, Failed, ImageCount, Result, Skipped
 from .progress import Reporter
 from .settings import Settings
 
@@ -45,6 +45,7 @@ class Accumulator:
             if isinstance(outcome, Skipped):
                 self.skipped[index] = outcome
             else:
+                assert not isinstance(outcome, Failed), "the run loop keeps failed inputs out"
                 self.inputs[index] = name
                 self._add_images(index, outcome)
         if self.report is not None:

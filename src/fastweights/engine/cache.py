@@ -65,7 +65,7 @@ class Cache:
                 time.sleep(0.01 + 0.05 * random.random())
 
     @classmethod
-    def open(cls, path: str | os.PathLike, settings: dict[str, Any]) -> Cache:
+    def open(cls, path: str | os.PathLike[str], settings: dict[str, Any]) -> Cache:
         return cls(os.fspath(path), settings)
 
     def lookup(self, path: str, size: int, mtime_ns: int) -> list[CachedImage] | None:

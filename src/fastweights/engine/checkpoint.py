@@ -63,7 +63,7 @@ class Checkpoint:
         self.stop_signal: int | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike, every: float, identity: dict[str, Any]) -> Checkpoint:
+    def open(cls, path: str | os.PathLike[str], every: float, identity: dict[str, Any]) -> Checkpoint:
         """The checkpoint at `path`: a fresh one, or the one a previous run of the same count left."""
         if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
             raise ValueError(f"checkpoint_every={every!r}: expected a positive number of seconds")

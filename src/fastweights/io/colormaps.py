@@ -194,7 +194,8 @@ def rgb_tally(name: str, rgb: np.ndarray, colormap: Colormap | None, bounds: Any
 def _packed(block: np.ndarray) -> np.ndarray:
     """Each RGB pixel as one uint32 0xRRGGBB."""
     flat = block.reshape(-1, 3)
-    return (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
+    packed: np.ndarray = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
+    return packed
 
 
 def _tally_gray(gray: np.ndarray, bounds: Any, threads: int) -> Tally:

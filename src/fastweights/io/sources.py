@@ -124,7 +124,7 @@ class ArrayLikeInput:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.array.shape, dtype=np.int64)) * np.dtype(self.array.dtype).itemsize
+        return int(np.prod(self.array.shape, dtype=np.int64)) * int(np.dtype(self.array.dtype).itemsize)
 
     def images(self, options: ReadOptions) -> Iterator[Image]:
         return array_like_images(self.name, self.array, options)

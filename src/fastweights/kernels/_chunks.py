@@ -34,7 +34,7 @@ def _densest_first(array: np.ndarray) -> np.ndarray:
     flips = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in array.strides)
     array = array[flips]
     order = sorted(range(array.ndim), key=lambda axis: -array.strides[axis])
-    return array.transpose(order)
+    return np.transpose(array, order)
 
 
 def _copied_blocks(array: np.ndarray, max_elements: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

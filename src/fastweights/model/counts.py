@@ -28,18 +28,53 @@ _SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
 class Counts:
     """Per-class pixel statistics of a set of label masks.
 
-    pixels[c]        pixels of class c (uint64; ignored pixels excluded)
-    images[c]        inputs (images or volumes) that contain class c
-    image_pixels[c]  total pixels of the inputs that contain class c (median frequency's denominator)
-    n_images         inputs counted
-    n_pixels         pixels counted (ignored pixels excluded)
-    ignored          pixels equal to an ignore_index value
-    per_image        (n_images, num_classes) counts, when asked for with per_image=True: a dense
-                     read-only array when it has at most DENSE_LIMIT cells; per_image_sparse is the
-                     table by its non-zero cells (a PerImageTable, CSR), whatever its size
-    sources          the name of each counted input, in order
-    errors           (input, reason) of each input left out with on_error="skip"
-    params           the settings the count was made with, and the fastweights version
+    Made by `fastweights.count`, `Counts.load`, `Counts.from_dict` or `Counts.from_arrays`. Counts
+    add (`a + b`, `sum([a, b])`) to exactly the Counts of one count over all their inputs.
+
+    Parameters
+    ----------
+    pixels, images, image_pixels : array_like of non-negative integers
+        One entry per class, as the attributes below.
+    n_images, n_pixels : int
+        Inputs and pixels counted.
+    ignored : int, default 0
+        Pixels equal to an ignore_index value.
+    per_image : ndarray or PerImageTable, optional
+        The (n_images, num_classes) table, dense or by its non-zero cells.
+    sources : sequence of str, default ()
+        The name of each counted input, in order.
+    errors : sequence of (str, str), default ()
+        (input, reason) of each input left out.
+    params : mapping, optional
+        The settings of the count.
+
+    Raises
+    ------
+    ValueError
+        Negative, non-integral or inconsistent statistics (e.g. a class in more images than
+        were counted), or arrays of different lengths.
+
+    Attributes
+    ----------
+    pixels : ndarray of uint64
+        pixels[c]: pixels of class c (ignored pixels excluded).
+    images : ndarray of uint64
+        images[c]: inputs (images or volumes) that contain class c.
+    image_pixels : ndarray of uint64
+        image_pixels[c]: total pixels of the inputs that contain class c (median frequency's
+        denominator).
+    n_images : int
+        Inputs counted.
+    n_pixels : int
+        Pixels counted (ignored pixels excluded).
+    ignored : int
+        Pixels equal to an ignore_index value.
+    sources : tuple of str
+        The name of each counted input, in order.
+    errors : list of (str, str)
+        (input, reason) of each input left out with on_error="skip".
+    params : dict
+        The settings the count was made with, and the fastweights version.
     """
 
     def __init__(
@@ -71,19 +106,37 @@ class Counts:
 
     @property
     def num_classes(self) -> int:
+        """The number of classes: the length of `pixels`."""
         return len(self.pixels)
 
     @property
     def per_image_sparse(self) -> PerImageTable | None:
-        """The per-image table by its non-zero cells (indptr, indices, data; `.to_scipy()`), or None
-        without per_image=True. Its memory is its non-zero cells', whatever the labels."""
+        """The per-image table by its non-zero cells, whatever its size.
+
+        Returns
+        -------
+        PerImageTable or None
+            CSR `indptr`, `indices`, `data` (`.to_scipy()`, `.toarray()`); None without
+            per_image=True. Its memory is its non-zero cells', whatever the labels.
+        """
         return self._per_image
 
     @property
     def per_image(self) -> np.ndarray | None:
-        """The (n_images, num_classes) uint64 table, dense and read-only, or None without
-        per_image=True. A table of more than DENSE_LIMIT cells is refused (ValueError): its dense
-        size comes from the largest label, not from the data; use `per_image_sparse`."""
+        """The per-image table, dense.
+
+        Returns
+        -------
+        ndarray of uint64 or None
+            The (n_images, num_classes) table, read-only, aligned with `sources`; None without
+            per_image=True.
+
+        Raises
+        ------
+        ValueError
+            The table has more than DENSE_LIMIT (2**26) cells: its dense size comes from the
+            largest label, not from the data; use `per_image_sparse`.
+        """
         if self._per_image is None:
             return None
         if self._dense is None:
@@ -111,9 +164,30 @@ class Counts:
     ) -> Counts:
         """Counts from statistics obtained elsewhere (a paper, another tool).
 
-        images defaults to 1 for every class present; image_pixels defaults to n_pixels for every
-        class present (as if every image held every class), which makes `median` the same as
-        `inverse` up to scale: pass the real image_pixels for median-frequency weights.
+        Parameters
+        ----------
+        pixels : array_like of non-negative integers
+            Pixels of each class.
+        images : array_like, optional
+            Images containing each class; default 1 for every class present.
+        image_pixels : array_like, optional
+            Total pixels of the images containing each class; default n_pixels for every class
+            present (as if every image held every class), which makes `median` the same as
+            `inverse` up to scale: pass the real image_pixels for median-frequency weights.
+        n_images : int, optional
+            Images counted; default the largest of `images`.
+        ignored : int, default 0
+            Ignored pixels.
+
+        Returns
+        -------
+        Counts
+            With params num_classes (the length of `pixels`), no ignore_index and no stack_axis.
+
+        Raises
+        ------
+        ValueError
+            Negative, non-integral or inconsistent statistics, or arrays of different lengths.
         """
         pixels = _counts_array("pixels", pixels)
         present = (pixels > 0).astype(np.uint64)
@@ -145,16 +219,39 @@ class Counts:
         level: float = 0.95,
         **params: Any,
     ) -> np.ndarray:
-        """Class weights (float64, one per class) by a scheme of `fastweights.SCHEMES`.
+        """Class weights by a scheme of `fastweights.SCHEMES`.
 
-        Of an estimate (`count(..., sample=...)`), an `EstimatedWeights` array: the same values, with
-        `.low` and `.high`, the bounds of a `level` bootstrap interval over the sampled images.
+        Parameters
+        ----------
+        scheme : str, default "median"
+            A key of `fastweights.SCHEMES`: "inverse", "balanced", "median", "enet", "sqrt",
+            "effective" or "log".
+        absent : float or {"max", "error"}, default 0.0
+            What a class with no pixels gets: a number, the largest weight, or a ValueError.
+        normalize : {None, "sum", "mean", "max"}, default None
+            None (as published), "sum" (sum = num_classes), "mean" (mean 1), "max" (max 1).
+        clip : float or (float or None, float or None), optional
+            An upper bound, or a (low, high) pair, applied after normalize.
+        level : float, default 0.95
+            Of an estimate only: the confidence level of the bootstrap interval.
+        **params
+            The scheme's own parameters: k for enet, beta for effective, mu for log, median_of
+            for median.
 
-        absent: what a class with no pixels gets: a number (default 0), "max" or "error".
-        normalize: None (as published), "sum" (sum = num_classes), "mean" (mean 1), "max" (max 1).
-        clip: an upper bound, or a (low, high) pair, applied after normalize.
-        params: the scheme's own parameters (k for enet, beta for effective, mu for log,
-            median_of for median).
+        Returns
+        -------
+        ndarray of float64
+            One weight per class, never inf or NaN. Of an estimate (`count(..., sample=...)`), an
+            `EstimatedWeights` array: the same values, with `.low` and `.high`, the bounds of a
+            `level` bootstrap interval over the sampled images.
+
+        Raises
+        ------
+        ValueError
+            An unknown scheme or normalize, a parameter out of its range, absent="error" with a
+            class that has no pixels, or every present weight 0 under normalize.
+        TypeError
+            A parameter the scheme does not take, or one of the wrong type.
         """
         values = _weights.class_weights(
             self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
@@ -168,23 +265,78 @@ class Counts:
 
     @property
     def is_estimate(self) -> bool:
-        """Counted on a random sample of the inputs (`count(..., sample=...)`): params["estimate"] says how."""
+        """Whether the Counts were made from a random sample of the inputs (`count(..., sample=...)`).
+
+        params["estimate"] says how.
+        """
         return "estimate" in self.params
 
     def sample_weights(self, scheme: SamplingScheme = "repeat_factor", **params: Any) -> np.ndarray:
-        """Per-image sampling weights, aligned with `sources` (needs count(..., per_image=True)):
-        "repeat_factor" (LVIS; t=0.001) or "rare_class" (DAFormer; temperature=0.01, min_pixels=1).
-        See `fastweights.model.sampling`."""
+        """Per-image sampling weights, aligned with `sources`.
+
+        Parameters
+        ----------
+        scheme : {"repeat_factor", "rare_class"}, default "repeat_factor"
+            "repeat_factor" (LVIS) or "rare_class" (DAFormer). See `fastweights.model.sampling`.
+        **params
+            t=0.001 (repeat_factor); temperature=0.01 (rare_class); min_pixels=1 (the pixels of
+            a class an image must hold to count as holding it).
+
+        Returns
+        -------
+        ndarray of float64
+            One weight per image.
+
+        Raises
+        ------
+        ValueError
+            The Counts have no per-image table (count with per_image=True), an unknown scheme or
+            a parameter out of its range.
+        """
         if self._per_image is None:
             raise ValueError("sample_weights needs the per-image table: count with per_image=True")
         return sample_weights(self._per_image, scheme, **params)
 
     def pos_weight(self, *, absent: Absent = 0.0) -> np.ndarray:
-        """negatives / positives for BCEWithLogitsLoss: shape (1,) for binary masks, else one per class."""
+        """Negatives / positives of each class, `BCEWithLogitsLoss(pos_weight=)`.
+
+        Parameters
+        ----------
+        absent : float or {"max", "error"}, default 0.0
+            What a class with no pixels gets, as for `weights`.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape (1,) for binary masks (two classes), else one per class.
+
+        Raises
+        ------
+        ValueError
+            A class with no pixels and absent="error"; for binary masks, class 1 with no pixels
+            and absent "max" or "error".
+        """
         return _weights.pos_weight(self.pixels, absent=absent)
 
     def class_weight_dict(self, scheme: Scheme = "median", **options: Any) -> dict[int, float]:
-        """{class id: weight}, the form Keras' class_weight takes; options as for `weights`."""
+        """The weights as {class id: weight}, the form Keras' `class_weight` takes.
+
+        Parameters
+        ----------
+        scheme : str, default "median"
+            As for `weights`.
+        **options
+            As for `weights`.
+
+        Returns
+        -------
+        dict of int to float
+
+        Raises
+        ------
+        ValueError, TypeError
+            As for `weights`.
+        """
         return {index: float(value) for index, value in enumerate(self.weights(scheme, **options))}
 
     # -- arithmetic ----------------------------------------------------------------------------
@@ -246,6 +398,14 @@ class Counts:
     # -- files ---------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The Counts as plain JSON types, the content of the file `save` writes.
+
+        Returns
+        -------
+        dict
+            format, format_version, the statistics as lists of exact integers, per_image (CSR, or
+            None), sources, errors and params.
+        """
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -264,6 +424,25 @@ class Counts:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
+        """The Counts of a `to_dict` mapping (format versions 1 and 2).
+
+        Parameters
+        ----------
+        data : mapping
+            As `to_dict` returns it, or as read from a Counts JSON file.
+        origin : str, default "counts"
+            Where `data` came from, for the error messages (e.g. the file's path).
+
+        Returns
+        -------
+        Counts
+
+        Raises
+        ------
+        ValueError
+            Not a fastweights Counts mapping, a format version this fastweights does not read, or
+            damaged content (missing keys, wrong types, inconsistent statistics).
+        """
         if data.get("format") != FORMAT:
             raise ValueError(f"{origin}: not a fastweights Counts file (format={data.get('format')!r})")
         if data.get("format_version") not in _READS:
@@ -293,12 +472,43 @@ class Counts:
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             raise ValueError(f"{origin}: damaged Counts file ({error!r})") from error
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Writes JSON with exact integers, atomically (a reader never sees half a file)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the Counts as JSON with exact integers, atomically (a reader never sees half a file).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists); `Counts.load` reads it back.
+
+        Raises
+        ------
+        OSError
+            The file cannot be written.
+        """
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Counts:
+    def load(cls, path: str | os.PathLike[str]) -> Counts:
+        """Reads the Counts a `save` wrote.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A Counts JSON file.
+
+        Returns
+        -------
+        Counts
+            Equal to the saved Counts.
+
+        Raises
+        ------
+        FileNotFoundError, OSError
+            The file cannot be read.
+        ValueError
+            Not JSON, not a fastweights Counts file, a format version this fastweights does not
+            read, or damaged content.
+        """
         path = os.fspath(path)
         with open(path, encoding="utf-8") as file:
             try:

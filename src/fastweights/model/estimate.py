@@ -108,4 +108,4 @@ def _weighted_sums(
         columns = column[part]
         firsts = np.flatnonzero(np.concatenate([[True], columns[1:] != columns[:-1]]))
         sums[columns[firsts]] += np.add.reduceat(block, firsts, axis=0)
-    return sums.T
+    return np.transpose(sums)

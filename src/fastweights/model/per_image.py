@@ -60,7 +60,7 @@ class PerImageTable:
             raise ValueError("per_image: class ids must be distinct and increasing within each image")
         kept = counts > 0
         if not kept.all():
-            indptr = np.concatenate([[0], np.cumsum(kept)])[indptr]
+            indptr = np.take(np.concatenate([[0], np.cumsum(kept)]), indptr)
             indices, counts = indices[kept], counts[kept]
         self.indptr = indptr.astype(np.int64)
         self.indices = indices.astype(np.int64)

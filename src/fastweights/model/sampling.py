@@ -80,5 +80,6 @@ def sample_weights(
         chance[drawable] = np.exp(logits - logits.max())
         chance /= chance.sum()
         per_image_of_class = np.divide(chance, images, out=np.zeros_like(chance), where=drawable)
-        return np.bincount(rows[holds], weights=per_image_of_class[column[holds]], minlength=n_images)
+        # numpy's stub types bincount as intp even with weights=, which make it float64.
+        return np.bincount(rows[holds], weights=per_image_of_class[column[holds]], minlength=n_images)  # type: ignore[return-value]
     raise ValueError(f"scheme={scheme!r}: expected one of {', '.join(map(repr, SAMPLING_SCHEMES))}")

@@ -157,25 +157,25 @@ def pos_weight(pixels: npt.ArrayLike, *, absent: Absent = 0.0) -> FloatArray:
 
 
 def _inverse(n: FloatArray) -> FloatArray:
-    return n.sum() / n
+    return float(n.sum()) / n
 
 
 def _balanced(n: FloatArray) -> FloatArray:
-    return n.sum() / (n.size * n)
+    return float(n.sum()) / (n.size * n)
 
 
 def _median(n: FloatArray, image_n: FloatArray, median_mask: BoolArray) -> FloatArray:
     frequency = n / image_n
-    return np.median(frequency[median_mask]) / frequency
+    return float(np.median(frequency[median_mask])) / frequency
 
 
 def _enet(n: FloatArray, k: float) -> FloatArray:
     # log1p of (k - 1) + f keeps the digits of f_c that k + f_c would round away.
-    return 1.0 / np.log1p((k - 1.0) + n / n.sum())
+    return 1.0 / np.log1p((k - 1.0) + n / float(n.sum()))
 
 
 def _sqrt(n: FloatArray) -> FloatArray:
-    return np.sqrt(n.sum() / n)
+    return np.sqrt(float(n.sum()) / n)
 
 
 def _effective(n: FloatArray, beta: float | None) -> FloatArray:
@@ -191,11 +191,11 @@ def _effective(n: FloatArray, beta: float | None) -> FloatArray:
     else:
         # 1 - beta**n == -expm1(n * log1p(-(1 - beta))), precise even for beta within 1e-12 of 1.
         weights = one_minus_beta / -np.expm1(n * np.log1p(-one_minus_beta))
-    return weights * (n.size / weights.sum())
+    return weights * (n.size / float(weights.sum()))
 
 
 def _log(n: FloatArray, mu: float | None) -> FloatArray:
-    ratio = n.sum() / n
+    ratio = float(n.sum()) / n
     if mu is None:
         return np.log(ratio)
     # ln(mu) + ln(N / n_c) rather than ln(mu * N / n_c): the product may overflow.
@@ -307,11 +307,11 @@ def _normalize(weights: FloatArray, normalize: str | None, num_classes: int) -> 
     if normalize is None:
         return weights
     if normalize == "sum":
-        scale = weights.sum() / num_classes
+        scale = float(weights.sum()) / num_classes
     elif normalize == "mean":
-        scale = weights.mean()
+        scale = float(weights.mean())
     else:
-        scale = weights.max()
+        scale = float(weights.max())
     if not scale > 0.0:
         raise ValueError(f"cannot normalize={normalize!r}: every present weight is 0")
     return weights / scale

@@ -225,7 +225,7 @@ class _Walker:
         self.layouts[offset] = self.image(tags, name)
         for sub in tags.get(_SUB_IFDS, ()):
             self.chain(sub, f"SubIFD of {name}")
-        return struct.unpack(self.order + ("Q" if self.big else "I"), body[count * entry_size :])[0]
+        return int(struct.unpack(self.order + ("Q" if self.big else "I"), body[count * entry_size :])[0])
 
     def one(self, tags: dict[int, tuple[int, ...]], tag: int, name: str, default: int | None = None) -> int:
         values = tags.get(tag)

@@ -19,7 +19,7 @@ import math
 import struct
 import zlib
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -110,7 +110,7 @@ def _header(nibabel: Any, path: str, block: bytes) -> tuple[tuple[int, ...], np.
     against the NIfTI standard (docs/input-rules.md). nibabel only lays out the bytes: its header
     checks would mend some broken fields (a vox_offset inside the header, say), as far as its
     global error_level lets them, so none of them is run."""
-    order = "<" if block[:4] in (b"\x5c\x01\x00\x00", b"\x1c\x02\x00\x00") else ">"
+    order: Literal["<", ">"] = "<" if block[:4] in (b"\x5c\x01\x00\x00", b"\x1c\x02\x00\x00") else ">"
     sizeof_hdr = struct.unpack(f"{order}i", block[:4])[0] if len(block) >= 4 else 0
     if sizeof_hdr not in _VERSIONS:
         raise InputError(f"{path}: not a NIfTI file (its header size is neither 348 nor 540)")

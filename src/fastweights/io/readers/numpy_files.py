@@ -13,7 +13,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from ...kernels._tally import Tally
 from ..images import Bounds, Image, ReadOptions, check_stack_axis, images_of_array, stream_chunks, tally_chunks
 from ._magic import check_magic
 from ._mapped import MappedFile, byte_bounds
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard  # typing.TypeGuard is Python >= 3.10
 
 __all__ = ["RawFile", "open_npy", "open_npz", "raw", "tally_npy_files"]
 
@@ -131,7 +134,7 @@ def _parse_header_text(text: str, name: str, major: int) -> tuple[object, object
         node = tree.body
         if not isinstance(node, ast.Dict):
             raise InputError(f"{name}: the .npy header is not a dict")
-        keys = []
+        keys: list[str] = []
         for key in node.keys:
             if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
                 raise InputError(f"{name}: the .npy header has a key that is not a string")
@@ -140,10 +143,10 @@ def _parse_header_text(text: str, name: str, major: int) -> tuple[object, object
             if key.value not in _HEADER_KEYS:
                 raise InputError(f"{name}: the .npy header has the unknown key {key.value!r}")
             keys.append(key.value)
-        values = {key: ast.literal_eval(value) for key, value in zip(keys, node.values)}  # type: ignore[arg-type]
-        for key in _HEADER_KEYS:
-            if key not in keys:
-                raise InputError(f"{name}: the .npy header lacks the key {key!r}")
+        values = {key: ast.literal_eval(value) for key, value in zip(keys, node.values)}
+        for required in _HEADER_KEYS:
+            if required not in keys:
+                raise InputError(f"{name}: the .npy header lacks the key {required!r}")
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as error:
         if isinstance(error, InputError):
             raise
@@ -178,7 +181,8 @@ def _checked_dtype(descr: object, name: str) -> np.dtype:
     try:
         if not isinstance(descr, (str, list)):
             raise TypeError("neither a string nor a list of fields")
-        dtype = np.lib.format.descr_to_dtype(descr)
+        # numpy's stub lists only the list-of-fields form; the string form ('<i8') is the usual one.
+        dtype = np.lib.format.descr_to_dtype(descr)  # type: ignore[arg-type]
     except (TypeError, ValueError, KeyError, IndexError) as error:
         raise InputError(f"{name}: descr {descr!r} is not a numpy dtype ({error})") from error
     if dtype.hasobject:
@@ -292,7 +296,7 @@ def _check_member(path: str, name: str, info: zipfile.ZipInfo, size: int) -> int
                 f"bytes) disagrees with the central directory (CRC {info.CRC:#010x}, {info.compress_size}, "
                 f"{info.file_size})"
             )
-    start = info.header_offset + 30 + name_length + extra_length
+    start: int = info.header_offset + 30 + name_length + extra_length
     if start + info.compress_size > size:
         raise InputError(
             f"{name}: the member's data ({info.compress_size} bytes from offset {start}) runs past the end of "
@@ -483,7 +487,7 @@ class RawFile:
 
 
 def raw(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     dtype: object,
     shape: int | tuple[int, ...],
     *,
@@ -494,6 +498,35 @@ def raw(
 
     The file must hold exactly `offset` bytes of header to skip and then the array: a file of any
     other size is refused.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    dtype : numpy dtype or anything `np.dtype` takes
+        The labels' type: integers, bool or floats (whose values must be integral).
+    shape : int or tuple of int
+        The array's shape.
+    offset : int, default 0
+        Header bytes to skip before the array.
+    order : {"C", "F"}, default "C"
+        The array's memory layout.
+
+    Returns
+    -------
+    RawFile
+        The description `fastweights.count` takes as an input.
+
+    Raises
+    ------
+    TypeError
+        `dtype` is not a numpy dtype, or not one that holds labels.
+    ValueError
+        `shape`, `offset` or `order` is not valid.
+    FileNotFoundError
+        No file at `path`.
+    fastweights.errors.InputError
+        The file's size is not `offset` plus the array's bytes.
     """
     path = os.fspath(path)
     try:
@@ -504,7 +537,8 @@ def raw(
         raise TypeError(
             f"raw({path!r}): dtype={dtype!r} cannot hold labels (expected integers, bool or integral floats)"
         )
-    dims = (shape,) if _is_int(shape) else tuple(shape)  # type: ignore[arg-type]
+    # Not an int: by the signature, a tuple (any iterable of sizes works at run time).
+    dims = (shape,) if _is_int(shape) else tuple(cast("tuple[int, ...]", shape))
     if not all(_is_int(d) and d >= 0 for d in dims):
         raise ValueError(f"raw({path!r}): shape={shape!r} must be non-negative integers")
     if not _is_int(offset) or offset < 0:
@@ -520,7 +554,7 @@ def raw(
     return described
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 

@@ -205,7 +205,8 @@ def _pillow_decode(pil: Any, path: str, data: bytes, gray_depth: int) -> np.ndar
 def _pillow_array(path: str, image: Any, gray_depth: int) -> np.ndarray:
     mode = image.mode
     if mode == "1":  # np.asarray gives bools stored as 0/255 bytes, which count as 255 when viewed as uint8
-        return np.asarray(image.convert("L")) != 0
+        nonzero: np.ndarray = np.asarray(image.convert("L")) != 0
+        return nonzero
     array = np.asarray(image)
     if mode == "L" and gray_depth in (2, 4):
         return array // (255 // ((1 << gray_depth) - 1))  # Pillow scales 2- and 4-bit gray up to 0..255
