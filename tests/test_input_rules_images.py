@@ -53,7 +53,7 @@ def tiff_bytes(
         kind, values = tags[tag]
         if tag in (273, 324):  # offsets of the data
             values = [start + v for v in values]
-        form = {SHORT: "H", LONG: "I", RATIONAL: "II", LONG8: "Q"}[kind]
+        form = {1: "B", SHORT: "H", LONG: "I", RATIONAL: "II", 8: "h", 9: "i", LONG8: "Q"}[kind]
         packed = b"".join(struct.pack("<" + form, *((v, 1) if kind == RATIONAL else (v,))) for v in values)
         if len(packed) <= pointer:
             inline = packed.ljust(pointer, b"\0")
@@ -169,6 +169,28 @@ def test_tiff_tag_with_several_values(tmp_path: Path) -> None:
 
 def test_tiff_tag_not_an_integer(tmp_path: Path) -> None:
     refused(write_tiff(tmp_path, width=(RATIONAL, [8])), r"tag 256 of IFD 0 has field type 5, not an integer type")
+
+
+@pytest.mark.parametrize(("kind", "name"), [(1, "BYTE"), (8, "SSHORT"), (9, "SLONG")])
+def test_tiff_layout_tag_of_a_type_the_specification_does_not_allow(tmp_path: Path, kind: int, name: str) -> None:
+    # tifffile reads a BYTE RowsPerStrip as bytes and fails on it; a signed one is no size
+    path = write_tiff(tmp_path, width=(kind, [8]))
+    refused(path, rf"tag 256 of IFD 0 has field type {kind}, not SHORT, LONG or LONG8")
+
+
+def test_tiff_layout_tag_twice_in_one_ifd(tmp_path: Path) -> None:
+    good = write_tiff(tmp_path).read_bytes()
+    ifd = struct.unpack_from("<I", good, 4)[0]
+    entries = struct.unpack_from("<H", good, ifd)[0]
+    tags = [struct.unpack_from("<H", good, ifd + 2 + 12 * k)[0] for k in range(entries)]
+    # the (optional) Photometric entry overwritten with a second ImageWidth entry of another value
+    width, photometric = tags.index(256), tags.index(262)
+    entry = bytearray(good[ifd + 2 + 12 * width : ifd + 14 + 12 * width])
+    entry[8:10] = struct.pack("<H", 4)
+    patched = good[: ifd + 2 + 12 * photometric] + bytes(entry) + good[ifd + 14 + 12 * photometric :]
+    path = tmp_path / "twice.tif"
+    path.write_bytes(patched)
+    refused(path, r"damaged TIFF: tag 256 appears twice in IFD 0")
 
 
 def test_tiff_tag_value_past_the_end(tmp_path: Path) -> None:

@@ -21,6 +21,11 @@ __all__ = ["Layout", "check_tiff"]
 # specification asks, unless a tag this module needs has one.
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
 _INTEGER_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
+# The field types the layout tags may have: SHORT, LONG, LONG8 (TIFF 6.0 gives SHORT or LONG for
+# each; BigTIFF adds LONG8), and IFD, IFD8 for SubIFDs. BYTE and the signed types are refused:
+# tifffile reads a BYTE value as bytes and fails on it.
+_LAYOUT_TYPES = frozenset([3, 4, 16])
+_SUB_IFD_TYPES = frozenset([3, 4, 13, 16, 18])
 
 _WIDTH, _LENGTH, _BITS, _COMPRESSION = 256, 257, 258, 259
 _PHOTOMETRIC, _FILL_ORDER, _PREDICTOR, _EXTRA_SAMPLES = 262, 266, 317, 338
@@ -221,6 +226,12 @@ class _Walker:
                 form = _INTEGER_FORMATS.get(kind)
                 if form is None:
                     raise self.fail(f"damaged TIFF: tag {tag} of {name} has field type {kind}, not an integer type")
+                if kind not in (_SUB_IFD_TYPES if tag == _SUB_IFDS else _LAYOUT_TYPES):
+                    raise self.fail(
+                        f"damaged TIFF: tag {tag} of {name} has field type {kind}, not SHORT, LONG or LONG8"
+                    )
+                if tag in tags:  # which one a reader takes is its own choice: tifffile takes the first
+                    raise self.fail(f"damaged TIFF: tag {tag} appears twice in {name}")
                 tags[tag] = struct.unpack(f"{self.order}{n}{form}", where[:length])
         self.layouts[offset] = self.image(tags, name)
         for sub in tags.get(_SUB_IFDS, ()):
