@@ -140,6 +140,6 @@ def doc_snippets() -> list[Snippet]:
 
 
 def gpu_snippet() -> str:
-    """The example of docs/gpu.md: what tests/test_cuda.py runs on a real GPU."""
+    """The example of docs/gpu.md: what tests/backends/test_cuda.py runs on a real GPU."""
     (snippet,) = [s for s in doc_snippets() if s.name.startswith("docs/gpu.md > ")]
     return snippet.code
