@@ -320,8 +320,8 @@ def no_gpu(reason: str) -> str:
             "",
             f"No GPU could be used when `{COMMAND}` last ran ({when}, on {platform.node()}): {reason}. "
             "There are no GPU figures: none is guessed. The CUDA path is tested for exact parity with the CPU on "
-            "numba-cuda's simulator (`tests/test_cuda.py`), and its kernels are compiled to PTX for Volta and Hopper "
-            "by the same tests where the CUDA toolkit's NVVM and NVRTC are installed.",
+            "numba-cuda's simulator (`tests/backends/test_cuda.py`), and its kernels are compiled to PTX for Volta "
+            "and Hopper by the same tests where the CUDA toolkit's NVVM and NVRTC are installed.",
             END,
         ]
     )

@@ -15,7 +15,7 @@ python=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$results/device.txt"
 $python -c "import numba, numba_cuda, numpy; print('numba', numba.__version__, 'numba-cuda', numba_cuda.__version__, 'numpy', numpy.__version__)" | tee -a "$results/device.txt"
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) $python -m pip install -q --no-build-isolation --no-deps . 2>&1 | tail -5
-timeout "${TEST_SECONDS:-240}" $python -m pytest -p no:cacheprovider -q -rs tests/test_cuda.py tests/test_device_layout.py 2>&1 | tee "$results/tests.log" | tail -40
+timeout "${TEST_SECONDS:-240}" $python -m pytest -p no:cacheprovider -q -rs tests/backends/test_cuda.py tests/backends/test_device_layout.py 2>&1 | tee "$results/tests.log" | tail -40
 timeout "${BENCH_SECONDS:-300}" $python benchmarks/gpu_bench.py --write "$@" 2>&1 | tee "$results/bench.log" | tail -60
 cp BENCHMARKS.md "$results/BENCHMARKS.md"
 if [ "${PROFILE_SECONDS:-90}" != 0 ] && command -v ncu >/dev/null; then

@@ -433,7 +433,7 @@ def render(run: dict, elapsed: float, others: float, steal: float) -> str:
     out += [
         "",
         "Not measured by this suite: the GPU goals. Flat memory (peak RSS counting a 1 GiB and a "
-        "4 GiB .npy) is asserted by `tests/test_readers.py`, not timed here.",
+        "4 GiB .npy) is asserted by `tests/io/test_readers.py`, not timed here.",
         "",
         "## Results",
     ]

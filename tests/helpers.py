@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fastweights
 from fastweights import Counts
+from fastweights.errors import InputError
 
 # ../shared/data/README.md: alexgkendall/caffe-segnet issue #37, CamVid trainannot (367 images, 480x360).
 CAMVID_PIXELS = [
@@ -140,6 +142,37 @@ def doc_snippets() -> list[Snippet]:
 
 
 def gpu_snippet() -> str:
-    """The example of docs/gpu.md: what tests/test_cuda.py runs on a real GPU."""
+    """The example of docs/gpu.md: what tests/backends/test_cuda.py runs on a real GPU."""
     (snippet,) = [s for s in doc_snippets() if s.name.startswith("docs/gpu.md > ")]
     return snippet.code
+
+
+def refused(path: Path, pattern: str, **options: object) -> None:
+    """An input rule: the count refuses the file with an InputError that starts with its path, and
+    on_error="skip" leaves it out."""
+    with pytest.raises(InputError) as error:
+        fastweights.count(path, **options)  # type: ignore[arg-type]
+    message = str(error.value)
+    assert message.startswith(f"{path}: "), message
+    assert re.search(pattern, message), message
+    with pytest.warns(UserWarning, match="skipped 1 of 1 inputs"):
+        counts = fastweights.count(path, on_error="skip", **options)  # type: ignore[arg-type]
+    assert counts.n_images == 0
+    assert [str(p) for p, _ in counts.errors] == [str(path)]
+
+
+def refused_matching(path: Path, pattern: str, **options: object) -> None:
+    """An input rule whose message `pattern` names the file itself (an HDF5 dataset or an .npz member
+    is reported under its file's name): refused by the count, and left out by on_error="skip"."""
+    with pytest.raises(InputError, match=pattern):
+        fastweights.count(path, **options)  # type: ignore[arg-type]
+    with pytest.warns(UserWarning, match="skipped 1 of 1 inputs"):
+        skipped = fastweights.count(path, on_error="skip", **options)  # type: ignore[arg-type]
+    assert [name for name, _ in skipped.errors] == [str(path)]
+    assert skipped.n_images == 0
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path

@@ -1,6 +1,6 @@
 // Every kernel variant the CPU runs against a plain loop, through the public count_dense: runs of
 // every length, {0,1} masks with a stray label, random bytes, lengths and starts that are not
-// multiples of a block, every label value. Built and run by tests/test_cpp_kernels.py, natively and
+// multiples of a block, every label value. Built and run by tests/kernels/test_kernel_variants.py, natively and
 // (where a cross compiler and qemu are installed) for aarch64, whose NEON variant this machine lacks.
 #include <cstdint>
 #include <cstdio>

@@ -121,7 +121,7 @@ def count(
         the message gives the pip command that installs it.
     """
     # Every keyword but these three is a setting, and Settings.build takes each by name: an option
-    # added to one and not the other fails at once (tests/test_settings.py).
+    # added to one and not the other fails at once (tests/engine/test_settings.py).
     keywords = dict(locals())
     for name in ("inputs", "client", "comm"):
         del keywords[name]

@@ -401,7 +401,7 @@ def test_cli_device_option(tmp_path, capsys) -> None:  # type: ignore[no-untyped
 
 
 def test_gpu_benchmark_script_runs_and_checks_its_counts(capsys) -> None:  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     try:
         import gpu_bench
     finally:

@@ -1,4 +1,5 @@
-"""Every folder of ../shared/data/formats and the CamVid reference, through fastweights.count."""
+"""Real masks (../shared/data) through fastweights.count: every folder of formats/, the CamVid
+reference and the VOC LabelMe int32 masks; skipped cleanly when the folder is absent."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from helpers import CAMVID_IMAGES, CAMVID_MEDIAN, CAMVID_PIXELS, assert_same_sta
 import fastweights
 from fastweights.errors import InputError
 
-pil = pytest.importorskip("PIL.Image")
-
 
 def pillow_labels(path: Path) -> np.ndarray:
+    pil = pytest.importorskip("PIL.Image")
     with pil.open(path) as image:
         return np.asarray(image)
 
@@ -98,3 +98,20 @@ def test_voc_palette_pngs_count_as_their_npy_twins(real_data: Path) -> None:
     from_npy = fastweights.count(root / "SegmentationClassNpy", ignore_index=-1, per_image=True)
     assert_same_statistics(from_png, from_npy)
     assert from_png.ignored > 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_voc_labelme_int32_masks_with_negative_ignore(real_data: Path, threads: int) -> None:
+    folder = real_data / "voc_labelme" / "SegmentationClassNpy"
+    paths = sorted(folder.glob("*.npy"))
+    assert paths, f"no .npy masks in {folder}"
+    arrays = [np.load(path) for path in paths]
+    assert all(array.dtype == np.int32 for array in arrays)
+    got = fastweights.count(folder, ignore_index=-1, num_classes=21, threads=threads, per_image=True)
+    assert_same_statistics(got, numpy_counts(arrays, (-1,), 21, per_image=True))
+    assert got.ignored > 0 and got.sources == tuple(str(path) for path in paths)
+    class_names = (real_data / "voc_labelme" / "class_names.txt").read_text().splitlines()
+    assert len(class_names) == got.num_classes and class_names[0] == "_background_"
+
+    with pytest.raises(ValueError, match=r"\.npy: negative label -1"):
+        fastweights.count(folder)

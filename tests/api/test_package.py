@@ -81,7 +81,7 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys) -> None:  #
 
 
 def test_ci_runs_exactly_the_readme_test_command_then_the_style_checks() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
     blocks = [block.split("```", 1)[0].strip() for block in readme.split("```bash\n")[1:3]]
     install_and_demo, install_and_test = blocks

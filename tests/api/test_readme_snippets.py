@@ -1,6 +1,6 @@
 """Every ```python example of README.md and docs/*.md, run as it is in a folder holding the demo's
 masks as `masks/`, then checked: what it printed and what it made. An example that cannot run there
-says why in a `<!-- not run: why -->` line just above it (the GPU one runs in tests/test_cuda.py)."""
+says why in a `<!-- not run: why -->` line just above it (the GPU one runs in tests/backends/test_cuda.py)."""
 
 from __future__ import annotations
 

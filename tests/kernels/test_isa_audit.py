@@ -12,9 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import compiler
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, compiler
 
 pytestmark = pytest.mark.skipif(
     platform.machine() not in ("x86_64", "AMD64") or shutil.which("objdump") is None,
