@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from .corpus import FORMATS, corpus, npy_bytes
-from .mutate import _fresh, _png_chunks, _png_join, _tiff_parse, npy_join
+from .mutate_npy import npy_join
+from .mutate_png import _fresh, _png_chunks, _png_join
+from .mutate_tiff import _tiff_parse
 from .runner import FAILURES, Case, Result, cases, run
 
 for _module in ("PIL", "imagecodecs", "nibabel", "h5py"):
