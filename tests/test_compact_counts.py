@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -189,3 +191,20 @@ def test_a_checkpoint_of_the_dense_format_resumes(tmp_path: Path) -> None:
     del state["classes"], state["num_classes"]
     checkpoint.write_text(json.dumps({**data, "format_version": 1}))
     assert fastweights.count(tmp_path, threads=1, checkpoint=checkpoint) == fresh
+
+
+@pytest.mark.parametrize(("files", "ranks"), [(8, 2), (2, 3)])  # (2, 3): a rank counts nothing
+def test_mpi_ranks_sum_the_classes_present(tmp_path: Path, files: int, ranks: int) -> None:
+    pytest.importorskip("mpi4py")
+    mpiexec = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if mpiexec is None:
+        pytest.skip("no mpiexec (pip install mpich gives one next to python)")
+    for i in range(files):
+        np.save(tmp_path / f"{i}.npy", np.array([i % 3, HUGE_LABEL - i % 2, HUGE_LABEL], np.int32))
+    command = [mpiexec, "-n", str(ranks), sys.executable, "-m", "fastweights", "count", str(tmp_path), "--mpi"]
+    result = subprocess.run([*command, "--format", "json", "-q"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    present = sorted({label for i in range(files) for label in (i % 3, HUGE_LABEL - i % 2, HUGE_LABEL)})
+    assert data["format_version"] == 3 and data["classes"] == present
+    assert Counts.from_dict(data) == fastweights.count(tmp_path)

@@ -17,6 +17,8 @@ from .weights import Absent, Normalize, Scheme
 
 __all__ = ["Counts"]
 
+Statistics = tuple[np.ndarray, np.ndarray, np.ndarray]  # pixels, images, image_pixels of some classes
+
 FORMAT = "fastweights.counts"
 # 2: per_image saved by its non-zero cells (CSR); version 1 files (a dense per_image) still load.
 # 3: the statistics of the classes present only ("classes" lists them), written when most of many
@@ -196,6 +198,14 @@ class Counts:
     def image_pixels(self) -> np.ndarray:
         """image_pixels[c]: total pixels of the inputs that contain class c; read-only."""
         return self._dense_statistic(2)
+
+    def _statistics(self) -> tuple[np.ndarray, Statistics]:
+        """The classes present (ascending int64 ids) and their pixels, images and image_pixels,
+        read-only: the statistics without arrays of num_classes entries."""
+        views = [array.view() for array in (self._classes, *self._stats)]
+        for view in views:
+            view.flags.writeable = False
+        return views[0], (views[1], views[2], views[3])
 
     def _dense_statistic(self, which: int) -> np.ndarray:
         name = _STATISTICS[which]
@@ -450,18 +460,11 @@ class Counts:
         per_image = None
         if self._per_image is not None and other._per_image is not None:
             per_image = PerImageTable.stack([self._per_image, other._per_image], size)
-        classes = np.union1d(self._classes, other._classes).astype(np.int64)
-        mine, theirs = np.searchsorted(classes, self._classes), np.searchsorted(classes, other._classes)
-        sums = []
-        for own, their in zip(self._stats, other._stats):
-            total = np.zeros(classes.size, np.uint64)
-            total[mine] += own
-            total[theirs] += their
-            sums.append(total)
+        classes, sums = sum_statistics([self._statistics(), other._statistics()])
         return Counts._of_classes(
             size,
             classes,
-            (sums[0], sums[1], sums[2]),
+            sums,
             n_images=self.n_images + other.n_images,
             n_pixels=self.n_pixels + other.n_pixels,
             ignored=self.ignored + other.ignored,
@@ -701,6 +704,17 @@ def _check_consistent(counts: Counts) -> None:
         raise ValueError(f"image_pixels: class {classes[short[0]]} has fewer image pixels than pixels")
     if counts.sources and len(counts.sources) != counts.n_images:
         raise ValueError(f"sources: {len(counts.sources)} names for {counts.n_images} images")
+
+
+def sum_statistics(parts: Sequence[tuple[np.ndarray, Statistics]]) -> tuple[np.ndarray, Statistics]:
+    """The exact sums of several `Counts._statistics()`, over the union of their classes."""
+    classes = np.unique(np.concatenate([np.zeros(0, np.int64), *(part[0] for part in parts)]))
+    sums = (np.zeros(classes.size, np.uint64), np.zeros(classes.size, np.uint64), np.zeros(classes.size, np.uint64))
+    for present, values in parts:
+        where = np.searchsorted(classes, present)  # distinct within a part: a plain indexed add is exact
+        for total, value in zip(sums, values):
+            total[where] += value
+    return classes, sums
 
 
 def _from_json(values: Any, dtype: type[np.integer[Any]] = np.uint64) -> np.ndarray:
