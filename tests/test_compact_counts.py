@@ -208,3 +208,25 @@ def test_mpi_ranks_sum_the_classes_present(tmp_path: Path, files: int, ranks: in
     present = sorted({label for i in range(files) for label in (i % 3, HUGE_LABEL - i % 2, HUGE_LABEL)})
     assert data["format_version"] == 3 and data["classes"] == present
     assert Counts.from_dict(data) == fastweights.count(tmp_path)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_distinct_labels_sum_exactly(tmp_path: Path, threads: int) -> None:
+    rng = np.random.default_rng(threads)
+    masks = [rng.integers(0, 200_000, (8, 32, 32)).astype(np.int32) for _ in range(12)]
+    for i, mask in enumerate(masks):
+        np.save(tmp_path / f"{i:02d}.npy", mask if i % 2 else mask[:1])  # stacks: several images per input
+    got = fastweights.count(tmp_path, threads=threads, stack_axis=0)
+    images = [image for i, mask in enumerate(masks) for image in (mask if i % 2 else mask[:1])]
+    pixels, holders, image_pixels = {}, {}, {}
+    for image in images:
+        labels, tally = np.unique(image, return_counts=True)
+        for label, n in zip(labels.tolist(), tally.tolist()):
+            pixels[label] = pixels.get(label, 0) + n
+            holders[label] = holders.get(label, 0) + 1
+            image_pixels[label] = image_pixels.get(label, 0) + image.size
+    data = got.to_dict()
+    assert data["format_version"] == 3 and data["classes"] == sorted(pixels) and got.n_images == len(images)
+    assert data["pixels"] == [pixels[c] for c in data["classes"]]
+    assert data["images"] == [holders[c] for c in data["classes"]]
+    assert data["image_pixels"] == [image_pixels[c] for c in data["classes"]]

@@ -29,6 +29,9 @@ class Accumulator:
         self.pixels = np.zeros(0, np.uint64)
         self.images = np.zeros(0, np.uint64)
         self.image_pixels = np.zeros(0, np.uint64)
+        # entries of classes not met yet: (classes, pixels, images, image_pixels), merged by _merge
+        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending_size = 0
         self.n_pixels = 0
         self.ignored = 0
         self.inputs: dict[int, str] = {}  # position -> input name, of the inputs counted
@@ -63,11 +66,14 @@ class Accumulator:
     def _add_images(self, index: int, results: list[ImageCount]) -> None:
         for image in results:
             if image.classes.size:
-                # distinct classes: a plain indexed add is exact
-                where = self._positions(image.classes)
-                self.pixels[where] += image.pixels
-                self.images[where] += np.uint64(1)
-                self.image_pixels[where] += np.uint64(image.total)
+                where = self._known(image.classes, ascending=True)
+                if where is None:
+                    ones = np.ones(image.classes.size, np.uint64)
+                    self._defer(image.classes, image.pixels, ones, ones * np.uint64(image.total))
+                else:  # distinct classes: a plain indexed add is exact
+                    self.pixels[where] += image.pixels
+                    self.images[where] += np.uint64(1)
+                    self.image_pixels[where] += np.uint64(image.total)
             self.n_pixels += image.total
             self.ignored += image.ignored
         self.names[index] = [image.name for image in results]
@@ -76,10 +82,14 @@ class Accumulator:
 
     def _add_batch(self, batch: BatchCount) -> None:
         if batch.classes.size:
-            where = self._positions(batch.classes)
-            np.add.at(self.pixels, where, batch.pixels)
-            np.add.at(self.images, where, np.uint64(1))
-            np.add.at(self.image_pixels, where, batch.totals[batch.owner])
+            where = self._known(batch.classes, ascending=False)
+            image_pixels = batch.totals[batch.owner]
+            if where is None:
+                self._defer(batch.classes, batch.pixels, np.ones(batch.classes.size, np.uint64), image_pixels)
+            else:
+                np.add.at(self.pixels, where, batch.pixels)
+                np.add.at(self.images, where, np.uint64(1))
+                np.add.at(self.image_pixels, where, image_pixels)
         self.n_pixels += int(batch.totals.sum(dtype=np.uint64))
         self.ignored += int(batch.ignored.sum(dtype=np.uint64))
         bounds = batch.bounds()
@@ -90,29 +100,42 @@ class Accumulator:
                 start, end = bounds[position], bounds[position + 1]
                 self.rows[index] = [(batch.classes[start:end], batch.pixels[start:end])]
 
-    def _positions(self, classes: np.ndarray) -> np.ndarray:
-        """Where the sums of `classes` lie, the classes not met before given theirs."""
+    def _known(self, classes: np.ndarray, ascending: bool) -> np.ndarray | None:
+        """Where the sums of `classes` lie; None when one of them has none yet."""
         where = np.searchsorted(self.classes, classes)
-        new = classes
-        if self.classes.size:
-            known = self.classes[np.minimum(where, self.classes.size - 1)] == classes
-            if known.all():
-                return where
-            new = classes[~known]
-        merged = np.union1d(self.classes, new).astype(np.int64)
-        old = np.searchsorted(merged, self.classes)
-        grown = []
-        for array in (self.pixels, self.images, self.image_pixels):
-            sums = np.zeros(merged.size, np.uint64)
-            sums[old] = array
-            grown.append(sums)
-        self.classes = merged
-        self.pixels, self.images, self.image_pixels = grown
-        self.num_classes = max(self.num_classes, int(merged[-1]) + 1)
-        return np.searchsorted(merged, classes)
+        last = where[-1] if ascending else where.max()
+        if last < self.classes.size and (self.classes[where] == classes).all():
+            return where
+        return None
+
+    def _defer(self, classes: np.ndarray, pixels: np.ndarray, images: np.ndarray, image_pixels: np.ndarray) -> None:
+        """Entries with classes not met before wait, and are merged into the sums once they are as
+        many as the classes met: merging costs a sort, which is then paid a few times per count
+        (masks of a million distinct labels), not once per image."""
+        self.pending.append((classes, pixels, images, image_pixels))
+        self.pending_size += classes.size
+        if self.pending_size >= max(self.classes.size, 4096):
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self.pending:
+            return
+        parts = [(self.classes, self.pixels, self.images, self.image_pixels), *self.pending]
+        classes = np.concatenate([part[0] for part in parts])
+        order = np.argsort(classes, kind="stable")
+        classes = classes[order]
+        starts = np.flatnonzero(np.concatenate([[True], classes[1:] != classes[:-1]]))
+        self.classes = classes[starts]
+        self.pixels, self.images, self.image_pixels = (
+            np.add.reduceat(np.concatenate([part[k] for part in parts])[order], starts).astype(np.uint64)
+            for k in (1, 2, 3)
+        )
+        self.pending, self.pending_size = [], 0
+        self.num_classes = max(self.num_classes, int(self.classes[-1]) + 1)
 
     def state(self) -> dict[str, Any]:
         """Everything counted so far, as JSON; inputs restored but not yet met again keep their entries."""
+        self._merge()
         inputs: list[dict[str, Any]] = []
         for index, names in sorted(self.names.items()):
             entry = {"position": index, "name": self.inputs[index], "images": names, "stamp": self.stamps.get(index)}
@@ -173,6 +196,7 @@ class Accumulator:
         return True
 
     def counts(self, settings: Settings) -> Counts:
+        self._merge()
         order = sorted(self.names)
         sources = tuple(name for index in order for name in self.names[index])
         table = None
