@@ -3,8 +3,8 @@
 
 Every rank lists the inputs (the listing is sorted, so the same on every rank), takes its share,
 contiguous and balanced by bytes, and counts it with its own threads (the CPUs the launcher pinned it
-to). Then one Allreduce sums the uint64 statistics, and rank `root` gathers the names (and the
-per-image table, when asked for) and returns the Counts: exactly those of one count over
+to). Then rank `root` gathers the statistics of the classes present (summed exactly), the names
+(and the per-image table, when asked for) and returns the Counts: exactly those of one count over
 everything; other ranks return None. Without a root, every rank gathers them and returns them. A bad
 input on any rank stops every rank with its message.
 """
@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..base._optional import require
 from ..base.errors import InputError
 from ..engine.settings import Settings
 from ..engine.shards import split_by_bytes
 from ..io.sources import expand, file_paths
-from ..model.counts import Counts
+from ..model.counts import Counts, sum_statistics
 from ..model.per_image import PerImageTable
 from . import threads as local
 
@@ -35,7 +33,7 @@ def count(inputs: object, settings: Settings, comm: Any, root: int | None) -> Co
             raise ValueError(f"fastweights.count: {option}= is not available across MPI ranks (comm=)")
     if settings.progress:
         raise ValueError("fastweights.count: progress= is not available across MPI ranks (comm=)")
-    mpi = require("mpi4py.MPI", "mpi", "fastweights.count(comm=)")
+    require("mpi4py.MPI", "mpi", "fastweights.count(comm=)")
     rank, size = comm.Get_rank(), comm.Get_size()
     share: Counts | None = None
     failure: str | None = None
@@ -65,34 +63,20 @@ def count(inputs: object, settings: Settings, comm: Any, root: int | None) -> Co
         stop = kinds.get(kind, ValueError)(f"{message} (on MPI rank {where})")
         stop.reported_elsewhere = rank != (root or 0)  # type: ignore[attr-defined]  # the CLI prints it once
         raise stop
-    return _reduce(comm, root, share, share_bytes, mpi)
+    return _reduce(comm, root, share, share_bytes)
 
 
-def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int, mpi: Any) -> Counts | None:
-    width = comm.allreduce(share.num_classes if share is not None else 0, op=mpi.MAX)
-
-    def padded(values: np.ndarray) -> np.ndarray:
-        return np.pad(values.astype(np.uint64), (0, width - values.size))
-
-    if share is None:
-        vector = np.zeros(3 * width + 3, np.uint64)
-    else:
-        vector = np.concatenate(
-            [
-                padded(share.pixels),
-                padded(share.images),
-                padded(share.image_pixels),
-                np.array([share.n_images, share.n_pixels, share.ignored], np.uint64),
-            ]
-        )
-    total = np.zeros_like(vector)
-    comm.Allreduce(vector, total, op=mpi.SUM)
+def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int) -> Counts | None:
+    # The statistics travel by the classes present, not as arrays of num_classes entries: their
+    # size follows the data, whatever the largest label.
     mine = (
         share.sources if share is not None else (),
         share.errors if share is not None else [],
         share.per_image_sparse if share is not None else None,
         share.params if share is not None else None,
         share_bytes,
+        None if share is None else (share.num_classes, share.n_images, share.n_pixels, share.ignored),
+        None if share is None else share._statistics(),
     )
     if root is None:
         names = comm.allgather(mine)
@@ -101,15 +85,18 @@ def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int,
         if comm.Get_rank() != root:
             return None
     params = next(part[3] for part in names if part[3] is not None)
+    shares = [part for part in names if part[5] is not None]
+    width = max((part[5][0] for part in shares), default=0)
+    classes, sums = sum_statistics([part[6] for part in shares])
     tables = [part[2] for part in names if part[2] is not None]
     per_image = PerImageTable.stack(tables, width) if tables else None
-    return Counts(
-        pixels=total[:width],
-        images=total[width : 2 * width],
-        image_pixels=total[2 * width : 3 * width],
-        n_images=int(total[-3]),
-        n_pixels=int(total[-2]),
-        ignored=int(total[-1]),
+    return Counts._of_classes(
+        width,
+        classes,
+        sums,
+        n_images=sum(part[5][1] for part in shares),
+        n_pixels=sum(part[5][2] for part in shares),
+        ignored=sum(part[5][3] for part in shares),
         per_image=per_image,
         sources=[name for part in names for name in part[0]],
         errors=[error for part in names for error in part[1]],

@@ -19,12 +19,19 @@ __all__ = ["Accumulator"]
 class Accumulator:
     """Sums per-image counts as they arrive, in any order; keeps the per-input order of names
     (and rows, with per_image) so the result does not depend on which thread finished first.
-    Its state saves to JSON (exact integers) and restores, for checkpoints."""
+    Its state saves to JSON (exact integers) and restores, for checkpoints.
+    The sums are kept by the classes met (ascending `classes`, and the pixels, images and
+    image_pixels of each), so that their memory follows the data, not the largest label."""
 
     def __init__(self, num_classes: int, per_image: bool, n_inputs: int | None, report: Reporter | None = None) -> None:
-        self.pixels = np.zeros(num_classes, np.uint64)
-        self.images = np.zeros(num_classes, np.uint64)
-        self.image_pixels = np.zeros(num_classes, np.uint64)
+        self.num_classes = num_classes  # grows past the largest label met
+        self.classes = np.zeros(0, np.int64)
+        self.pixels = np.zeros(0, np.uint64)
+        self.images = np.zeros(0, np.uint64)
+        self.image_pixels = np.zeros(0, np.uint64)
+        # entries of classes not met yet: (classes, pixels, images, image_pixels), merged by _merge
+        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending_size = 0
         self.n_pixels = 0
         self.ignored = 0
         self.inputs: dict[int, str] = {}  # position -> input name, of the inputs counted
@@ -59,10 +66,14 @@ class Accumulator:
     def _add_images(self, index: int, results: list[ImageCount]) -> None:
         for image in results:
             if image.classes.size:
-                self._grow(int(image.classes[-1]) + 1)
-            self.pixels[image.classes] += image.pixels
-            self.images[image.classes] += np.uint64(1)
-            self.image_pixels[image.classes] += np.uint64(image.total)
+                where = self._known(image.classes, ascending=True)
+                if where is None:
+                    ones = np.ones(image.classes.size, np.uint64)
+                    self._defer(image.classes, image.pixels, ones, ones * np.uint64(image.total))
+                else:  # distinct classes: a plain indexed add is exact
+                    self.pixels[where] += image.pixels
+                    self.images[where] += np.uint64(1)
+                    self.image_pixels[where] += np.uint64(image.total)
             self.n_pixels += image.total
             self.ignored += image.ignored
         self.names[index] = [image.name for image in results]
@@ -71,10 +82,14 @@ class Accumulator:
 
     def _add_batch(self, batch: BatchCount) -> None:
         if batch.classes.size:
-            self._grow(int(batch.classes.max()) + 1)
-        np.add.at(self.pixels, batch.classes, batch.pixels)
-        np.add.at(self.images, batch.classes, np.uint64(1))
-        np.add.at(self.image_pixels, batch.classes, batch.totals[batch.owner])
+            where = self._known(batch.classes, ascending=False)
+            image_pixels = batch.totals[batch.owner]
+            if where is None:
+                self._defer(batch.classes, batch.pixels, np.ones(batch.classes.size, np.uint64), image_pixels)
+            else:
+                np.add.at(self.pixels, where, batch.pixels)
+                np.add.at(self.images, where, np.uint64(1))
+                np.add.at(self.image_pixels, where, image_pixels)
         self.n_pixels += int(batch.totals.sum(dtype=np.uint64))
         self.ignored += int(batch.ignored.sum(dtype=np.uint64))
         bounds = batch.bounds()
@@ -85,16 +100,42 @@ class Accumulator:
                 start, end = bounds[position], bounds[position + 1]
                 self.rows[index] = [(batch.classes[start:end], batch.pixels[start:end])]
 
-    def _grow(self, size: int) -> None:
-        missing = size - self.pixels.size
-        if missing > 0:
-            padding = np.zeros(missing, np.uint64)
-            self.pixels, self.images, self.image_pixels = (
-                np.concatenate([array, padding]) for array in (self.pixels, self.images, self.image_pixels)
-            )
+    def _known(self, classes: np.ndarray, ascending: bool) -> np.ndarray | None:
+        """Where the sums of `classes` lie; None when one of them has none yet."""
+        where = np.searchsorted(self.classes, classes)
+        last = where[-1] if ascending else where.max()
+        if last < self.classes.size and (self.classes[where] == classes).all():
+            return where
+        return None
+
+    def _defer(self, classes: np.ndarray, pixels: np.ndarray, images: np.ndarray, image_pixels: np.ndarray) -> None:
+        """Entries with classes not met before wait, and are merged into the sums once they are as
+        many as the classes met: merging costs a sort, which is then paid a few times per count
+        (masks of a million distinct labels), not once per image."""
+        self.pending.append((classes, pixels, images, image_pixels))
+        self.pending_size += classes.size
+        if self.pending_size >= max(self.classes.size, 4096):
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self.pending:
+            return
+        parts = [(self.classes, self.pixels, self.images, self.image_pixels), *self.pending]
+        classes = np.concatenate([part[0] for part in parts])
+        order = np.argsort(classes, kind="stable")
+        classes = classes[order]
+        starts = np.flatnonzero(np.concatenate([[True], classes[1:] != classes[:-1]]))
+        self.classes = classes[starts]
+        self.pixels, self.images, self.image_pixels = (
+            np.add.reduceat(np.concatenate([part[k] for part in parts])[order], starts).astype(np.uint64)
+            for k in (1, 2, 3)
+        )
+        self.pending, self.pending_size = [], 0
+        self.num_classes = max(self.num_classes, int(self.classes[-1]) + 1)
 
     def state(self) -> dict[str, Any]:
         """Everything counted so far, as JSON; inputs restored but not yet met again keep their entries."""
+        self._merge()
         inputs: list[dict[str, Any]] = []
         for index, names in sorted(self.names.items()):
             entry = {"position": index, "name": self.inputs[index], "images": names, "stamp": self.stamps.get(index)}
@@ -106,6 +147,8 @@ class Accumulator:
             for index, skip in sorted(self.skipped.items())
         ]
         return {
+            "num_classes": self.num_classes,
+            "classes": self.classes.tolist(),
             "pixels": self.pixels.tolist(),
             "images": self.images.tolist(),
             "image_pixels": self.image_pixels.tolist(),
@@ -116,10 +159,16 @@ class Accumulator:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """The sums of a checkpoint; its inputs wait, by name, for the listing to meet them again."""
-        self.pixels, self.images, self.image_pixels = (
-            np.array(state[key], np.uint64) for key in ("pixels", "images", "image_pixels")
-        )
+        """The sums of a checkpoint; its inputs wait, by name, for the listing to meet them again.
+        A checkpoint of format version 1 holds one sum per class, version 2 those of the classes met."""
+        sums = [np.array(state[key], np.uint64) for key in ("pixels", "images", "image_pixels")]
+        if "classes" in state:
+            self.num_classes, self.classes = int(state["num_classes"]), np.array(state["classes"], np.int64)
+        else:
+            self.num_classes = sums[0].size
+            self.classes = np.flatnonzero(sums[0] | sums[1] | sums[2])
+            sums = [values[self.classes] for values in sums]
+        self.pixels, self.images, self.image_pixels = sums
         self.n_pixels, self.ignored = int(state["n_pixels"]), int(state["ignored"])
         for entry in (*state["inputs"], *state["skipped"]):
             self.restored[entry["name"]] = entry
@@ -147,16 +196,17 @@ class Accumulator:
         return True
 
     def counts(self, settings: Settings) -> Counts:
+        self._merge()
         order = sorted(self.names)
         sources = tuple(name for index in order for name in self.names[index])
         table = None
         if self.rows is not None:
             rows = (row for index in order for row in self.rows[index])
-            table = PerImageTable.from_rows(rows, self.pixels.size)
-        return Counts(
-            pixels=self.pixels,
-            images=self.images,
-            image_pixels=self.image_pixels,
+            table = PerImageTable.from_rows(rows, self.num_classes)
+        return Counts._of_classes(
+            self.num_classes,
+            self.classes,
+            (self.pixels, self.images, self.image_pixels),
             n_images=len(sources),
             n_pixels=self.n_pixels,
             ignored=self.ignored,

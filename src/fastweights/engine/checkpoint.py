@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["Checkpoint", "settings_identity"]
 
 FORMAT = "fastweights.checkpoint"
-FORMAT_VERSION = 1
+# 2: the sums of the classes met only ("classes" names them); version 1 (one sum per class) still resumes.
+FORMAT_VERSION = 2
+_READS = (1, 2)
 
 
 def settings_identity(settings: Settings, inputs: object) -> dict[str, Any]:
@@ -80,9 +82,9 @@ class Checkpoint:
             raise ValueError(f"{self.path}: not a readable fastweights checkpoint ({error})") from error
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{self.path}: not a fastweights checkpoint")
-        if data.get("format_version") != FORMAT_VERSION:
+        if data.get("format_version") not in _READS:
             version = data.get("format_version")
-            raise ValueError(f"{self.path}: checkpoint format version {version!r}; reads {FORMAT_VERSION}")
+            raise ValueError(f"{self.path}: checkpoint format version {version!r}; reads {', '.join(map(str, _READS))}")
         theirs = data.get("identity", {})
         for key, mine in self.identity.items():
             if theirs.get(key) != mine:

@@ -17,10 +17,18 @@ from .weights import Absent, Normalize, Scheme
 
 __all__ = ["Counts"]
 
+Statistics = tuple[np.ndarray, np.ndarray, np.ndarray]  # pixels, images, image_pixels of some classes
+
 FORMAT = "fastweights.counts"
 # 2: per_image saved by its non-zero cells (CSR); version 1 files (a dense per_image) still load.
+# 3: the statistics of the classes present only ("classes" lists them), written when most of many
+# classes are absent (labels up to 16M make dense lists of 16M zeros); otherwise files stay version 2.
 FORMAT_VERSION = 2
-_READS = (1, 2)
+_COMPACT_VERSION = 3
+_READS = (1, 2, 3)
+# Below this many classes the dense lists are written whatever is present: small files keep their form.
+_COMPACT_FROM = 4096
+_STATISTICS = ("pixels", "images", "image_pixels")
 # Settings that change what a count means: Counts made with different ones do not add.
 _SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
 
@@ -91,13 +99,80 @@ class Counts:
         errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
     ) -> None:
-        self.pixels = _counts_array("pixels", pixels)
-        self.images = _counts_array("images", images, len(self.pixels))
-        self.image_pixels = _counts_array("image_pixels", image_pixels, len(self.pixels))
+        dense_pixels = _counts_array("pixels", pixels)
+        dense = (
+            dense_pixels,
+            _counts_array("images", images, len(dense_pixels)),
+            _counts_array("image_pixels", image_pixels, len(dense_pixels)),
+        )
+        classes = np.flatnonzero(dense[0] | dense[1] | dense[2])
+        self._setup(
+            len(dense_pixels),
+            classes,
+            (dense[0][classes], dense[1][classes], dense[2][classes]),
+            n_images,
+            n_pixels,
+            ignored,
+            per_image,
+            sources,
+            errors,
+            params,
+        )
+
+    @classmethod
+    def _of_classes(
+        cls,
+        num_classes: int,
+        classes: np.ndarray,
+        values: tuple[np.ndarray, np.ndarray, np.ndarray],
+        *,
+        n_images: int,
+        n_pixels: int,
+        ignored: int = 0,
+        per_image: np.ndarray | PerImageTable | None = None,
+        sources: Sequence[str] = (),
+        errors: Sequence[tuple[str, str]] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> Counts:
+        """Counts from the statistics of the classes present only (ascending `classes` and the
+        pixels, images and image_pixels of each), without arrays of length num_classes."""
+        counts = cls.__new__(cls)
+        counts._setup(num_classes, classes, values, n_images, n_pixels, ignored, per_image, sources, errors, params)
+        return counts
+
+    def _setup(
+        self,
+        num_classes: int,
+        classes: Any,
+        values: tuple[Any, Any, Any],
+        n_images: int,
+        n_pixels: int,
+        ignored: int,
+        per_image: np.ndarray | PerImageTable | None,
+        sources: Sequence[str],
+        errors: Sequence[tuple[str, str]],
+        params: Mapping[str, Any] | None,
+    ) -> None:
+        # The statistics are kept by the classes present: their memory follows the data, not the
+        # largest label; the dense arrays are made when they are read.
+        self._num_classes = _count("num_classes", num_classes)
+        classes = np.asarray(classes)
+        if classes.ndim != 1 or (classes.dtype.kind not in "iu" and classes.size):
+            raise ValueError(f"classes: expected a 1-D array of class ids, got {classes.dtype} {classes.shape}")
+        classes = classes.astype(np.int64)
+        if classes.size and (classes[0] < 0 or classes[-1] >= self._num_classes or np.any(np.diff(classes) <= 0)):
+            raise ValueError(f"classes: expected distinct increasing class ids in [0, {self._num_classes})")
+        stats = [_counts_array(name, array, classes.size) for name, array in zip(_STATISTICS, values)]
+        kept = (stats[0] | stats[1] | stats[2]) != 0
+        if not kept.all():
+            classes, stats = classes[kept], [array[kept] for array in stats]
+        self._classes = classes
+        self._stats = (stats[0], stats[1], stats[2])
+        self._dense_stats: dict[str, np.ndarray] = {}
         self.n_images = _count("n_images", n_images)
         self.n_pixels = _count("n_pixels", n_pixels)
         self.ignored = _count("ignored", ignored)
-        self._per_image = None if per_image is None else _per_image(per_image, self.n_images, len(self.pixels))
+        self._per_image = None if per_image is None else _per_image(per_image, self.n_images, self._num_classes)
         self._dense: np.ndarray | None = None
         self.sources = tuple(sources)
         self.errors = [(str(name), str(reason)) for name, reason in errors]
@@ -107,7 +182,40 @@ class Counts:
     @property
     def num_classes(self) -> int:
         """The number of classes: the length of `pixels`."""
-        return len(self.pixels)
+        return self._num_classes
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """pixels[c]: pixels of class c (ignored pixels excluded); read-only."""
+        return self._dense_statistic(0)
+
+    @property
+    def images(self) -> np.ndarray:
+        """images[c]: inputs (images or volumes) that contain class c; read-only."""
+        return self._dense_statistic(1)
+
+    @property
+    def image_pixels(self) -> np.ndarray:
+        """image_pixels[c]: total pixels of the inputs that contain class c; read-only."""
+        return self._dense_statistic(2)
+
+    def _statistics(self) -> tuple[np.ndarray, Statistics]:
+        """The classes present (ascending int64 ids) and their pixels, images and image_pixels,
+        read-only: the statistics without arrays of num_classes entries."""
+        views = [array.view() for array in (self._classes, *self._stats)]
+        for view in views:
+            view.flags.writeable = False
+        return views[0], (views[1], views[2], views[3])
+
+    def _dense_statistic(self, which: int) -> np.ndarray:
+        name = _STATISTICS[which]
+        dense = self._dense_stats.get(name)
+        if dense is None:
+            dense = np.zeros(self._num_classes, np.uint64)
+            dense[self._classes] = self._stats[which]
+            dense.flags.writeable = False
+            self._dense_stats[name] = dense
+        return dense
 
     @property
     def per_image_sparse(self) -> PerImageTable | None:
@@ -352,10 +460,11 @@ class Counts:
         per_image = None
         if self._per_image is not None and other._per_image is not None:
             per_image = PerImageTable.stack([self._per_image, other._per_image], size)
-        return Counts(
-            pixels=_pad(self.pixels, size) + _pad(other.pixels, size),
-            images=_pad(self.images, size) + _pad(other.images, size),
-            image_pixels=_pad(self.image_pixels, size) + _pad(other.image_pixels, size),
+        classes, sums = sum_statistics([self._statistics(), other._statistics()])
+        return Counts._of_classes(
+            size,
+            classes,
+            sums,
             n_images=self.n_images + other.n_images,
             n_pixels=self.n_pixels + other.n_pixels,
             ignored=self.ignored + other.ignored,
@@ -379,9 +488,9 @@ class Counts:
             else self._per_image is not None and self._per_image == other._per_image
         )
         return (
-            np.array_equal(self.pixels, other.pixels)
-            and np.array_equal(self.images, other.images)
-            and np.array_equal(self.image_pixels, other.image_pixels)
+            self.num_classes == other.num_classes
+            and np.array_equal(self._classes, other._classes)
+            and all(np.array_equal(own, their) for own, their in zip(self._stats, other._stats))
             and (self.n_images, self.n_pixels, self.ignored) == (other.n_images, other.n_pixels, other.ignored)
             and same_table
             and self.sources == other.sources
@@ -392,8 +501,8 @@ class Counts:
     __hash__ = None  # type: ignore[assignment]
 
     def __getstate__(self) -> dict[str, Any]:
-        # The dense view is a cache: a pickled Counts (Dask, MPI) travels with its sparse table only.
-        return {**self.__dict__, "_dense": None}
+        # The dense views are caches: a pickled Counts (Dask, MPI) travels in its compact form only.
+        return {**self.__dict__, "_dense": None, "_dense_stats": {}}
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -404,15 +513,26 @@ class Counts:
         -------
         dict
             format, format_version, the statistics as lists of exact integers, per_image (CSR, or
-            None), sources, errors and params.
+            None), sources, errors and params. The statistics are lists of num_classes entries
+            (format_version 2), or, when fewer than half of at least 4096 classes are present,
+            lists over the classes present, which "classes" names (format_version 3).
         """
+        if self.num_classes >= _COMPACT_FROM and 2 * self._classes.size < self.num_classes:
+            statistics: dict[str, Any] = {
+                "format_version": _COMPACT_VERSION,
+                "num_classes": self.num_classes,
+                "classes": self._classes.tolist(),
+                **{name: values.tolist() for name, values in zip(_STATISTICS, self._stats)},
+            }
+        else:
+            statistics = {
+                "format_version": FORMAT_VERSION,
+                "num_classes": self.num_classes,
+                **{name: getattr(self, name).tolist() for name in _STATISTICS},
+            }
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "num_classes": self.num_classes,
-            "pixels": self.pixels.tolist(),
-            "images": self.images.tolist(),
-            "image_pixels": self.image_pixels.tolist(),
+            **statistics,
             "n_images": self.n_images,
             "n_pixels": self.n_pixels,
             "ignored": self.ignored,
@@ -424,7 +544,7 @@ class Counts:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
-        """The Counts of a `to_dict` mapping (format versions 1 and 2).
+        """The Counts of a `to_dict` mapping (format versions 1, 2 and 3).
 
         Parameters
         ----------
@@ -451,16 +571,22 @@ class Counts:
                 f"this fastweights reads versions {', '.join(map(str, _READS))}"
             )
         try:
-            pixels = _from_json(data["pixels"])
+            values = tuple(_from_json(data[name]) for name in _STATISTICS)
+            if data["format_version"] == _COMPACT_VERSION:
+                num_classes, classes = data["num_classes"], _from_json(data["classes"], np.int64)
+            else:  # one entry per class
+                num_classes, classes = values[0].size, np.arange(values[0].size)
+            if not isinstance(num_classes, int):
+                raise TypeError(f"num_classes={num_classes!r}: expected an integer")
             table = data.get("per_image")
             if isinstance(table, Mapping):
-                table = PerImageTable.from_json(table, (data["n_images"], pixels.size))
+                table = PerImageTable.from_json(table, (data["n_images"], num_classes))
             elif table is not None:
                 table = _from_json(table)
-            return cls(
-                pixels=pixels,
-                images=_from_json(data["images"]),
-                image_pixels=_from_json(data["image_pixels"]),
+            return cls._of_classes(
+                num_classes,
+                classes,
+                (values[0], values[1], values[2]),
                 n_images=data["n_images"],
                 n_pixels=data["n_pixels"],
                 ignored=data["ignored"],
@@ -520,16 +646,20 @@ class Counts:
         return cls.from_dict(data, path)
 
     def __repr__(self) -> str:
-        share = self.pixels / self.n_pixels if self.n_pixels else np.zeros(self.num_classes)
+        shown = min(self.num_classes, 20)
+        first = self._classes < shown
+        pixels, images = np.zeros(shown, np.uint64), np.zeros(shown, np.uint64)
+        pixels[self._classes[first]] = self._stats[0][first]
+        images[self._classes[first]] = self._stats[1][first]
+        share = pixels / self.n_pixels if self.n_pixels else np.zeros(shown)
         lines = [
             f"Counts({self.num_classes} classes, {self.n_images:,} images, {self.n_pixels:,} pixels, "
             f"{self.ignored:,} ignored{f', {len(self.errors)} skipped' if self.errors else ''})"
         ]
-        shown = min(self.num_classes, 20)
         if shown:
             lines.append(f"  {'class':>5}  {'pixels':>16}  {'share':>8}  {'images':>8}")
             for c in range(shown):
-                lines.append(f"  {c:>5}  {int(self.pixels[c]):>16,}  {share[c]:>8.2%}  {int(self.images[c]):>8,}")
+                lines.append(f"  {c:>5}  {int(pixels[c]):>16,}  {share[c]:>8.2%}  {int(images[c]):>8,}")
             if self.num_classes > shown:
                 lines.append(f"  ... {self.num_classes - shown} more classes")
         return "\n".join(lines)
@@ -563,21 +693,29 @@ def _count(name: str, value: Any) -> int:
 
 
 def _check_consistent(counts: Counts) -> None:
-    if counts.images.size and int(counts.images.max()) > counts.n_images:
-        raise ValueError(f"images: a class is in {int(counts.images.max())} images, but n_images={counts.n_images}")
-    missing = np.flatnonzero((counts.pixels > 0) & (counts.images == 0))
+    classes, (pixels, images, image_pixels) = counts._classes, counts._stats
+    if images.size and int(images.max()) > counts.n_images:
+        raise ValueError(f"images: a class is in {int(images.max())} images, but n_images={counts.n_images}")
+    missing = np.flatnonzero((pixels > 0) & (images == 0))
     if missing.size:
-        raise ValueError(f"images: class {missing[0]} has pixels but is in no image")
-    short = np.flatnonzero(counts.image_pixels < counts.pixels)
+        raise ValueError(f"images: class {classes[missing[0]]} has pixels but is in no image")
+    short = np.flatnonzero(image_pixels < pixels)
     if short.size:
-        raise ValueError(f"image_pixels: class {short[0]} has fewer image pixels than pixels")
+        raise ValueError(f"image_pixels: class {classes[short[0]]} has fewer image pixels than pixels")
     if counts.sources and len(counts.sources) != counts.n_images:
         raise ValueError(f"sources: {len(counts.sources)} names for {counts.n_images} images")
 
 
-def _pad(array: np.ndarray, size: int) -> np.ndarray:
-    return np.pad(array, (0, size - array.size)) if size > array.size else array
+def sum_statistics(parts: Sequence[tuple[np.ndarray, Statistics]]) -> tuple[np.ndarray, Statistics]:
+    """The exact sums of several `Counts._statistics()`, over the union of their classes."""
+    classes = np.unique(np.concatenate([np.zeros(0, np.int64), *(part[0] for part in parts)]))
+    sums = (np.zeros(classes.size, np.uint64), np.zeros(classes.size, np.uint64), np.zeros(classes.size, np.uint64))
+    for present, values in parts:
+        where = np.searchsorted(classes, present)  # distinct within a part: a plain indexed add is exact
+        for total, value in zip(sums, values):
+            total[where] += value
+    return classes, sums
 
 
-def _from_json(values: Any) -> np.ndarray:
-    return np.array(values, dtype=np.uint64)
+def _from_json(values: Any, dtype: type[np.integer[Any]] = np.uint64) -> np.ndarray:
+    return np.array(values, dtype=dtype)
