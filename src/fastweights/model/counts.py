@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,30 +9,19 @@ from typing import Any
 import numpy as np
 
 from ..base._atomic import write_json
-from . import weights as _weights
+from .counts_file import STATISTIC_NAMES, decode, encode, read_json
+from .counts_weights import WeightMethods
 from .per_image import DENSE_LIMIT, PerImageTable
-from .sampling import SamplingScheme, sample_weights
-from .weights import Absent, Normalize, Scheme
 
 __all__ = ["Counts"]
 
 Statistics = tuple[np.ndarray, np.ndarray, np.ndarray]  # pixels, images, image_pixels of some classes
 
-FORMAT = "fastweights.counts"
-# 2: per_image saved by its non-zero cells (CSR); version 1 files (a dense per_image) still load.
-# 3: the statistics of the classes present only ("classes" lists them), written when most of many
-# classes are absent (labels up to 16M make dense lists of 16M zeros); otherwise files stay version 2.
-FORMAT_VERSION = 2
-_COMPACT_VERSION = 3
-_READS = (1, 2, 3)
-# Below this many classes the dense lists are written whatever is present: small files keep their form.
-_COMPACT_FROM = 4096
-_STATISTICS = ("pixels", "images", "image_pixels")
 # Settings that change what a count means: Counts made with different ones do not add.
 _SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
 
 
-class Counts:
+class Counts(WeightMethods):
     """Per-class pixel statistics of a set of label masks.
 
     Made by `fastweights.count`, `Counts.load`, `Counts.from_dict` or `Counts.from_arrays`. Counts
@@ -162,7 +150,7 @@ class Counts:
         classes = classes.astype(np.int64)
         if classes.size and (classes[0] < 0 or classes[-1] >= self._num_classes or np.any(np.diff(classes) <= 0)):
             raise ValueError(f"classes: expected distinct increasing class ids in [0, {self._num_classes})")
-        stats = [_counts_array(name, array, classes.size) for name, array in zip(_STATISTICS, values)]
+        stats = [_counts_array(name, array, classes.size) for name, array in zip(STATISTIC_NAMES, values)]
         kept = (stats[0] | stats[1] | stats[2]) != 0
         if not kept.all():
             classes, stats = classes[kept], [array[kept] for array in stats]
@@ -208,7 +196,7 @@ class Counts:
         return views[0], (views[1], views[2], views[3])
 
     def _dense_statistic(self, which: int) -> np.ndarray:
-        name = _STATISTICS[which]
+        name = STATISTIC_NAMES[which]
         dense = self._dense_stats.get(name)
         if dense is None:
             dense = np.zeros(self._num_classes, np.uint64)
@@ -315,138 +303,6 @@ class Counts:
             params={"num_classes": len(pixels), "ignore_index": [], "stack_axis": None},
         )
 
-    # -- weights -------------------------------------------------------------------------------
-
-    def weights(
-        self,
-        scheme: Scheme = "median",
-        *,
-        absent: Absent = 0.0,
-        normalize: Normalize = None,
-        clip: float | tuple[float | None, float | None] | None = None,
-        level: float = 0.95,
-        **params: Any,
-    ) -> np.ndarray:
-        """Class weights by a scheme of `fastweights.SCHEMES`.
-
-        Parameters
-        ----------
-        scheme : str, default "median"
-            A key of `fastweights.SCHEMES`: "inverse", "balanced", "median", "enet", "sqrt",
-            "effective" or "log".
-        absent : float or {"max", "error"}, default 0.0
-            What a class with no pixels gets: a number, the largest weight, or a ValueError.
-        normalize : {None, "sum", "mean", "max"}, default None
-            None (as published), "sum" (sum = num_classes), "mean" (mean 1), "max" (max 1).
-        clip : float or (float or None, float or None), optional
-            An upper bound, or a (low, high) pair, applied after normalize.
-        level : float, default 0.95
-            Of an estimate only: the confidence level of the bootstrap interval.
-        **params
-            The scheme's own parameters: k for enet, beta for effective, mu for log, median_of
-            for median.
-
-        Returns
-        -------
-        ndarray of float64
-            One weight per class, never inf or NaN. Of an estimate (`count(..., sample=...)`), an
-            `EstimatedWeights` array: the same values, with `.low` and `.high`, the bounds of a
-            `level` bootstrap interval over the sampled images.
-
-        Raises
-        ------
-        ValueError
-            An unknown scheme or normalize, a parameter out of its range, absent="error" with a
-            class that has no pixels, or every present weight 0 under normalize.
-        TypeError
-            A parameter the scheme does not take, or one of the wrong type.
-        """
-        values = _weights.class_weights(
-            self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
-        )
-        if not self.is_estimate or self._per_image is None:
-            return values
-        from .estimate import estimated_weights
-
-        options = {"normalize": normalize, "clip": clip, **params}
-        return estimated_weights(self._per_image, values, scheme, options, level=level)
-
-    @property
-    def is_estimate(self) -> bool:
-        """Whether the Counts were made from a random sample of the inputs (`count(..., sample=...)`).
-
-        params["estimate"] says how.
-        """
-        return "estimate" in self.params
-
-    def sample_weights(self, scheme: SamplingScheme = "repeat_factor", **params: Any) -> np.ndarray:
-        """Per-image sampling weights, aligned with `sources`.
-
-        Parameters
-        ----------
-        scheme : {"repeat_factor", "rare_class"}, default "repeat_factor"
-            "repeat_factor" (LVIS) or "rare_class" (DAFormer). See `fastweights.model.sampling`.
-        **params
-            t=0.001 (repeat_factor); temperature=0.01 (rare_class); min_pixels=1 (the pixels of
-            a class an image must hold to count as holding it).
-
-        Returns
-        -------
-        ndarray of float64
-            One weight per image.
-
-        Raises
-        ------
-        ValueError
-            The Counts have no per-image table (count with per_image=True), an unknown scheme or
-            a parameter out of its range.
-        """
-        if self._per_image is None:
-            raise ValueError("sample_weights needs the per-image table: count with per_image=True")
-        return sample_weights(self._per_image, scheme, **params)
-
-    def pos_weight(self, *, absent: Absent = 0.0) -> np.ndarray:
-        """Negatives / positives of each class, `BCEWithLogitsLoss(pos_weight=)`.
-
-        Parameters
-        ----------
-        absent : float or {"max", "error"}, default 0.0
-            What a class with no pixels gets, as for `weights`.
-
-        Returns
-        -------
-        ndarray of float64
-            Shape (1,) for binary masks (two classes), else one per class.
-
-        Raises
-        ------
-        ValueError
-            A class with no pixels and absent="error"; for binary masks, class 1 with no pixels
-            and absent "max" or "error".
-        """
-        return _weights.pos_weight(self.pixels, absent=absent)
-
-    def class_weight_dict(self, scheme: Scheme = "median", **options: Any) -> dict[int, float]:
-        """The weights as {class id: weight}, the form Keras' `class_weight` takes.
-
-        Parameters
-        ----------
-        scheme : str, default "median"
-            As for `weights`.
-        **options
-            As for `weights`.
-
-        Returns
-        -------
-        dict of int to float
-
-        Raises
-        ------
-        ValueError, TypeError
-            As for `weights`.
-        """
-        return {index: float(value) for index, value in enumerate(self.weights(scheme, **options))}
-
     # -- arithmetic ----------------------------------------------------------------------------
 
     def __add__(self, other: object) -> Counts:
@@ -517,22 +373,8 @@ class Counts:
             (format_version 2), or, when fewer than half of at least 4096 classes are present,
             lists over the classes present, which "classes" names (format_version 3).
         """
-        if self.num_classes >= _COMPACT_FROM and 2 * self._classes.size < self.num_classes:
-            statistics: dict[str, Any] = {
-                "format_version": _COMPACT_VERSION,
-                "num_classes": self.num_classes,
-                "classes": self._classes.tolist(),
-                **{name: values.tolist() for name, values in zip(_STATISTICS, self._stats)},
-            }
-        else:
-            statistics = {
-                "format_version": FORMAT_VERSION,
-                "num_classes": self.num_classes,
-                **{name: getattr(self, name).tolist() for name in _STATISTICS},
-            }
         return {
-            "format": FORMAT,
-            **statistics,
+            **encode(self.num_classes, self._classes, self._stats),
             "n_images": self.n_images,
             "n_pixels": self.n_pixels,
             "ignored": self.ignored,
@@ -563,30 +405,12 @@ class Counts:
             Not a fastweights Counts mapping, a format version this fastweights does not read, or
             damaged content (missing keys, wrong types, inconsistent statistics).
         """
-        if data.get("format") != FORMAT:
-            raise ValueError(f"{origin}: not a fastweights Counts file (format={data.get('format')!r})")
-        if data.get("format_version") not in _READS:
-            raise ValueError(
-                f"{origin}: Counts format version {data.get('format_version')!r}; "
-                f"this fastweights reads versions {', '.join(map(str, _READS))}"
-            )
         try:
-            values = tuple(_from_json(data[name]) for name in _STATISTICS)
-            if data["format_version"] == _COMPACT_VERSION:
-                num_classes, classes = data["num_classes"], _from_json(data["classes"], np.int64)
-            else:  # one entry per class
-                num_classes, classes = values[0].size, np.arange(values[0].size)
-            if not isinstance(num_classes, int):
-                raise TypeError(f"num_classes={num_classes!r}: expected an integer")
-            table = data.get("per_image")
-            if isinstance(table, Mapping):
-                table = PerImageTable.from_json(table, (data["n_images"], num_classes))
-            elif table is not None:
-                table = _from_json(table)
+            num_classes, classes, values, table = decode(data, origin)
             return cls._of_classes(
                 num_classes,
                 classes,
-                (values[0], values[1], values[2]),
+                values,
                 n_images=data["n_images"],
                 n_pixels=data["n_pixels"],
                 ignored=data["ignored"],
@@ -596,6 +420,8 @@ class Counts:
                 params=data.get("params", {}),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as error:
+            if str(error).startswith(origin):  # decode's own message: the format is not ours
+                raise
             raise ValueError(f"{origin}: damaged Counts file ({error!r})") from error
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -636,14 +462,7 @@ class Counts:
             read, or damaged content.
         """
         path = os.fspath(path)
-        with open(path, encoding="utf-8") as file:
-            try:
-                data = json.load(file)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}: not JSON ({error})") from error
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: not a fastweights Counts file")
-        return cls.from_dict(data, path)
+        return cls.from_dict(read_json(path), path)
 
     def __repr__(self) -> str:
         shown = min(self.num_classes, 20)
@@ -715,7 +534,3 @@ def sum_statistics(parts: Sequence[tuple[np.ndarray, Statistics]]) -> tuple[np.n
         for total, value in zip(sums, values):
             total[where] += value
     return classes, sums
-
-
-def _from_json(values: Any, dtype: type[np.integer[Any]] = np.uint64) -> np.ndarray:
-    return np.array(values, dtype=dtype)
