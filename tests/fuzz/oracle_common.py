@@ -7,6 +7,8 @@ import logging
 
 import numpy as np
 
+Pixels = list[list[int]]  # [label, pixels] pairs, labels increasing
+
 MAX_CLASSES = 1 << 24  # fastweights.engine.settings.MAX_CLASSES: a larger label is refused
 # Deflate expands at most ~1032:1, LZW ~1800:1, PackBits 64:1: a page claiming more than this
 # many bytes per compressed byte is not in the file.
@@ -21,8 +23,9 @@ class Refused(Exception):
         self.lenient = lenient
 
 
-def pixels_of(labels: np.ndarray) -> list[int]:
-    """fastweights' counts of an array of labels (DESIGN §2), or Refused."""
+def pixels_of(labels: np.ndarray) -> Pixels:
+    """fastweights' counts of an array of labels (DESIGN §2), as [label, pixels] pairs of the labels
+    present (a label near 2**24 costs no 16M-entry list), or Refused."""
     labels = np.asarray(labels)
     if labels.dtype.kind == "b":
         labels = labels.astype(np.uint8)
@@ -41,10 +44,11 @@ def pixels_of(labels: np.ndarray) -> list[int]:
         raise Refused("negative label")
     if labels.max() >= MAX_CLASSES:
         raise Refused("label too large")
-    return [int(n) for n in np.bincount(labels.astype(np.int64).ravel())]
+    values, counts = np.unique(labels.astype(np.int64).ravel(), return_counts=True)
+    return [[int(v), int(n)] for v, n in zip(values, counts)]
 
 
-def _colour_pixels(rgb: np.ndarray, colormap: list[list[int]] | None) -> list[int]:
+def _colour_pixels(rgb: np.ndarray, colormap: list[list[int]] | None) -> Pixels:
     """(..., 3) colours: through the colormap, or as gray when the three channels are equal."""
     if colormap is None:
         if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
@@ -66,12 +70,19 @@ def _colour_pixels(rgb: np.ndarray, colormap: list[list[int]] | None) -> list[in
     return pixels_of(np.array(classes, np.int64)[inverse.ravel()])
 
 
-def _add(total: list[int], more: list[int]) -> list[int]:
-    out = [0] * max(len(total), len(more))
+def as_pairs(pixels: Pixels | list[int]) -> Pixels:
+    """[label, pixels] pairs of the labels present, from pairs or from a list indexed by label."""
+    if pixels and isinstance(pixels[0], (list, tuple)):
+        return [[int(v), int(n)] for v, n in pixels if n]  # type: ignore[misc]
+    return [[index, int(n)] for index, n in enumerate(pixels) if n]  # type: ignore[arg-type]
+
+
+def _add(total: Pixels | list[int], more: Pixels | list[int]) -> Pixels:
+    summed: dict[int, int] = {}
     for source in (total, more):
-        for index, value in enumerate(source):
-            out[index] += value
-    return out
+        for label, n in as_pairs(source):
+            summed[label] = summed.get(label, 0) + n
+    return [[label, summed[label]] for label in sorted(summed)]
 
 
 def _read(path: str) -> bytes:

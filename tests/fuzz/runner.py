@@ -25,6 +25,7 @@ import numpy as np
 
 from .corpus import FORMATS, Sample, corpus
 from .mutate import mutate
+from .oracle_common import as_pairs
 
 __all__ = ["FAILURES", "OUTCOMES", "Case", "Result", "Workers", "cases", "run"]
 
@@ -205,12 +206,6 @@ class Workers:
             worker.stop()
 
 
-def _trim(pixels: list[int]) -> list[int]:
-    while pixels and pixels[-1] == 0:
-        pixels = pixels[:-1]
-    return pixels
-
-
 def classify(case: Case, path: str, oracle: dict[str, Any], answer: dict[str, Any]) -> tuple[str, str]:
     kind = answer.get("kind")
     allowed = RSS_BASELINE + 4 * max(case.decoded_bytes, len(case.data))
@@ -227,19 +222,18 @@ def classify(case: Case, path: str, oracle: dict[str, Any], answer: dict[str, An
         message = answer["message"]
         named = path in message or os.path.basename(path) in message
         return ("refused" if named else "unclear"), message
-    pixels = _trim(answer["pixels"])
+    pixels = as_pairs(answer["pixels"])
     if oracle.get("status") == "counts":
-        if pixels == _trim(oracle["pixels"]):
+        if pixels == as_pairs(oracle["pixels"]):
             return "exact", ""
         return "wrong", f"counted {_show(pixels)}, the reference {_show(oracle['pixels'])}"
     lenient = oracle.get("lenient")
-    same = "; equal to the lenient decode" if lenient is not None and _trim(lenient) == pixels else ""
+    same = "; equal to the lenient decode" if lenient is not None and as_pairs(lenient) == pixels else ""
     return "counted-oracle-refused", f"counted {_show(pixels)}; reference: {oracle.get('reason')}{same}"
 
 
-def _show(pixels: list[int]) -> str:
-    pixels = _trim(pixels)
-    text = "{" + ", ".join(f"{c}: {n}" for c, n in enumerate(pixels) if n) + "}"
+def _show(pixels: Any) -> str:
+    text = "{" + ", ".join(f"{c}: {n}" for c, n in as_pairs(pixels)) + "}"
     return text if len(text) < 120 else text[:117] + "...}"
 
 
@@ -271,7 +265,7 @@ def run_one(case: Case, workers: Workers, folder: str) -> Result:
     if (
         case.expected is not None
         and oracle.get("status") == "counts"
-        and _trim(oracle["pixels"]) != _trim(case.expected)
+        and as_pairs(oracle["pixels"]) != as_pairs(case.expected)
     ):
         outcome, detail = (
             "wrong",

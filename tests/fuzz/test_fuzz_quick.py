@@ -22,6 +22,7 @@ from .corpus import FORMATS, corpus, npy_bytes
 from .mutate_npy import npy_join
 from .mutate_png import _fresh, _png_chunks, _png_join
 from .mutate_tiff import _tiff_parse
+from .oracle_common import as_pairs
 from .runner import FAILURES, Case, Result, cases, run
 
 for _module in ("PIL", "imagecodecs", "nibabel", "h5py"):
@@ -214,9 +215,4 @@ def test_skip_leaves_out_every_refused_file_and_counts_the_rest(
     )
     assert not not_skipped, "counted, not skipped:\n" + "\n".join(not_skipped)
     assert not any(name.startswith(tuple(PLAIN)) for name in skipped)
-    pixels = answer["pixels"]
-    while pixels and pixels[-1] == 0:
-        pixels.pop()
-    while expected and expected[-1] == 0:
-        expected.pop()
-    assert pixels == expected
+    assert as_pairs(answer["pixels"]) == as_pairs(expected)

@@ -50,7 +50,12 @@ def count(path: str, spec: dict[str, Any], truncated_images: bool) -> dict[str, 
         else:
             target = path
         counts = fastweights.count(target, threads=1, colormap=colormap)
-        return {"kind": "counts", "pixels": [int(n) for n in counts.pixels], "n_pixels": int(counts.n_pixels)}
+        # The statistics as the Counts file holds them (the classes present only, when most of many
+        # are absent): `counts.pixels` would build a dense array as long as the largest label.
+        saved = counts.to_dict()
+        classes = saved.get("classes", range(len(saved["pixels"])))
+        pixels = [[int(c), int(n)] for c, n in zip(classes, saved["pixels"]) if n]
+        return {"kind": "counts", "pixels": pixels, "n_pixels": int(counts.n_pixels)}
     except InputError as error:
         return {"kind": "input-error", "message": str(error)[:1000]}
     except MemoryError as error:
