@@ -57,6 +57,12 @@ def test_nifti_vox_offset_inside_the_header(tmp_path: Path) -> None:
     nifti_refused(tmp_path, data, r"vox_offset 0 is inside the header \(a .nii's data starts at 352 or later\)")
 
 
+def test_nifti_vox_offset_past_any_file(tmp_path: Path) -> None:
+    # found by the fuzz suite: a .nii.gz's stream was asked to seek there, and its ValueError escaped
+    data = patch(nifti_bytes(), 108, "f", 1e20)
+    nifti_refused(tmp_path, data, r"vox_offset 1e\+20 lies past the end of any file")
+
+
 def test_nifti_vox_offset_not_an_integer(tmp_path: Path) -> None:
     data = patch(nifti_bytes(), 108, "f", 352.5)
     nifti_refused(tmp_path, data, r"vox_offset 352\.5 is not a whole number of bytes")

@@ -151,6 +151,8 @@ def _header(nibabel: Any, path: str, block: bytes) -> tuple[tuple[int, ...], np.
             f"{path}: vox_offset {vox_offset:g} is inside the header "
             f"(a .nii's data starts at {sizeof_hdr + 4} or later)"
         )
+    if vox_offset > _LARGEST_OFFSET:  # a .nii.gz's size is not known before it is inflated
+        raise InputError(f"{path}: vox_offset {vox_offset:g} lies past the end of any file")
     slope, inter = float(header["scl_slope"]), float(header["scl_inter"])
     # scl_slope 0 means no scaling (the standard); nibabel writes nan for the same.
     if slope == 0 or np.isnan(slope):
@@ -261,6 +263,8 @@ def _gzip_images(
         raise InputError(f"{path}: damaged gzip data ({error})") from error
 
 
+# The largest offset a file (and Python's gzip seek) can have.
+_LARGEST_OFFSET = 2**63 - 1
 Layout = tuple[tuple[int, ...], np.dtype, int]  # shape, dtype, vox_offset: for the size messages
 
 
