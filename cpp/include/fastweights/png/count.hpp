@@ -179,15 +179,7 @@ inline CountResult count(const unsigned char* data, std::size_t size, std::uint6
     }
     const Layout layout = layout_of(h);
     Scratch image;
-    if (!inflate(stream, layout, out, image)) return done();
-    if (stream.unknown_critical) {
-        // Left to a general decoder, but only once its data is known to be whole and its filter
-        // types valid: a decoder told to be lenient (Pillow's LOAD_TRUNCATED_IMAGES) would pad a
-        // short stream with zeros, and keep the rows before a bad filter type.
-        if (!check_filter_types(image.get(), layout, out)) return done();
-        out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
-        return done();
-    }
+    if (!inflate_for_us(stream, layout, out, image)) return done();
     if (h.bit_depth <= 8 && h.color_type != 4) {
         count_packed(image.get(), layout, out, r.table);
         return done();

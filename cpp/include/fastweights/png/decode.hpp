@@ -44,12 +44,7 @@ inline DecodeResult decode(const unsigned char* data, std::size_t size, std::uin
     const Header& h = out.header;
     const Layout layout = layout_of(h);
     Scratch image;
-    if (!inflate(stream, layout, out, image)) return done();
-    if (stream.unknown_critical) {  // as in count: whole data and valid filter types first
-        if (!check_filter_types(image.get(), layout, out)) return done();
-        out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
-        return done();
-    }
+    if (!inflate_for_us(stream, layout, out, image)) return done();
     const std::size_t width = h.width;
     const std::size_t sample_bytes = h.bit_depth == 16 ? 2 : 1;
     const std::size_t pixel_bytes = layout.channels * sample_bytes;

@@ -201,6 +201,19 @@ inline bool check_filter_types(const unsigned char* image, const Layout& layout,
     return true;
 }
 
+// Inflates the image data, whole. A PNG with an unknown critical chunk is then left to a general
+// decoder (status unsupported), but only once its data is known to be whole and its filter types
+// valid: a decoder told to be lenient (Pillow's LOAD_TRUNCATED_IMAGES) would pad a short stream with
+// zeros, and keep the rows before a bad filter type. Returns true when this decoder goes on.
+inline bool inflate_for_us(const Stream& stream, const Layout& layout, Outcome& out, Scratch& image) {
+    if (!inflate(stream, layout, out, image)) return false;
+    if (!stream.unknown_critical) return true;
+    if (check_filter_types(image.get(), layout, out)) {
+        out.fail(Status::unsupported, "a PNG with an unknown critical chunk");
+    }
+    return false;
+}
+
 // Unfilters every row of every pass in place, handing each to sink(row, pass, y) as soon as it is
 // done. Returns false at the first unknown filter type.
 template <int Bpp, class Sink>
