@@ -67,7 +67,7 @@ def test_count_then_weights_from_the_saved_file(tmp_path: Path, capsys) -> None:
     )
     assert "1 ignored" in capsys.readouterr().out
     assert main(["weights", str(saved), "--scheme", "inverse", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["weights"] == [4 / 3, 4.0]
+    assert json.loads(capsys.readouterr().out)["weights"]["values"] == [4 / 3, 4.0]
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -62,7 +62,10 @@ def _name(names: Sequence[str], c: int) -> str:
 
 
 def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str = "", options: Any = None) -> str:
-    """The Counts as JSON, in the file format `Counts.load` reads, with the weights shown beside them.
+    """The Counts as JSON, in the file format `Counts.load` reads, with the weights beside them.
+
+    `fastweights count --format json` and `fastweights weights --format json` both print this
+    document: the Counts file, and with weights a "weights" member, as `weights_json` writes it.
 
     Parameters
     ----------
@@ -72,16 +75,18 @@ def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str =
     scheme : str, default ""
         The weights' scheme.
     options : mapping, optional
-        The weights' options (normalize, clip, the scheme's parameters).
+        The weights' options, the keywords of `Counts.weights` (normalize, absent, clip, the
+        scheme's parameters).
 
     Returns
     -------
     str
-        One line of JSON.
+        One line of JSON: the keys of `Counts.to_dict`, and "weights": {"scheme": ..., "options":
+        {...}, "values": [...]} when weights are given.
     """
     data = counts.to_dict()
     if weights is not None:
-        data["weights"] = {"scheme": scheme, **(options or {}), "values": [float(w) for w in weights]}
+        data["weights"] = _weights_entry(weights, scheme, options)
     return json.dumps(data)
 
 
@@ -114,7 +119,7 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
 
 
 def weights_json(weights: np.ndarray, scheme: str, options: Any = None) -> str:
-    """The weights as JSON.
+    """The weights alone as JSON: the "weights" member of `counts_json`'s document.
 
     Parameters
     ----------
@@ -123,14 +128,18 @@ def weights_json(weights: np.ndarray, scheme: str, options: Any = None) -> str:
     scheme : str
         The scheme that made them.
     options : mapping, optional
-        The options that made them, written beside the scheme.
+        The options that made them (the keywords of `Counts.weights`).
 
     Returns
     -------
     str
-        One line of JSON: {"scheme": ..., options..., "weights": [...]}.
+        One line of JSON: {"scheme": ..., "options": {...}, "values": [...]}.
     """
-    return json.dumps({"scheme": scheme, **(options or {}), "weights": [float(w) for w in weights]})
+    return json.dumps(_weights_entry(weights, scheme, options))
+
+
+def _weights_entry(weights: np.ndarray, scheme: str, options: Any) -> dict[str, Any]:
+    return {"scheme": scheme, "options": dict(options or {}), "values": [float(w) for w in weights]}
 
 
 def weights_csv(weights: np.ndarray, names: Sequence[str] = ()) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -24,10 +25,11 @@ import numpy as np
 from ..api import export
 from ..api.table import format_table, format_weights
 from ..base._optional import MissingDependency, require
+from ..base._version import __version__
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
 from ..io.colormaps import BUILTIN
 from ..model.counts import Counts
-from ..model.weights import SCHEMES
+from ..model.weights import SCHEME_PARAMS, SCHEMES
 
 __all__ = ["main"]
 
@@ -45,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_undecodable_names()
     parser = _parser()
     args = parser.parse_args(argv)
+    flags = keyword_flags(parser)
     try:
         with warnings.catch_warnings():
             # The skipped files are listed in the output; the library's summary warning would repeat it.
@@ -68,9 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         PermissionError,
         IsADirectoryError,
     ) as error:
-        return _fail(args, error, EXIT_BAD_DATA)
+        return _fail(args, error, EXIT_BAD_DATA, flags)
     except (ValueError, TypeError) as error:
-        return _fail(args, error, EXIT_USAGE)
+        return _fail(args, error, EXIT_USAGE, flags)
 
 
 def _escape_undecodable_names() -> None:
@@ -82,13 +85,51 @@ def _escape_undecodable_names() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
-def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:
+def _fail(args: argparse.Namespace, error: Exception, code: int, flags: dict[str, str]) -> int:
     if args.debug:
         raise error
     if getattr(error, "reported_elsewhere", False):  # another MPI rank prints it
         return code
-    print(f"fastweights: error: {_one_line(error)}", file=sys.stderr)
+    print(f"fastweights: error: {in_flags(_one_line(error), flags)}", file=sys.stderr)
     return code
+
+
+def keyword_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Python keyword -> its flag, for every option of every subcommand: a flag's dest is the
+    keyword of `count()` or `Counts.weights` it gives (--num-classes -> num_classes), so a flag
+    added for a new keyword joins the table by itself."""
+    table: dict[str, str] = {}
+    parsers = [parser]
+    while parsers:
+        for action in parsers.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.option_strings and action.dest != "help":
+                table[action.dest] = max(action.option_strings, key=len)
+    return table
+
+
+def in_flags(message: str, flags: dict[str, str]) -> str:
+    """The library's message in the words of the command line: each `keyword=value` that names a
+    keyword with a flag becomes `--flag value` (num_classes=-3 -> --num-classes -3; True, a flag
+    alone; None, no flag; quotes dropped). A keyword counts only after a space, a bracket or the
+    start, so that a path such as /data/seed=3/mask.png is left alone."""
+    if not flags:
+        return message
+    keys = "|".join(sorted(map(re.escape, flags), key=len, reverse=True))
+    pattern = rf"(?<![^\s(\[,;])(?P<key>{keys})=(?P<value>True(?: \(--[\w-]+\))?|None\b|'[^']*'|\"[^\"]*\"|(?=\s|$))?"
+
+    def flag(match: re.Match[str]) -> str:
+        name, value = flags[match["key"]], match["value"]
+        if value is None:  # a value follows as it is
+            return f"{name} "
+        if value.startswith("True") or value == "":
+            return name
+        if value == "None":
+            return f"no {name}"
+        return f"{name} {value[1:-1]}"
+
+    return re.sub(pattern, flag, message)
 
 
 def _one_line(error: Exception) -> str:
@@ -104,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastweights", description="Exact per-class pixel counts of segmentation masks, and class weights."
     )
+    parser.add_argument("--version", action="version", version=f"fastweights {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -189,12 +231,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _weight_options(parser: argparse.ArgumentParser) -> None:
+    """The keywords of `Counts.weights`, each a flag of the same name (the scheme's own parameters
+    default to None: not given, the scheme's default)."""
     parser.add_argument(
         "--scheme", choices=sorted(SCHEMES), default="median", help="weighting scheme (default: median)"
     )
     parser.add_argument("--normalize", choices=["sum", "mean", "max"], help="scale the weights (default: as published)")
     parser.add_argument(
-        "--absent", type=_absent, default=0.0, metavar="0|max", help="weight of a class with no pixels (default 0)"
+        "--absent",
+        type=_absent,
+        default=0.0,
+        metavar="0|max|error",
+        help="weight of a class with no pixels: a number (default 0), the largest weight, or an error",
+    )
+    parser.add_argument(
+        "--clip",
+        type=_clip,
+        metavar="HIGH|LOW:HIGH",
+        help="bound the weights after --normalize (e.g. 10, 0.1:10, 0.1:)",
+    )
+    parser.add_argument("--k", type=float, metavar="K", help="enet: 1 / ln(k + f_c), k > 1 (default 1.02)")
+    parser.add_argument("--beta", type=float, metavar="BETA", help="effective: 0 <= beta < 1 (default 1 - 1/N)")
+    parser.add_argument(
+        "--mu", type=float, metavar="MU", help="log: max(1, ln(mu N / n_c)), mu > 0 (default: ln(N / n_c))"
+    )
+    parser.add_argument(
+        "--median-of",
+        type=int,
+        nargs="+",
+        metavar="C",
+        help="median: the classes whose median frequency is the reference",
     )
 
 
@@ -207,12 +273,23 @@ def _names_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _absent(text: str) -> float | str:
-    if text == "max":
+    if text in ("max", "error"):
         return text
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'max', not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, 'max' or 'error', not {text!r}") from None
+
+
+def _clip(text: str) -> float | tuple[float | None, float | None]:
+    """HIGH, or LOW:HIGH with either side left empty; the ranges are Counts.weights' to check."""
+    try:
+        if ":" not in text:
+            return float(text)
+        low, high = text.split(":")
+        return (float(low) if low else None, float(high) if high else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HIGH or LOW:HIGH (e.g. 10 or 0.1:10), not {text!r}") from None
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -222,6 +299,7 @@ def _count(args: argparse.Namespace) -> int:
     from ..api.count import count
 
     names = _class_names(args.class_names, args.colormap)
+    options = _weight_keywords(args)  # before counting: a flag refused here wastes no count
     comm = None
     if args.mpi:
         if args.checkpoint or args.cache or args.sample is not None or args.shard:
@@ -252,7 +330,7 @@ def _count(args: argparse.Namespace) -> int:
     )
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK
-    weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
+    weights = counts.weights(args.scheme, **options)
     if args.checkpoint:
         print(
             f"fastweights: {counts.params['resumed']:,} inputs taken from the checkpoint {args.checkpoint}",
@@ -265,7 +343,7 @@ def _count(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.format == "json":
-        print(export.counts_json(counts, weights, args.scheme, _weight_settings(args)))
+        print(export.counts_json(counts, weights, args.scheme, options))
     elif args.format == "csv":
         print(export.counts_csv(counts, weights, names), end="")
     else:
@@ -287,14 +365,15 @@ def _count(args: argparse.Namespace) -> int:
 def _weights(args: argparse.Namespace) -> int:
     counts = Counts.load(args.counts)
     names = _class_names(args.class_names, counts.params.get("colormap"))
-    weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
+    options = _weight_keywords(args)
+    weights = counts.weights(args.scheme, **options)
     output = args.output
     if output and args.format == "torch" and output.endswith(".pt"):
         export.save_torch_weight(output, weights)
     elif output and args.format == "mmseg" and output.endswith((".npy", ".json")):
         export.mmseg_class_weight(weights, output)
     else:
-        text = _weights_text(args.format, weights, args, names)
+        text = _weights_text(args.format, counts, weights, args.scheme, options, names)
         if output:
             Path(output).write_text(text + "\n", encoding="utf-8")
         else:
@@ -309,9 +388,11 @@ def _weights(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _weights_text(form: str, weights: np.ndarray, args: argparse.Namespace, names: Sequence[str]) -> str:
-    if form == "json":
-        return export.weights_json(weights, args.scheme, _weight_settings(args))
+def _weights_text(
+    form: str, counts: Counts, weights: np.ndarray, scheme: str, options: dict[str, Any], names: Sequence[str]
+) -> str:
+    if form == "json":  # the document of `count --format json`: one schema for both (docs/cli.md)
+        return export.counts_json(counts, weights, scheme, options)
     if form == "csv":
         return export.weights_csv(weights, names).rstrip("\n")
     if form == "torch":
@@ -320,7 +401,7 @@ def _weights_text(form: str, weights: np.ndarray, args: argparse.Namespace, name
         return export.keras_text(weights)
     if form == "mmseg":
         return export.mmseg_text(weights)
-    return format_weights(weights, args.scheme, names)
+    return format_weights(weights, scheme, names)
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -404,8 +485,19 @@ def _class_names(path: str | None, colormap: Any) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines())
 
 
-def _weight_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {"normalize": args.normalize, "absent": args.absent}
+def _weight_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of `Counts.weights` that the flags give. A scheme's parameter given with a scheme
+    that does not take it is refused here, by its flag (Counts.weights would name the keyword)."""
+    keywords: dict[str, Any] = {"normalize": args.normalize, "absent": args.absent, "clip": args.clip}
+    for name in sorted({name for names in SCHEME_PARAMS.values() for name in names}):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in SCHEME_PARAMS[args.scheme]:
+            takers = " or ".join(scheme for scheme, names in SCHEME_PARAMS.items() if name in names)
+            raise UsageError(f"--{name.replace('_', '-')} is a parameter of --scheme {takers}, not of {args.scheme}")
+        keywords[name] = value
+    return keywords
 
 
 def _title(paths: Sequence[str]) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SCHEMES", "Absent", "Normalize", "Scheme", "class_weights", "pos_weight"]
+__all__ = ["SCHEMES", "SCHEME_PARAMS", "Absent", "Normalize", "Scheme", "class_weights", "pos_weight"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -44,7 +44,8 @@ SCHEMES: dict[Scheme, str] = {
     "log": ("ln(N / n_c), or max(1, ln(mu * N / n_c)) with mu given (Keras recipe, mu=0.15): nnU-Net discussions."),
 }
 
-_SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
+# The keywords each scheme takes besides the options every scheme shares (absent, normalize, clip).
+SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
     "inverse": (),
     "balanced": (),
     "median": ("median_of",),
@@ -88,9 +89,9 @@ def class_weights(
     counts = _as_counts(pixels, "pixels")
     if not isinstance(scheme, str) or scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
-    unexpected = sorted(set(params) - set(_SCHEME_PARAMS[scheme]))
+    unexpected = sorted(set(params) - set(SCHEME_PARAMS[scheme]))
     if unexpected:
-        accepted = ", ".join(_SCHEME_PARAMS[scheme]) or "none"
+        accepted = ", ".join(SCHEME_PARAMS[scheme]) or "none"
         raise TypeError(
             f"scheme {scheme!r} got unexpected parameter(s) {', '.join(unexpected)}; it accepts: {accepted}"
         )
@@ -101,7 +102,7 @@ def class_weights(
     elif scheme == "median":
         raise ValueError("scheme 'median' needs image_pixels, got None")
     if normalize is not None and (not isinstance(normalize, str) or normalize not in _NORMALIZE):
-        raise ValueError(f"normalize must be None, 'sum', 'mean' or 'max', got {normalize!r}")
+        raise ValueError(f"normalize={normalize!r}: expected None, 'sum', 'mean' or 'max'")
     low, high = _parse_clip(clip)
     absent = _parse_absent(absent)
     scheme_params = _parse_params(scheme, params, counts.size)
@@ -252,21 +253,21 @@ def _parse_params(scheme: str, params: dict[str, Any], num_classes: int) -> dict
     if scheme == "enet":
         k = _real(params.get("k", 1.02), "k")
         if not k > 1.0:
-            raise ValueError(f"enet parameter k must be > 1, got {k!r}")
+            raise ValueError(f"k={k!r}: enet's k must be > 1")
         return {"k": k}
     if scheme == "effective":
         beta = params.get("beta")
         if beta is not None:
             beta = _real(beta, "beta")
             if not 0.0 <= beta < 1.0:
-                raise ValueError(f"effective parameter beta must be in [0, 1), got {beta!r}")
+                raise ValueError(f"beta={beta!r}: effective's beta must be in [0, 1)")
         return {"beta": beta}
     if scheme == "log":
         mu = params.get("mu")
         if mu is not None:
             mu = _real(mu, "mu")
             if not mu > 0.0:
-                raise ValueError(f"log parameter mu must be > 0, got {mu!r}")
+                raise ValueError(f"mu={mu!r}: log's mu must be > 0")
         return {"mu": mu}
     return {}
 
@@ -276,18 +277,19 @@ def _parse_median_of(median_of: object, num_classes: int) -> list[int] | None:
     if median_of is None:
         return None
     if isinstance(median_of, (str, bytes)) or not isinstance(median_of, Iterable):
-        raise TypeError(f"median_of must be an iterable of class ids, got {median_of!r}")
+        raise TypeError(f"median_of={median_of!r}: expected an iterable of class ids")
+    given = list(median_of)
     ids = set()
-    for class_id in median_of:
+    for class_id in given:
         try:
             c = operator.index(class_id)
         except TypeError:
-            raise TypeError(f"median_of ids must be integers, got {class_id!r}") from None
+            raise TypeError(f"median_of={given!r}: {class_id!r} is not an integer class id") from None
         if not 0 <= c < num_classes:
-            raise ValueError(f"median_of id {c} is not a class id (0..{num_classes - 1})")
+            raise ValueError(f"median_of={given!r}: {c} is not a class id (0..{num_classes - 1})")
         ids.add(c)
     if not ids:
-        raise ValueError("median_of must name at least one class, got none")
+        raise ValueError("median_of=[]: expected at least one class id")
     return sorted(ids)
 
 
@@ -297,7 +299,7 @@ def _median_mask(median_of: list[int] | None, present: BoolArray) -> BoolArray:
         return np.ones(int(present.sum()), dtype=bool)
     absent_ids = [c for c in median_of if not present[c]]
     if absent_ids:
-        raise ValueError(f"median_of ids {absent_ids} are classes with no pixels")
+        raise ValueError(f"median_of={median_of!r}: classes {absent_ids} have no pixels")
     chosen = np.zeros(present.shape, dtype=bool)
     chosen[median_of] = True
     return chosen[present]
@@ -322,20 +324,20 @@ def _parse_clip(clip: object) -> tuple[float | None, float | None]:
     if clip is None:
         return None, None
     if isinstance(clip, numbers.Real):
-        return None, _bound(clip)
+        return None, _bound(clip, clip)
     bounds = list(clip) if isinstance(clip, (tuple, list, np.ndarray)) else []
     if len(bounds) != 2:
-        raise TypeError(f"clip must be None, a number or a (low, high) pair, got {clip!r}")
-    low, high = (None if bound is None else _bound(bound) for bound in bounds)
+        raise TypeError(f"clip={clip!r}: expected None, a number or a (low, high) pair")
+    low, high = (None if bound is None else _bound(bound, clip) for bound in bounds)
     if low is not None and high is not None and low > high:
-        raise ValueError(f"clip low {low!r} is greater than high {high!r}")
+        raise ValueError(f"clip={clip!r}: low {low!r} is greater than high {high!r}")
     return low, high
 
 
-def _bound(value: object) -> float:
-    bound = _real(value, "clip bound")
+def _bound(value: object, clip: object) -> float:
+    bound = _real(value, "clip", clip)
     if bound < 0.0:
-        raise ValueError(f"clip bound must be >= 0, got {bound!r}")
+        raise ValueError(f"clip={clip!r}: a bound must be >= 0")
     return bound
 
 
@@ -344,10 +346,10 @@ def _parse_absent(absent: object) -> Absent:
         for policy in _ABSENT_POLICIES:
             if absent == policy:
                 return policy
-        raise ValueError(f"absent must be a number >= 0, 'max' or 'error', got {absent!r}")
+        raise ValueError(f"absent={absent!r}: expected a number >= 0, 'max' or 'error'")
     value = _real(absent, "absent")
     if value < 0.0:
-        raise ValueError(f"absent must be >= 0, got {value!r}")
+        raise ValueError(f"absent={value!r}: expected a number >= 0")
     return value
 
 
@@ -355,7 +357,7 @@ def _check_present(present: BoolArray, absent: Absent) -> None:
     if not present.any() and isinstance(absent, str):
         raise ValueError(f"no class has any pixels, so absent={absent!r} cannot apply")
     if absent == "error" and not present.all():
-        raise ValueError(f"classes with no pixels: {np.flatnonzero(~present).tolist()}")
+        raise ValueError(f"classes with no pixels: {np.flatnonzero(~present).tolist()} (absent='error')")
 
 
 def _fill_absent(weights: FloatArray, present: BoolArray, absent: Absent) -> FloatArray:
@@ -367,11 +369,13 @@ def _fill_absent(weights: FloatArray, present: BoolArray, absent: Absent) -> Flo
     return result
 
 
-def _real(value: object, name: str) -> float:
-    """value as a finite float; bools are rejected: True/False are never meant as numbers here."""
+def _real(value: object, name: str, given: object = None) -> float:
+    """value as a finite float; bools are rejected: True/False are never meant as numbers here.
+    `given` is the whole argument `value` is part of (a clip pair), shown in the message."""
+    shown = value if given is None else given
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
+        raise TypeError(f"{name}={shown!r}: expected a real number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}={shown!r}: expected a finite number")
+    return number
