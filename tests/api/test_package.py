@@ -22,6 +22,7 @@ OPTIONAL = [
     "h5py",
     "zarr",
     "matplotlib",
+    "tqdm",
     "PIL",
     "tifffile",
     "cupy",

@@ -20,6 +20,7 @@ OPTIONAL = (
     ("HDF5", "h5py", "h5py"),
     ("Zarr", "zarr", "zarr"),
     ("--plot", "matplotlib", "matplotlib"),
+    ("notebook progress", "tqdm", "tqdm"),
     ("GPU", "numba", "numba"),
     ("GPU", "numba_cuda", "numba-cuda"),
     ("Dask", "distributed", "distributed"),

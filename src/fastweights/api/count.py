@@ -67,7 +67,10 @@ def count(
     on_error : {"raise", "skip"}, default "raise"
         Stop at the first bad input, or leave it out (listed in `Counts.errors`).
     progress : bool or callable, default False
-        True for a progress bar on a terminal, or a callable receiving `Progress` updates.
+        True for a progress bar on a terminal, tqdm's bar in a Jupyter notebook (with tqdm
+        installed: `pip install "fastweights[notebook]"`) and, where stderr is no terminal (a batch
+        job's log), a plain line every 10 seconds (files, pixels, rate, time left); or a callable
+        receiving `Progress` updates.
     checkpoint : str or os.PathLike, optional
         A JSON file the partial count is saved to every `checkpoint_every` seconds and on SIGINT /
         SIGTERM; rerunning the same count with it resumes, and ends with exactly the Counts of an
