@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,19 @@ CAMVID_PIXELS = [
 ]
 CAMVID_IMAGES = [366, 365, 366, 367, 349, 319, 351, 173, 360, 317, 201, 367]
 CAMVID_MEDIAN = [0.2565, 0.1853, 4.3963, 0.1369, 0.9185, 0.3873, 3.5331, 1.8127, 0.7246, 5.8550, 8.1365, 1.0974]
+
+
+def stop_after(inputs: int, number: int = signal.SIGINT) -> Callable[[fastweights.progress.Progress], None]:
+    """A progress callable that sends this process `number` once `inputs` inputs are done: a count
+    with a checkpoint stops there and keeps it (one that ends removes it)."""
+    sent = []
+
+    def report(progress: fastweights.progress.Progress) -> None:
+        if progress.done >= inputs and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), number)
+
+    return report
 
 
 def numpy_counts(

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import stop_after
 
 import fastweights
 from fastweights import Counts
+from fastweights.errors import Interrupted
 
 HUGE_LABEL = 16_777_215  # the largest class id count() takes
 SLACK_MB = 100  # the old dense statistics needed over 800 MB more than the process had before counting
@@ -26,7 +28,7 @@ SLACK_MB = 100  # the old dense statistics needed over 800 MB more than the proc
 # one dense array).
 BOUNDED_SCRIPT = textwrap.dedent(
     """
-    import pickle, resource, sys
+    import os, pickle, resource, signal, sys
     from pathlib import Path
     import numpy as np
     import fastweights
@@ -57,7 +59,20 @@ BOUNDED_SCRIPT = textwrap.dedent(
             pixels[label] = pixels.get(label, 0) + n
             images[label] = images.get(label, 0) + 1
             image_pixels[label] = image_pixels.get(label, 0) + 16
-    one = fastweights.count(masks, threads=1, checkpoint=folder / "checkpoint.json")
+    stopped = []
+
+    def stop_halfway(progress):
+        if progress.done >= 150 and not stopped:
+            stopped.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    checkpoint = folder / "checkpoint.json"
+    try:
+        fastweights.count(masks, threads=1, checkpoint=checkpoint, progress=stop_halfway)
+    except fastweights.errors.Interrupted:
+        pass
+    one = fastweights.count(masks, threads=1, checkpoint=checkpoint)
+    assert one.params["resumed"] >= 150 and not checkpoint.exists(), one.params
     two = fastweights.count(masks, threads=2)
     assert one == two
     data = one.to_dict()
@@ -67,8 +82,6 @@ BOUNDED_SCRIPT = textwrap.dedent(
     assert data["images"] == [images[c] for c in data["classes"]]
     assert data["image_pixels"] == [image_pixels[c] for c in data["classes"]]
     assert (one.n_images, one.n_pixels, one.ignored) == (300, 4800, 0)
-    resumed = fastweights.count(masks, threads=1, checkpoint=folder / "checkpoint.json")
-    assert resumed == one
     one.save(folder / "counts.json")
     loaded = Counts.load(folder / "counts.json")
     assert loaded == one and pickle.loads(pickle.dumps(one)) == one
@@ -180,7 +193,8 @@ def test_a_checkpoint_of_the_dense_format_resumes(tmp_path: Path) -> None:
         np.save(tmp_path / f"{i}.npy", np.array([i % 3, 9_000 * (i % 2)], np.int32))
     fresh = fastweights.count(tmp_path, threads=1)
     checkpoint = tmp_path / "checkpoint.json"
-    fastweights.count(tmp_path, threads=1, checkpoint=checkpoint)
+    with pytest.raises(Interrupted):
+        fastweights.count(tmp_path, threads=1, checkpoint=checkpoint, progress=stop_after(6))
     data = json.loads(checkpoint.read_text())
     state = data["state"]
     assert data["format_version"] == 2 and state["classes"] == [0, 1, 2, 9000]

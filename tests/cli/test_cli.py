@@ -155,14 +155,21 @@ def test_count_checkpoint_and_cache_options(capsys, masks: Path) -> None:
     options = ["--checkpoint", state, "--checkpoint-every", "0.5", "--cache", cache, "--format", "json"]
     code, out, err = run(capsys, "count", masks, "--ignore-index", "255", *options)
     assert code == 0 and "0 inputs taken from the checkpoint" in err and "0 inputs taken from the cache" in err
-    assert json.loads(state.read_text())["complete"]
+    assert not state.exists()  # the count ended: its checkpoint is removed
     assert Counts.from_dict(json.loads(out)) == fastweights.count(masks, ignore_index=255)
-    code, _, err = run(capsys, "count", masks, "--ignore-index", "255", *options)
-    assert code == 0 and "3 inputs taken from the checkpoint" in err
     code, _, err = run(capsys, "count", masks, "--ignore-index", "255", "--cache", cache, "-q")
     assert code == 0 and "3 inputs taken from the cache" in err and "0 counted" in err
+    # A count stopped by a bad file keeps its checkpoint: refused to another count, resumed by the same.
+    bad = masks / "b_broken.npy"  # after a.npy and b.npy
+    bad.write_bytes(b"not a mask")
+    code, _, err = run(capsys, "count", masks, "--ignore-index", "255", "--checkpoint", state, "--threads", "1", "-q")
+    assert code == 1 and "b_broken.npy" in err and state.exists()
     code, _, err = run(capsys, "count", masks, "--checkpoint", state, "-q")
     assert code == 2 and "--ignore-index [255]" in err
+    bad.unlink()
+    code, _, err = run(capsys, "count", masks, "--ignore-index", "255", "--checkpoint", state, "-q")
+    assert code == 0 and "inputs taken from the checkpoint" in err and "0 inputs" not in err
+    assert not state.exists()
 
 
 def test_count_plot(capsys, masks: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import CAMVID_IMAGES, CAMVID_PIXELS
+from helpers import CAMVID_IMAGES, CAMVID_PIXELS, stop_after
 
 import fastweights
 from fastweights import Counts
@@ -35,18 +35,6 @@ def write_masks(folder: Path, n: int, start: int = 0) -> list[Path]:
         np.save(path, mask)
         paths.append(path)
     return paths
-
-
-def stop_after(inputs: int, number: int = signal.SIGINT):
-    """A progress callable that sends this process `number` once `inputs` inputs are done."""
-    sent = []
-
-    def report(progress: fastweights.progress.Progress) -> None:
-        if progress.done >= inputs and not sent:
-            sent.append(True)
-            os.kill(os.getpid(), number)
-
-    return report
 
 
 @pytest.fixture
@@ -71,15 +59,15 @@ def test_a_signal_saves_a_checkpoint_and_the_rerun_resumes_exactly(
     assert stop.value.signal_number == number and str(state) in str(stop.value)
     saved = json.loads(state.read_text())
     done = len(saved["state"]["inputs"])
-    assert 100 <= done < 300 and not saved["complete"]
+    assert 100 <= done < 300
     assert not list(tmp_path.glob("state.json.tmp*"))
     resumed = fastweights.count(folder, **options)
     assert resumed == full  # sources, per-image rows and every sum, in the order of the listing
     np.testing.assert_array_equal(resumed.per_image, full.per_image)
     assert resumed.params["resumed"] == done
-    assert json.loads(state.read_text())["complete"]
-    again = fastweights.count(folder, **options)  # a finished checkpoint: nothing is counted again
-    assert again == full and again.params["resumed"] == 300
+    assert not state.exists()  # the count ended: its checkpoint is gone
+    again = fastweights.count(folder, **options)  # so the same count again counts everything
+    assert again == full and again.params["resumed"] == 0 and not state.exists()
 
 
 def test_checkpoints_are_written_as_the_count_goes(folder: Path, tmp_path: Path) -> None:
@@ -92,13 +80,29 @@ def test_checkpoints_are_written_as_the_count_goes(folder: Path, tmp_path: Path)
 
     fastweights.count(folder, threads=1, checkpoint=state, checkpoint_every=1e-9, progress=look)
     assert len(seen) > 5 and seen == sorted(seen) and seen[-1] < 300
+    assert not state.exists()
     with pytest.raises(ValueError, match="checkpoint_every=0"):
         fastweights.count(folder, checkpoint=state, checkpoint_every=0)
 
 
+def test_a_checkpoint_that_cannot_be_removed_leaves_the_counts_and_a_warning(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state.json"
+
+    def refuse(path: str) -> None:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr("fastweights.engine.checkpoint.os.remove", refuse)
+    with pytest.warns(UserWarning, match=f"checkpoint {state} could not be removed"):
+        counts = fastweights.count(folder, threads=1, checkpoint=state, checkpoint_every=1e-9)
+    assert counts == fastweights.count(folder) and state.exists()
+
+
 def test_a_checkpoint_of_other_settings_or_inputs_is_refused(folder: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    fastweights.count(folder, ignore_index=255, checkpoint=state)
+    with pytest.raises(Interrupted):
+        fastweights.count(folder, ignore_index=255, checkpoint=state, progress=stop_after(50))
     with pytest.raises(ValueError, match=r"ignore_index=\[255\].*ignore_index=\[\]"):
         fastweights.count(folder, checkpoint=state)
     with pytest.raises(ValueError, match=r"num_classes=None.*num_classes=300"):
@@ -144,6 +148,7 @@ def test_a_bad_file_keeps_the_work_done_and_the_rerun_goes_on(folder: Path, tmp_
     bad.write_bytes(good)
     resumed = fastweights.count(folder, threads=1, checkpoint=state)
     assert resumed == fastweights.count(folder) and resumed.params["resumed"] >= 100
+    assert not state.exists()
 
 
 def test_a_resumed_count_of_camvid_gives_the_published_counts(real_data: Path, tmp_path: Path) -> None:
@@ -203,7 +208,7 @@ def test_a_process_killed_with_sigkill_resumes_from_its_checkpoint(folder: Path,
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
     saved = json.loads(state.read_text())  # whole, because it is written by rename
-    assert 60 <= len(saved["state"]["inputs"]) < 300 and not saved["complete"]
+    assert 60 <= len(saved["state"]["inputs"]) < 300
     command = [sys.executable, "-m", "fastweights", "count", str(folder), "--ignore-index", "255", "--threads", "2"]
     resumed = subprocess.run(
         [*command, "--checkpoint", str(state), "-q", "-o", str(result)], capture_output=True, text=True
@@ -212,6 +217,7 @@ def test_a_process_killed_with_sigkill_resumes_from_its_checkpoint(folder: Path,
     counts = Counts.load(result)
     assert counts == fastweights.count(folder, ignore_index=255)
     assert counts.params["resumed"] >= len(saved["state"]["inputs"])
+    assert not state.exists()  # the process that counted removed it, once the count ended
 
 
 def test_sigterm_writes_a_checkpoint_and_exits_with_a_message(folder: Path, tmp_path: Path) -> None:
@@ -226,6 +232,7 @@ def test_sigterm_writes_a_checkpoint_and_exits_with_a_message(folder: Path, tmp_
     assert before <= done < 300
     resumed = fastweights.count(folder, ignore_index=255, checkpoint=state)
     assert resumed == fastweights.count(folder, ignore_index=255) and resumed.params["resumed"] == done
+    assert not state.exists()
 
 
 # ---- the cache ---------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import stop_after
 
 import fastweights
 from fastweights import Counts
-from fastweights.errors import InputError
+from fastweights.errors import InputError, Interrupted
 
 pil = pytest.importorskip("PIL.Image")
 
@@ -64,7 +65,9 @@ def test_a_bad_file_is_named_and_everything_round_trips(folder: Path, tmp_path: 
     checkpoint, cache = tmp_path / "checkpoint.json", tmp_path / "cache.sqlite"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        first = fastweights.count(folder, on_error="skip", per_image=True, checkpoint=checkpoint, cache=cache)
+        with pytest.raises(Interrupted):  # once every input is done: the checkpoint holds them all
+            fastweights.count(folder, on_error="skip", per_image=True, checkpoint=checkpoint, progress=stop_after(4))
+        first = fastweights.count(folder, on_error="skip", per_image=True, cache=cache)
         resumed = fastweights.count(folder, on_error="skip", per_image=True, checkpoint=checkpoint)
         cached = fastweights.count(folder, on_error="skip", per_image=True, cache=cache)
     assert [name for name, _ in first.errors] == [bad]

@@ -74,7 +74,7 @@ def count(
     checkpoint : str or os.PathLike, optional
         A JSON file the partial count is saved to every `checkpoint_every` seconds and on SIGINT /
         SIGTERM; rerunning the same count with it resumes, and ends with exactly the Counts of an
-        uninterrupted run.
+        uninterrupted run. A count that ends removes it; one that fails or is interrupted keeps it.
     checkpoint_every : float, default 60.0
         Seconds between two checkpoint saves.
     cache : str or os.PathLike, optional

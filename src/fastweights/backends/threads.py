@@ -55,9 +55,9 @@ def count(inputs: object, settings: Settings) -> Counts:
             reuse.close()
     if total.seen == 0:
         raise ValueError("inputs: nothing to count (an empty list)")
-    if store is not None:
-        store.write(total.state(), complete=True)
     counts = total.counts(settings)
+    if store is not None:
+        store.remove()
     counts.params["device"] = placement.used
     if store is not None:
         counts.params["resumed"] = store.resumed

@@ -1,6 +1,9 @@
 """Checkpoints of a long count: the partial sums and which inputs are done, written atomically every
 `checkpoint_every` seconds and when SIGINT or SIGTERM arrives; a rerun with the same checkpoint
-counts only what is left and ends with exactly the Counts of an uninterrupted run.
+counts only what is left and ends with exactly the Counts of an uninterrupted run. A count that
+ends removes its checkpoint; one that fails or is interrupted keeps it. The process that opened
+it is the only one that writes or removes it: a checkpoint belongs to one count in one process
+(a shard's job has its own; Dask and MPI counts take none).
 
 Inputs are recognised by name (and files by size and modification time as well): files added
 since the checkpoint are counted, a file counted and then changed or removed is refused by name,
@@ -14,6 +17,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -100,18 +104,27 @@ class Checkpoint:
     def due(self) -> bool:
         return time.monotonic() - self.written >= self.every
 
-    def write(self, state: dict[str, Any], complete: bool = False) -> None:
+    def write(self, state: dict[str, Any]) -> None:
         write_json(
             self.path,
-            {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "complete": complete,
-                "identity": self.identity,
-                "state": state,
-            },
+            {"format": FORMAT, "format_version": FORMAT_VERSION, "identity": self.identity, "state": state},
         )
         self.written = time.monotonic()
+
+    def remove(self) -> None:
+        """Once the count has ended: its Counts hold everything the checkpoint did. A checkpoint
+        that cannot be removed is left with a warning; the count it served has succeeded."""
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:  # never written: the count ended before the first write was due
+            pass
+        except OSError as error:
+            warnings.warn(
+                f"fastweights: the count ended, and its checkpoint {self.path} could not be removed ({error}); "
+                "a count with it again takes every input it holds from it",
+                UserWarning,
+                stacklevel=4,
+            )
 
     @contextmanager
     def signals(self) -> Iterator[None]:
