@@ -129,6 +129,18 @@ def test_a_value_out_of_range_is_named_by_its_flag(capsys, saved: Path, flags, s
     assert code == 2 and shown in err and not KEYWORD.search(err)
 
 
+def test_count_checks_the_weight_flags_before_counting(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "count", tmp_path / "missing", "--scheme", "enet", "--k", "0.5")
+    assert code == 2 and "--k 0.5: enet's k must be > 1" in err and "missing" not in err
+
+
+def test_the_counts_are_saved_before_weights_that_fail(capsys, masks: Path) -> None:
+    saved = masks.parent / "kept.json"
+    code, out, err = run(capsys, "count", masks, "--num-classes", "4", "--absent", "error", "-o", saved, "-q")
+    assert code == 2 and out == "" and "classes with no pixels: [2] (--absent error)" in err
+    assert Counts.load(saved) == count(masks, num_classes=4)  # `fastweights weights` takes it from there
+
+
 def test_clip_that_is_not_a_range_is_a_usage_error(capsys, saved: Path) -> None:
     for text in ("a", "1:2:3", "1,2"):
         with pytest.raises(SystemExit) as exit_info:

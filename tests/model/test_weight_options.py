@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from fastweights.model.weights import SCHEMES, class_weights
+from fastweights.model.weights import SCHEMES, check_options, class_weights
 
 # Small example used by the hand-computed tests: N = 1000, f = [0.6, 0.3, 0.1], K = 3,
 # class 3 absent.
@@ -249,3 +249,34 @@ def test_image_pixels_smaller_than_pixels_names_class():
 def test_image_pixels_validated_for_every_scheme():
     with pytest.raises(ValueError, match=r"image_pixels\[1\]"):
         class_weights(PIXELS, [1000, 200, 400, 200], "inverse")
+
+
+# --- check_options: the same checks before any count ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scheme", "options", "error"),
+    [
+        ("focal", {}, ValueError),
+        ("inverse", {"k": 1.5}, TypeError),
+        ("enet", {"k": 0.5}, ValueError),
+        ("effective", {"beta": 1.0}, ValueError),
+        ("log", {"mu": -1.0}, ValueError),
+        ("median", {"median_of": [-1]}, ValueError),
+        ("median", {"median_of": []}, ValueError),
+        ("inverse", {"clip": (5, 2)}, ValueError),
+        ("inverse", {"absent": "min"}, ValueError),
+        ("inverse", {"normalize": "l2"}, ValueError),
+    ],
+)
+def test_check_options_raises_what_class_weights_raises(scheme, options, error):
+    with pytest.raises(error) as expected:
+        weights(scheme, **options)
+    with pytest.raises(error) as checked:
+        check_options(scheme, **options)
+    assert str(expected.value).startswith(str(checked.value))  # without counts, median_of has no range to name
+
+
+def test_check_options_leaves_what_depends_on_the_counts():
+    check_options("median", median_of=[10**6], absent="error", normalize="max", clip=(0.1, None))
+    check_options("enet", k=1.1)

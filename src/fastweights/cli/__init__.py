@@ -29,7 +29,7 @@ from ..base._version import __version__
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
 from ..io.colormaps import BUILTIN
 from ..model.counts import Counts
-from ..model.weights import SCHEME_PARAMS, SCHEMES
+from ..model.weights import SCHEME_PARAMS, SCHEMES, check_options
 
 __all__ = ["main"]
 
@@ -330,6 +330,8 @@ def _count(args: argparse.Namespace) -> int:
     )
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK
+    if args.output:  # first: the count is kept whatever happens next (its checkpoint is gone)
+        counts.save(args.output)
     weights = counts.weights(args.scheme, **options)
     if args.checkpoint:
         print(
@@ -352,7 +354,6 @@ def _count(args: argparse.Namespace) -> int:
         for name, reason in counts.errors:
             print(f"fastweights: skipped {name}: {reason}", file=sys.stderr)
     if args.output:
-        counts.save(args.output)
         print(f"fastweights: counts saved to {args.output}", file=sys.stderr)
     if args.plot:
         from ..api.plot import plot_counts
@@ -486,8 +487,9 @@ def _class_names(path: str | None, colormap: Any) -> tuple[str, ...]:
 
 
 def _weight_keywords(args: argparse.Namespace) -> dict[str, Any]:
-    """The keywords of `Counts.weights` that the flags give. A scheme's parameter given with a scheme
-    that does not take it is refused here, by its flag (Counts.weights would name the keyword)."""
+    """The keywords of `Counts.weights` that the flags give, checked as far as they can be without
+    the counts. A scheme's parameter given with a scheme that does not take it is refused here, by
+    its flag (Counts.weights would name the keyword)."""
     keywords: dict[str, Any] = {"normalize": args.normalize, "absent": args.absent, "clip": args.clip}
     for name in sorted({name for names in SCHEME_PARAMS.values() for name in names}):
         value = getattr(args, name)
@@ -497,6 +499,7 @@ def _weight_keywords(args: argparse.Namespace) -> dict[str, Any]:
             takers = " or ".join(scheme for scheme, names in SCHEME_PARAMS.items() if name in names)
             raise UsageError(f"--{name.replace('_', '-')} is a parameter of --scheme {takers}, not of {args.scheme}")
         keywords[name] = value
+    check_options(args.scheme, **keywords)
     return keywords
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SCHEMES", "SCHEME_PARAMS", "Absent", "Normalize", "Scheme", "class_weights", "pos_weight"]
+__all__ = ["SCHEMES", "SCHEME_PARAMS", "Absent", "Normalize", "Scheme", "check_options", "class_weights", "pos_weight"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -87,25 +87,13 @@ def class_weights(
     present weight, or "error"). The result never holds inf or NaN.
     """
     counts = _as_counts(pixels, "pixels")
-    if not isinstance(scheme, str) or scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
-    unexpected = sorted(set(params) - set(SCHEME_PARAMS[scheme]))
-    if unexpected:
-        accepted = ", ".join(SCHEME_PARAMS[scheme]) or "none"
-        raise TypeError(
-            f"scheme {scheme!r} got unexpected parameter(s) {', '.join(unexpected)}; it accepts: {accepted}"
-        )
+    low, high, absent, scheme_params = _parse_options(scheme, absent, normalize, clip, params, counts.size)
     image_counts: FloatArray | None = None
     if image_pixels is not None:
         image_counts = _as_counts(image_pixels, "image_pixels")
         _check_image_counts(image_counts, counts)
     elif scheme == "median":
         raise ValueError("scheme 'median' needs image_pixels, got None")
-    if normalize is not None and (not isinstance(normalize, str) or normalize not in _NORMALIZE):
-        raise ValueError(f"normalize={normalize!r}: expected None, 'sum', 'mean' or 'max'")
-    low, high = _parse_clip(clip)
-    absent = _parse_absent(absent)
-    scheme_params = _parse_params(scheme, params, counts.size)
 
     present = counts > 0
     _check_present(present, absent)
@@ -127,6 +115,34 @@ def class_weights(
     if low is not None or high is not None:
         weights = np.clip(weights, low, high)
     return _fill_absent(weights, present, absent)
+
+
+def check_options(
+    scheme: Scheme = "median", *, absent: Absent = 0.0, normalize: Normalize = None, clip: Clip = None, **params: object
+) -> None:
+    """Raises the ValueError or TypeError `class_weights` would raise for these options, before
+    any count exists (the command line checks its flags before counting). What depends on the
+    counts is left to `class_weights`: median_of's ids against the classes, absent="error"."""
+    _parse_options(scheme, absent, normalize, clip, params, None)
+
+
+def _parse_options(
+    scheme: object, absent: object, normalize: object, clip: object, params: dict[str, object], num_classes: int | None
+) -> tuple[float | None, float | None, Absent, dict[str, Any]]:
+    """(clip low, clip high, absent, the scheme's parameters), each checked; median_of's ids
+    against num_classes when it is known."""
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
+    unexpected = sorted(set(params) - set(SCHEME_PARAMS[scheme]))
+    if unexpected:
+        accepted = ", ".join(SCHEME_PARAMS[scheme]) or "none"
+        raise TypeError(
+            f"scheme {scheme!r} got unexpected parameter(s) {', '.join(unexpected)}; it accepts: {accepted}"
+        )
+    if normalize is not None and (not isinstance(normalize, str) or normalize not in _NORMALIZE):
+        raise ValueError(f"normalize={normalize!r}: expected None, 'sum', 'mean' or 'max'")
+    low, high = _parse_clip(clip)
+    return low, high, _parse_absent(absent), _parse_params(scheme, params, num_classes)
 
 
 def pos_weight(pixels: npt.ArrayLike, *, absent: Absent = 0.0) -> FloatArray:
@@ -246,7 +262,7 @@ def _check_image_counts(image_counts: FloatArray, counts: FloatArray) -> None:
         )
 
 
-def _parse_params(scheme: str, params: dict[str, Any], num_classes: int) -> dict[str, Any]:
+def _parse_params(scheme: str, params: dict[str, Any], num_classes: int | None) -> dict[str, Any]:
     """The scheme's parameters, defaults filled in and values checked."""
     if scheme == "median":
         return {"median_of": _parse_median_of(params.get("median_of"), num_classes)}
@@ -272,8 +288,9 @@ def _parse_params(scheme: str, params: dict[str, Any], num_classes: int) -> dict
     return {}
 
 
-def _parse_median_of(median_of: object, num_classes: int) -> list[int] | None:
-    """Sorted unique class ids from median_of, or None for all present classes."""
+def _parse_median_of(median_of: object, num_classes: int | None) -> list[int] | None:
+    """Sorted unique class ids from median_of, or None for all present classes; ids checked
+    against num_classes when it is known."""
     if median_of is None:
         return None
     if isinstance(median_of, (str, bytes)) or not isinstance(median_of, Iterable):
@@ -285,8 +302,9 @@ def _parse_median_of(median_of: object, num_classes: int) -> list[int] | None:
             c = operator.index(class_id)
         except TypeError:
             raise TypeError(f"median_of={given!r}: {class_id!r} is not an integer class id") from None
-        if not 0 <= c < num_classes:
-            raise ValueError(f"median_of={given!r}: {c} is not a class id (0..{num_classes - 1})")
+        if c < 0 or (num_classes is not None and c >= num_classes):
+            limit = "" if num_classes is None else f" (0..{num_classes - 1})"
+            raise ValueError(f"median_of={given!r}: {c} is not a class id{limit}")
         ids.add(c)
     if not ids:
         raise ValueError("median_of=[]: expected at least one class id")
