@@ -196,6 +196,13 @@ def test_each_count_keyword_in_a_message_becomes_its_flag(keyword: str) -> None:
     assert in_flags(f"/data/{keyword}=3/m.png: bad", FLAGS) == f"/data/{keyword}=3/m.png: bad"
 
 
+def test_flags_that_are_no_keyword_are_left_alone(capsys, tmp_path: Path) -> None:
+    assert {"format", "output", "plot", "quiet", "debug"}.isdisjoint(FLAGS)
+    (tmp_path / "x.json").write_text('{"format": "other"}')
+    code, _, err = run(capsys, "weights", tmp_path / "x.json")
+    assert code == 2 and "not a fastweights Counts file (format='other')" in err
+
+
 def test_count_errors_name_flags(capsys, masks: Path, tmp_path: Path) -> None:
     cases = [
         (["--num-classes", "-3"], "--num-classes -3: expected an integer from 1 to"),

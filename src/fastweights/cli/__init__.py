@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -47,7 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_undecodable_names()
     parser = _parser()
     args = parser.parse_args(argv)
-    flags = keyword_flags(parser)
     try:
         with warnings.catch_warnings():
             # The skipped files are listed in the output; the library's summary warning would repeat it.
@@ -71,9 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         PermissionError,
         IsADirectoryError,
     ) as error:
-        return _fail(args, error, EXIT_BAD_DATA, flags)
+        return _fail(args, error, EXIT_BAD_DATA, parser)
     except (ValueError, TypeError) as error:
-        return _fail(args, error, EXIT_USAGE, flags)
+        return _fail(args, error, EXIT_USAGE, parser)
 
 
 def _escape_undecodable_names() -> None:
@@ -85,26 +85,31 @@ def _escape_undecodable_names() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
-def _fail(args: argparse.Namespace, error: Exception, code: int, flags: dict[str, str]) -> int:
+def _fail(args: argparse.Namespace, error: Exception, code: int, parser: argparse.ArgumentParser) -> int:
     if args.debug:
         raise error
     if getattr(error, "reported_elsewhere", False):  # another MPI rank prints it
         return code
-    print(f"fastweights: error: {in_flags(_one_line(error), flags)}", file=sys.stderr)
+    print(f"fastweights: error: {in_flags(_one_line(error), keyword_flags(parser))}", file=sys.stderr)
     return code
 
 
 def keyword_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """Python keyword -> its flag, for every option of every subcommand: a flag's dest is the
-    keyword of `count()` or `Counts.weights` it gives (--num-classes -> num_classes), so a flag
-    added for a new keyword joins the table by itself."""
+    """Python keyword -> its flag, for every option of every subcommand that gives a keyword of
+    `count()` or `Counts.weights`: the flag's dest is the keyword (--num-classes -> num_classes), so
+    a flag added for a new keyword joins the table by itself. Other flags (--format, --output) are
+    left out: a message's format= is not theirs."""
+    from ..api.count import count
+
+    keywords = set(inspect.signature(count).parameters) | set(inspect.signature(Counts.weights).parameters)
+    keywords |= {name for names in SCHEME_PARAMS.values() for name in names}
     table: dict[str, str] = {}
     parsers = [parser]
     while parsers:
         for action in parsers.pop()._actions:
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
-            elif action.option_strings and action.dest != "help":
+            elif action.option_strings and action.dest in keywords:
                 table[action.dest] = max(action.option_strings, key=len)
     return table
 
