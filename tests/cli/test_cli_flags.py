@@ -149,6 +149,48 @@ def test_clip_that_is_not_a_range_is_a_usage_error(capsys, saved: Path) -> None:
         assert "expected HIGH or LOW:HIGH" in capsys.readouterr().err
 
 
+# ---- --level: the intervals of an estimate -------------------------------------------------------
+
+
+@pytest.fixture
+def estimate(tmp_path: Path) -> Path:
+    """Counts of 10 of 20 masks, every class in every mask (so that the sample sees them all)."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(20):
+        np.save(folder / f"m{index:02d}.npy", np.repeat(np.arange(3, dtype=np.uint8), rng.integers(1, 50, 3)))
+    path = tmp_path / "estimate.json"
+    count(folder, sample=10).save(path)
+    return path
+
+
+def test_level_gives_the_intervals_of_its_keyword(capsys, estimate: Path) -> None:
+    counts = Counts.load(estimate)
+    expected, usual = counts.weights("inverse", level=0.5), counts.weights("inverse")
+    assert expected.low.tolist() != usual.low.tolist()
+    code, out, _ = run(capsys, "weights", estimate, "--scheme", "inverse", "--level", "0.5", "--format", "json")
+    assert code == 0
+    entry = json.loads(out)["weights"]
+    assert entry["values"] == expected.tolist() and entry["options"]["level"] == 0.5
+    assert entry["interval"] == {"level": 0.5, "low": expected.low.tolist(), "high": expected.high.tolist()}
+    code, out, _ = run(capsys, "weights", estimate, "--scheme", "inverse", "--level", "0.5")
+    assert code == 0 and "50 % interval" in out
+    low, high = expected.low[1], expected.high[1]
+    assert f"{low:.4f} - {high:.4f}" in out
+
+
+def test_level_goes_with_an_estimate_and_within_0_and_1(capsys, estimate: Path, saved: Path, masks: Path) -> None:
+    code, _, err = run(capsys, "weights", estimate, "--level", "1.5")
+    assert code == 2 and "--level 1.5: expected a confidence level between 0 and 1" in err
+    code, _, err = run(capsys, "weights", saved, "--level", "0.9")
+    assert code == 2 and f"--level: {saved} holds exact counts" in err
+    code, _, err = run(capsys, "count", masks, "--level", "0.9")
+    assert code == 2 and "it goes with --sample" in err
+    with pytest.raises(ValueError, match="level=0"):
+        Counts.load(saved).weights(level=0)  # checked estimate or not
+
+
 # ---- one JSON schema ---------------------------------------------------------------------------
 
 
@@ -179,7 +221,7 @@ NOT_FLAGS = {"inputs", "progress", "client", "comm"}  # the inputs; -q; Python o
 
 def test_every_keyword_of_count_and_weights_has_a_flag() -> None:
     keywords = set(inspect.signature(count).parameters) - NOT_FLAGS
-    keywords |= {"absent", "normalize", "clip", "k", "beta", "mu", "median_of"}
+    keywords |= {"absent", "normalize", "clip", "level", "k", "beta", "mu", "median_of"}
     assert keywords <= FLAGS.keys()
 
 

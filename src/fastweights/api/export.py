@@ -133,13 +133,23 @@ def weights_json(weights: np.ndarray, scheme: str, options: Any = None) -> str:
     Returns
     -------
     str
-        One line of JSON: {"scheme": ..., "options": {...}, "values": [...]}.
+        One line of JSON: {"scheme": ..., "options": {...}, "values": [...]}, and for an
+        estimate's weights "interval": {"level": ..., "low": [...], "high": [...]} (null for a
+        class the sample never saw).
     """
     return json.dumps(_weights_entry(weights, scheme, options))
 
 
 def _weights_entry(weights: np.ndarray, scheme: str, options: Any) -> dict[str, Any]:
-    return {"scheme": scheme, "options": dict(options or {}), "values": [float(w) for w in weights]}
+    entry = {"scheme": scheme, "options": dict(options or {}), "values": [float(w) for w in weights]}
+    if getattr(weights, "low", None) is not None:  # an estimate's: its bootstrap interval (null: never seen)
+        entry["interval"] = {
+            "level": float(weights.level),  # type: ignore[attr-defined]
+            **{
+                bound: [None if np.isnan(b) else float(b) for b in getattr(weights, bound)] for bound in ("low", "high")
+            },
+        }
+    return entry
 
 
 def weights_csv(weights: np.ndarray, names: Sequence[str] = ()) -> str:

@@ -30,8 +30,7 @@ def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str 
         if weights is not None:
             line += f"  {weights[c]:>16.4f}"
         if interval:
-            low, high = weights.low[c], weights.high[c]  # type: ignore[union-attr]
-            line += f"  {'never seen' if np.isnan(low) else f'{low:.4f} - {high:.4f}':>20}"
+            line += f"  {_interval(weights, c):>20}"  # type: ignore[arg-type]
         lines.append(line)
     lines.append(rule)
     counted = 1.0 if counts.n_pixels else 0.0
@@ -52,12 +51,24 @@ def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str 
 
 
 def format_weights(weights: np.ndarray, scheme: str, names: Sequence[str] = ()) -> str:
+    """Class, name, weight[, the interval of an estimate's weight]."""
     width = _name_width(names, len(weights))
     header = f"{'class':>5}  {'name':<{width}}{'weight (' + scheme + ')':>16}"
+    interval = getattr(weights, "low", None) is not None
+    if interval:
+        header += f"  {f'{100 * weights.level:g} % interval':>20}"  # type: ignore[attr-defined]
     lines = [header, "-" * len(header)]
     for c, weight in enumerate(weights):
-        lines.append(f"{c:>5}  {names[c] if c < len(names) else '':<{width}}{weight:>16.4f}")
+        line = f"{c:>5}  {names[c] if c < len(names) else '':<{width}}{weight:>16.4f}"
+        if interval:
+            line += f"  {_interval(weights, c):>20}"
+        lines.append(line)
     return "\n".join(lines)
+
+
+def _interval(weights: np.ndarray, c: int) -> str:
+    low, high = weights.low[c], weights.high[c]  # type: ignore[attr-defined]
+    return "never seen" if np.isnan(low) else f"{low:.4f} - {high:.4f}"
 
 
 def _name_width(names: Sequence[str], classes: int) -> int:

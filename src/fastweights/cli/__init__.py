@@ -267,6 +267,12 @@ def _weight_options(parser: argparse.ArgumentParser) -> None:
         metavar="C",
         help="median: the classes whose median frequency is the reference",
     )
+    parser.add_argument(
+        "--level",
+        type=float,
+        metavar="P",
+        help="counts made with --sample: the confidence level of the weights' intervals (default 0.95)",
+    )
 
 
 def _names_option(parser: argparse.ArgumentParser) -> None:
@@ -305,6 +311,8 @@ def _count(args: argparse.Namespace) -> int:
 
     names = _class_names(args.class_names, args.colormap)
     options = _weight_keywords(args)  # before counting: a flag refused here wastes no count
+    if args.level is not None and args.sample is None:
+        raise UsageError("--level is the confidence level of an estimate's intervals: it goes with --sample")
     comm = None
     if args.mpi:
         if args.checkpoint or args.cache or args.sample is not None or args.shard:
@@ -372,6 +380,8 @@ def _weights(args: argparse.Namespace) -> int:
     counts = Counts.load(args.counts)
     names = _class_names(args.class_names, counts.params.get("colormap"))
     options = _weight_keywords(args)
+    if args.level is not None and not counts.is_estimate:
+        raise UsageError(f"--level: {args.counts} holds exact counts, not an estimate with intervals (count --sample)")
     weights = counts.weights(args.scheme, **options)
     output = args.output
     if output and args.format == "torch" and output.endswith(".pt"):
@@ -496,6 +506,8 @@ def _weight_keywords(args: argparse.Namespace) -> dict[str, Any]:
     the counts. A scheme's parameter given with a scheme that does not take it is refused here, by
     its flag (Counts.weights would name the keyword)."""
     keywords: dict[str, Any] = {"normalize": args.normalize, "absent": args.absent, "clip": args.clip}
+    if args.level is not None:
+        keywords["level"] = args.level
     for name in sorted({name for names in SCHEME_PARAMS.values() for name in names}):
         value = getattr(args, name)
         if value is None:

@@ -70,11 +70,13 @@ class WeightMethods:
         Raises
         ------
         ValueError
-            An unknown scheme or normalize, a parameter out of its range, absent="error" with a
-            class that has no pixels, or every present weight 0 under normalize.
+            An unknown scheme or normalize, a parameter out of its range (level too, estimate or
+            not), absent="error" with a class that has no pixels, or every present weight 0 under
+            normalize.
         TypeError
             A parameter the scheme does not take, or one of the wrong type.
         """
+        _weights.check_level(level)
         values = _weights.class_weights(
             self.pixels, self.image_pixels, scheme, absent=absent, normalize=normalize, clip=clip, **params
         )

@@ -19,7 +19,17 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SCHEMES", "SCHEME_PARAMS", "Absent", "Normalize", "Scheme", "check_options", "class_weights", "pos_weight"]
+__all__ = [
+    "SCHEMES",
+    "SCHEME_PARAMS",
+    "Absent",
+    "Normalize",
+    "Scheme",
+    "check_level",
+    "check_options",
+    "class_weights",
+    "pos_weight",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -118,12 +128,27 @@ def class_weights(
 
 
 def check_options(
-    scheme: Scheme = "median", *, absent: Absent = 0.0, normalize: Normalize = None, clip: Clip = None, **params: object
+    scheme: Scheme = "median",
+    *,
+    absent: Absent = 0.0,
+    normalize: Normalize = None,
+    clip: Clip = None,
+    level: float = 0.95,
+    **params: object,
 ) -> None:
-    """Raises the ValueError or TypeError `class_weights` would raise for these options, before
+    """Raises the ValueError or TypeError `Counts.weights` would raise for these options, before
     any count exists (the command line checks its flags before counting). What depends on the
     counts is left to `class_weights`: median_of's ids against the classes, absent="error"."""
     _parse_options(scheme, absent, normalize, clip, params, None)
+    check_level(level)
+
+
+def check_level(level: object) -> float:
+    """The confidence level of an estimate's intervals, in (0, 1)."""
+    value = _real(level, "level")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"level={level!r}: expected a confidence level between 0 and 1, e.g. 0.95")
+    return value
 
 
 def _parse_options(
