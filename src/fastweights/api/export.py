@@ -85,7 +85,7 @@ def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str =
     return json.dumps(data)
 
 
-def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequence[str] = ()) -> str:
+def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequence[str] | None = None) -> str:
     """The per-class table as CSV.
 
     Parameters
@@ -93,14 +93,17 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
     counts : Counts
     weights : ndarray, optional
         Adds a weight column.
-    names : sequence of str, default ()
-        Class names, by class id; classes past its end get an empty name.
+    names : sequence of str, optional
+        Class names, by class id (default: `counts.class_names`); classes past its end get an
+        empty name.
 
     Returns
     -------
     str
         A header and one row per class: class, name, pixels, share, images[, weight].
     """
+    if names is None:
+        names = counts.class_names
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["class", "name", "pixels", "share", "images", *(["weight"] if weights is not None else [])])
@@ -113,7 +116,7 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
     return out.getvalue()
 
 
-def weights_json(weights: np.ndarray, scheme: str, options: Any = None) -> str:
+def weights_json(weights: np.ndarray, scheme: str, options: Any = None, names: Sequence[str] = ()) -> str:
     """The weights as JSON.
 
     Parameters
@@ -124,13 +127,18 @@ def weights_json(weights: np.ndarray, scheme: str, options: Any = None) -> str:
         The scheme that made them.
     options : mapping, optional
         The options that made them, written beside the scheme.
+    names : sequence of str, default ()
+        Class names, by class id, written as "class_names" when there are any.
 
     Returns
     -------
     str
-        One line of JSON: {"scheme": ..., options..., "weights": [...]}.
+        One line of JSON: {"scheme": ..., options..., "weights": [...][, "class_names": [...]]}.
     """
-    return json.dumps({"scheme": scheme, **(options or {}), "weights": [float(w) for w in weights]})
+    data = {"scheme": scheme, **(options or {}), "weights": [float(w) for w in weights]}
+    if names:
+        data["class_names"] = list(names)
+    return json.dumps(data)
 
 
 def weights_csv(weights: np.ndarray, names: Sequence[str] = ()) -> str:

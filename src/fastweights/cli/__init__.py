@@ -26,6 +26,7 @@ from ..api.table import format_table, format_weights
 from ..base._optional import MissingDependency, require
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
 from ..io.colormaps import BUILTIN
+from ..model.class_names import BUILTIN_NAMES, resolve_class_names, warn_if_mismatched
 from ..model.counts import Counts
 from ..model.weights import SCHEMES
 
@@ -113,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--ignore-index", type=int, nargs="+", metavar="I", help="label(s) to leave out, e.g. 255")
     count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
     count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
-    _names_option(count)
+    _names_option(count, "the names of a built-in --colormap")
     count.add_argument("--threads", type=int, metavar="T")
     count.add_argument(
         "--device",
@@ -156,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     weights = commands.add_parser("weights", help="class weights from saved counts, without counting again")
     weights.add_argument("counts", metavar="COUNTS.json")
     _weight_options(weights)
-    _names_option(weights)
+    _names_option(weights, "those saved with the counts")
     weights.add_argument(
         "--format",
         choices=WEIGHT_FORMATS,
@@ -198,11 +199,12 @@ def _weight_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _names_option(parser: argparse.ArgumentParser) -> None:
+def _names_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--class-names",
-        metavar="FILE",
-        help="class names, one per line (default: the built-in set of --colormap voc|cityscapes|camvid)",
+        metavar="NAME|FILE",
+        help=f"class names: a built-in list ({', '.join(BUILTIN_NAMES)}) or a file, one name per line or "
+        f"'id name' lines (default: {default})",
     )
 
 
@@ -221,7 +223,7 @@ def _absent(text: str) -> float | str:
 def _count(args: argparse.Namespace) -> int:
     from ..api.count import count
 
-    names = _class_names(args.class_names, args.colormap)
+    class_names = resolve_class_names(args.class_names, "--class-names")
     comm = None
     if args.mpi:
         if args.checkpoint or args.cache or args.sample is not None or args.shard:
@@ -249,7 +251,9 @@ def _count(args: argparse.Namespace) -> int:
         shard=args.shard,
         comm=comm,
         device=args.device,
+        class_names=class_names,
     )
+    names = counts.class_names
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
@@ -286,7 +290,7 @@ def _count(args: argparse.Namespace) -> int:
 
 def _weights(args: argparse.Namespace) -> int:
     counts = Counts.load(args.counts)
-    names = _class_names(args.class_names, counts.params.get("colormap"))
+    names = _class_names(counts, args.class_names)
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
     output = args.output
     if output and args.format == "torch" and output.endswith(".pt"):
@@ -311,7 +315,7 @@ def _weights(args: argparse.Namespace) -> int:
 
 def _weights_text(form: str, weights: np.ndarray, args: argparse.Namespace, names: Sequence[str]) -> str:
     if form == "json":
-        return export.weights_json(weights, args.scheme, _weight_settings(args))
+        return export.weights_json(weights, args.scheme, _weight_settings(args), names)
     if form == "csv":
         return export.weights_csv(weights, names).rstrip("\n")
     if form == "torch":
@@ -394,14 +398,17 @@ def _gpu_path() -> str:
 # ---- helpers -----------------------------------------------------------------------------------
 
 
-def _class_names(path: str | None, colormap: Any) -> tuple[str, ...]:
-    if path is None:
-        return tuple(BUILTIN[colormap][1]) if isinstance(colormap, str) and colormap in BUILTIN else ()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: --class-names expects a text file, one class name per line") from None
-    return tuple(line.strip() for line in text.splitlines())
+def _class_names(counts: Counts, spec: str | None) -> tuple[str, ...]:
+    """--class-names, else the names saved with the counts, else (counts saved before names were)
+    those of the built-in colormap they were counted with."""
+    names = resolve_class_names(spec, "--class-names")
+    if names is not None:
+        warn_if_mismatched(names, counts.num_classes)
+        return names
+    colormap = counts.params.get("colormap")
+    if counts.class_names or not (isinstance(colormap, str) and colormap in BUILTIN):
+        return counts.class_names
+    return BUILTIN[colormap][1]
 
 
 def _weight_settings(args: argparse.Namespace) -> dict[str, Any]:
