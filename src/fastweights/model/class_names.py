@@ -126,7 +126,11 @@ def warn_if_mismatched(names: tuple[str, ...], num_classes: int, stacklevel: int
         warnings.warn(
             f"fastweights: {len(names)} class names for {num_classes} classes: "
             + (
-                f"classes {len(names)} to {num_classes - 1} have no name"
+                (
+                    f"class {len(names)} has no name"
+                    if len(names) == num_classes - 1
+                    else f"classes {len(names)} to {num_classes - 1} have no name"
+                )
                 if len(names) < num_classes
                 else f"the last {len(names) - num_classes} names name no class counted (num_classes= sets the classes)"
             ),
