@@ -249,3 +249,45 @@ def test_the_cli_estimates_with_sample(tmp_path: Path, capsys) -> None:  # type:
         assert main(["count", str(tmp_path), "--sample", "0.2", "--seed", "5", "-q"]) == 0
     out = capsys.readouterr().out
     assert "95 % interval" in out and "An estimate: 10 of 50 inputs (20.0%, seed 5)" in out
+
+
+# ---- class names -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def named_counts() -> Counts:
+    return fastweights.count([np.array([[0, 0, 1], [2, 2, 2]], np.uint8)], class_names=["road", "traffic light", "sky"])
+
+
+def test_the_table_and_csv_show_the_counts_names_unless_given_others(named_counts: Counts) -> None:
+    from fastweights.api.table import format_table
+
+    weights = named_counts.weights("inverse")
+    rows = [line.split() for line in format_table(named_counts, weights, "inverse").splitlines()]
+    assert rows[2][:2] == ["0", "road"] and rows[3][:3] == ["1", "traffic", "light"] and rows[4][:2] == ["2", "sky"]
+    rows = [line.split() for line in format_table(named_counts, weights, "inverse", ["a"]).splitlines()]
+    assert rows[2][:2] == ["0", "a"] and rows[3][1] == "1"  # class 1 past the names given: no name
+    lines = export.counts_csv(named_counts, weights).splitlines()
+    assert [line.split(",")[1] for line in lines] == ["name", "road", "traffic light", "sky"]
+    assert export.counts_csv(named_counts, names=()).splitlines()[1].split(",")[1] == ""
+
+
+def test_json_exports_carry_the_names(named_counts: Counts) -> None:
+    weights = named_counts.weights("inverse")
+    data = json.loads(export.counts_json(named_counts, weights, "inverse"))
+    assert data["class_names"] == ["road", "traffic light", "sky"]
+    assert Counts.from_dict(data).class_names == named_counts.class_names
+    data = json.loads(export.weights_json(weights, "inverse", names=named_counts.class_names))
+    assert data["class_names"] == ["road", "traffic light", "sky"] and len(data["weights"]) == 3
+    assert "class_names" not in json.loads(export.weights_json(weights, "inverse"))
+
+
+def test_the_chart_labels_the_classes_with_the_counts_names(named_counts: Counts, tmp_path: Path) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    from fastweights.api.plot import plot_counts
+
+    chart = tmp_path / "chart.svg"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text kept as text, to be read back
+        plot_counts(chart, named_counts, named_counts.weights("inverse"), "inverse")
+    text = chart.read_text(encoding="utf-8")
+    assert "0 road" in text and "1 traffic light" in text and "2 sky" in text

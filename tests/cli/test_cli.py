@@ -86,6 +86,30 @@ def test_count_csv(capsys, masks: Path) -> None:
     assert float(rows[1]["weight"]) == pytest.approx(fastweights.count(masks, ignore_index=255).weights()[1])
 
 
+def test_count_class_names_by_builtin_name_or_id_lines_are_saved_and_shown(capsys, masks: Path) -> None:
+    with pytest.warns(UserWarning, match=r"21 class names for 3 classes"):
+        code, out, _ = run(capsys, "count", masks, "--ignore-index", "255", "--class-names", "voc", "-q")
+    assert code == 0
+    assert [table_rows(out)[c][0] for c in range(3)] == ["background", "aeroplane", "bicycle"]
+    names = masks.parent / "labels.txt"
+    names.write_text('# id name category\n0 road flat\n1 "traffic light" object\n2 sky sky\n', encoding="utf-8")
+    saved = masks.parent / "named.json"
+    code, out, _ = run(capsys, "count", masks, "--ignore-index", "255", "--class-names", names, "-q", "-o", saved)
+    assert code == 0 and table_rows(out)[1][:2] == ["traffic", "light"]
+    assert Counts.load(saved).class_names == ("road", "traffic light", "sky")
+    code, out, _ = run(capsys, "weights", saved)  # the names saved with the counts
+    assert code == 0 and [table_rows(out)[c][0] for c in (0, 2)] == ["road", "sky"]
+    code, out, _ = run(capsys, "weights", saved, "--format", "json")
+    assert json.loads(out)["class_names"] == ["road", "traffic light", "sky"]
+    code, out, _ = run(capsys, "weights", saved, "--format", "csv")
+    assert [row["name"] for row in csv.DictReader(io.StringIO(out))] == ["road", "traffic light", "sky"]
+    with pytest.warns(UserWarning, match=r"11 class names for 3 classes"):
+        code, out, _ = run(capsys, "weights", saved, "--class-names", "camvid")
+    assert code == 0 and table_rows(out)[0][0] == "Sky"
+    code, _, err = run(capsys, "count", masks, "--class-names", masks.parent / "nope.txt", "-q")
+    assert code == 1 and "--class-names" in err and "nope.txt: no such file" in err
+
+
 def test_count_options_reach_the_count(capsys, masks: Path) -> None:
     saved = masks.parent / "counts.json"
     code, out, err = run(
