@@ -108,6 +108,18 @@ def test_count_class_names_by_builtin_name_or_id_lines_are_saved_and_shown(capsy
     assert code == 0 and table_rows(out)[0][0] == "Sky"
     code, _, err = run(capsys, "count", masks, "--class-names", masks.parent / "nope.txt", "-q")
     assert code == 1 and "--class-names" in err and "nope.txt: no such file" in err
+    other, extra = masks.parent / "other.json", masks.parent / "d.npy"
+    np.save(extra, np.array([[2, 1, 0]], np.uint8))
+    options = ("--ignore-index", "255", "--class-names", names, "-q", "-o")
+    assert main(["count", str(extra), *map(str, options), str(other)]) == 0
+    code, _, err = run(capsys, "merge", other, saved, "-o", masks.parent / "total.json")
+    assert code == 0  # the same names
+    relabelled = masks.parent / "relabelled.txt"
+    relabelled.write_text("road\nsidewalk\nsky\n", encoding="utf-8")
+    options = ("--ignore-index", "255", "--class-names", relabelled, "-q", "-o")
+    assert main(["count", str(extra), *map(str, options), str(other)]) == 0
+    code, _, err = run(capsys, "merge", other, saved, "-o", masks.parent / "total.json")
+    assert code == 2 and "different class names" in err and "class 1 is 'sidewalk' and 'traffic light'" in err
 
 
 def test_count_options_reach_the_count(capsys, masks: Path) -> None:
