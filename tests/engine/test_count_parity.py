@@ -133,11 +133,13 @@ def test_wide_and_sparse_label_spaces() -> None:
     assert fastweights.count(sparse).pixels[9_000_000] == 3
 
 
-def test_integral_float_labels_are_counted_and_said_so() -> None:
-    labels = np.array([[0.0, 1.0], [2.0, 2.0]], dtype=np.float32)
-    with pytest.warns(UserWarning, match="float labels, all integral"):
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_integral_float_labels_are_counted_and_said_so(dtype: type) -> None:
+    labels = np.array([[0.0, 1.0], [2.0, 2.0]], dtype=dtype)
+    with pytest.warns(UserWarning, match="float labels, all integral") as record:
         got = fastweights.count(labels)
     assert got.pixels.tolist() == [1, 1, 2]
+    assert [type(warning.message) for warning in record] == [UserWarning]  # float16: no overflow warning
 
 
 def test_empty_images_are_counted_as_images() -> None:

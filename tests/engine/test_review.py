@@ -139,5 +139,9 @@ def test_names_do_not_change_what_a_checkpoint_or_the_cache_holds(tmp_path: Path
     again = no_warning([str(folder)], checkpoint=state, cache=cache, class_names=["x", "y", "z"])
     assert again.params["resumed"] == 4 and again.class_names == ("x", "y", "z")
     assert again.pixels.tolist() == first.pixels.tolist()
+    with pytest.raises(
+        ValueError, match=r"this checkpoint was made with ignore_index=\[\], this count has ignore_index=\[0\]"
+    ):
+        fastweights.count([str(folder)], checkpoint=state, ignore_index=0, class_names=["a", "b", "c"])
     cached = no_warning([str(folder)], cache=cache, class_names=["p", "q", "r"])
     assert cached.params["cache"] == {"reused": 4, "counted": 0}
