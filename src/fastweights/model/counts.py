@@ -528,11 +528,11 @@ def _counts_array(name: str, values: Any, length: int | None = None) -> np.ndarr
 def _names(names: Any) -> tuple[str, ...]:
     if isinstance(names, (str, bytes)):
         raise TypeError(f"class_names={names!r}: expected a sequence of str, one per class")
-    names = tuple(names)
-    for name in names:
+    checked: tuple[str, ...] = tuple(names)
+    for name in checked:
         if not isinstance(name, str):
             raise TypeError(f"class_names: {name!r} is not a str")
-    return names
+    return checked
 
 
 def _names_of_sum(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
