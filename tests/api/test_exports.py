@@ -203,7 +203,7 @@ def test_estimate_intervals_cover_the_true_weights_about_95_percent_of_the_time(
     seeds = 60
     covered = np.zeros(5)
     for seed in range(seeds):
-        estimate = fastweights.count(images, sample=0.05, seed=seed, threads=1).weights("median")
+        estimate = fastweights.count(images, num_classes=5, sample=0.05, seed=seed, threads=1).weights("median")
         covered += (estimate.low <= truth) & (truth <= estimate.high)
     rate = covered.sum() / (5 * seeds)
     assert 0.88 <= rate <= 0.995, covered / seeds  # 95 % nominal; 300 class-intervals: sd ~1.3 %
@@ -212,7 +212,7 @@ def test_estimate_intervals_cover_the_true_weights_about_95_percent_of_the_time(
 
 def test_an_estimate_is_marked_and_its_weights_carry_intervals() -> None:
     images = blocky_population(200, 2)
-    estimate = fastweights.count(images, sample=20, seed=3)
+    estimate = fastweights.count(images, num_classes=5, sample=20, seed=3)
     assert estimate.is_estimate and estimate.n_images == 20
     assert estimate.params["estimate"] == {"sample": 20, "population": 200, "share": 0.1, "seed": 3}
     assert estimate.per_image is not None  # kept: the bootstrap resamples it
@@ -220,7 +220,7 @@ def test_an_estimate_is_marked_and_its_weights_carry_intervals() -> None:
     assert isinstance(weights, EstimatedWeights) and weights.level == 0.9
     assert (weights.low <= weights).all() and (weights <= weights.high).all()
     assert np.asarray(weights).tolist() == np.asarray(estimate.weights("enet", normalize="mean")).tolist()
-    again = fastweights.count(images, sample=0.1, seed=3)
+    again = fastweights.count(images, num_classes=5, sample=0.1, seed=3)
     assert again.sources == estimate.sources  # the same seed draws the same inputs
     assert not fastweights.count(images).is_estimate
 
@@ -246,7 +246,7 @@ def test_the_cli_estimates_with_sample(tmp_path: Path, capsys) -> None:  # type:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert main(["count", str(tmp_path), "--sample", "0.2", "--seed", "5", "-q"]) == 0
+        assert main(["count", str(tmp_path), "--num-classes", "5", "--sample", "0.2", "--seed", "5", "-q"]) == 0
     out = capsys.readouterr().out
     assert "95 % interval" in out and "An estimate: 10 of 50 inputs (20.0%, seed 5)" in out
 

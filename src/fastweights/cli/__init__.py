@@ -253,7 +253,6 @@ def _count(args: argparse.Namespace) -> int:
         device=args.device,
         class_names=class_names,
     )
-    names = counts.class_names
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK
     weights = counts.weights(args.scheme, normalize=args.normalize, absent=args.absent)
@@ -271,9 +270,9 @@ def _count(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(export.counts_json(counts, weights, args.scheme, _weight_settings(args)))
     elif args.format == "csv":
-        print(export.counts_csv(counts, weights, names), end="")
+        print(export.counts_csv(counts, weights), end="")
     else:
-        print(format_table(counts, weights, args.scheme, names))
+        print(format_table(counts, weights, args.scheme))
     if args.format != "table":
         for name, reason in counts.errors:
             print(f"fastweights: skipped {name}: {reason}", file=sys.stderr)
@@ -283,7 +282,7 @@ def _count(args: argparse.Namespace) -> int:
     if args.plot:
         from ..api.plot import plot_counts
 
-        plot_counts(args.plot, counts, weights, args.scheme, names, _title(args.paths))
+        plot_counts(args.plot, counts, weights, args.scheme, title=_title(args.paths))
         print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
     return EXIT_OK
 
@@ -357,8 +356,8 @@ def _demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="fastweights-demo-") as folder:
         paths = write_demo_masks(Path(folder))
         print(f"Wrote {len(paths)} synthetic street-scene masks (.npy, 255 = void) to {folder}")
-        counts = count(folder, num_classes=len(CLASS_NAMES), ignore_index=IGNORE_INDEX)
-    print(format_table(counts, counts.weights(args.scheme), args.scheme, CLASS_NAMES))
+        counts = count(folder, num_classes=len(CLASS_NAMES), ignore_index=IGNORE_INDEX, class_names=CLASS_NAMES)
+    print(format_table(counts, counts.weights(args.scheme), args.scheme))
     print()
     print("The same counts give every scheme without counting again:")
     for scheme in sorted(SCHEMES):
