@@ -122,6 +122,14 @@ def test_count_class_names_by_builtin_name_or_id_lines_are_saved_and_shown(capsy
     assert code == 2 and "different class names" in err and "class 1 is 'sidewalk' and 'traffic light'" in err
 
 
+def test_warnings_are_one_line_like_errors(masks: Path) -> None:
+    command = [sys.executable, "-m", "fastweights", "count", str(masks / "b.npy"), "-q"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stderr.startswith("fastweights: warning: the labels are 0 and 255 only (1 pixel of 255)")
+    assert result.stderr.count("\n") == 1 and "UserWarning" not in result.stderr
+
+
 def test_count_options_reach_the_count(capsys, masks: Path) -> None:
     saved = masks.parent / "counts.json"
     code, out, err = run(

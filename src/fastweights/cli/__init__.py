@@ -46,10 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_undecodable_names()
     parser = _parser()
     args = parser.parse_args(argv)
+    shown_as = warnings.formatwarning
     try:
         with warnings.catch_warnings():
             # The skipped files are listed in the output; the library's summary warning would repeat it.
             warnings.filterwarnings("ignore", message="fastweights: skipped")
+            warnings.formatwarning = _one_line_warning
             return int(args.run(args))
     except Interrupted as stop:
         print(f"fastweights: {stop}", file=sys.stderr)
@@ -72,6 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, error, EXIT_BAD_DATA)
     except (ValueError, TypeError) as error:
         return _fail(args, error, EXIT_USAGE)
+    finally:
+        warnings.formatwarning = shown_as
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """A warning as the command line says it: one line, as its errors, without the Python source
+    line that raised it."""
+    text = " ".join(str(message).split()).removeprefix("fastweights: ")
+    return f"fastweights: warning: {text}\n"
 
 
 def _escape_undecodable_names() -> None:
