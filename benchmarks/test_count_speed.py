@@ -120,7 +120,12 @@ def record_paired(
 
 
 # One group per kind of data: its fastweights variants and their references side by side.
-IN_MEMORY = [pytest.param(key, id=key, marks=pytest.mark.benchmark(group=key)) for key in KINDS]
+# "few" holds 255 beside labels 0-3: counted as it is (no ignore_index), which the count warns of.
+VOID_WARNING = pytest.mark.filterwarnings("ignore:fastweights. label 255 .* was counted as class 255:UserWarning")
+IN_MEMORY = [
+    pytest.param(key, id=key, marks=[pytest.mark.benchmark(group=key), *([VOID_WARNING] if key == "few" else [])])
+    for key in KINDS
+]
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -203,7 +203,7 @@ def test_estimate_intervals_cover_the_true_weights_about_95_percent_of_the_time(
     seeds = 60
     covered = np.zeros(5)
     for seed in range(seeds):
-        estimate = fastweights.count(images, sample=0.05, seed=seed, threads=1).weights("median")
+        estimate = fastweights.count(images, num_classes=5, sample=0.05, seed=seed, threads=1).weights("median")
         covered += (estimate.low <= truth) & (truth <= estimate.high)
     rate = covered.sum() / (5 * seeds)
     assert 0.88 <= rate <= 0.995, covered / seeds  # 95 % nominal; 300 class-intervals: sd ~1.3 %
@@ -212,7 +212,7 @@ def test_estimate_intervals_cover_the_true_weights_about_95_percent_of_the_time(
 
 def test_an_estimate_is_marked_and_its_weights_carry_intervals() -> None:
     images = blocky_population(200, 2)
-    estimate = fastweights.count(images, sample=20, seed=3)
+    estimate = fastweights.count(images, num_classes=5, sample=20, seed=3)
     assert estimate.is_estimate and estimate.n_images == 20
     assert estimate.params["estimate"] == {"sample": 20, "population": 200, "share": 0.1, "seed": 3}
     assert estimate.per_image is not None  # kept: the bootstrap resamples it
@@ -220,7 +220,7 @@ def test_an_estimate_is_marked_and_its_weights_carry_intervals() -> None:
     assert isinstance(weights, EstimatedWeights) and weights.level == 0.9
     assert (weights.low <= weights).all() and (weights <= weights.high).all()
     assert np.asarray(weights).tolist() == np.asarray(estimate.weights("enet", normalize="mean")).tolist()
-    again = fastweights.count(images, sample=0.1, seed=3)
+    again = fastweights.count(images, num_classes=5, sample=0.1, seed=3)
     assert again.sources == estimate.sources  # the same seed draws the same inputs
     assert not fastweights.count(images).is_estimate
 
@@ -246,6 +246,48 @@ def test_the_cli_estimates_with_sample(tmp_path: Path, capsys) -> None:  # type:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert main(["count", str(tmp_path), "--sample", "0.2", "--seed", "5", "-q"]) == 0
+        assert main(["count", str(tmp_path), "--num-classes", "5", "--sample", "0.2", "--seed", "5", "-q"]) == 0
     out = capsys.readouterr().out
     assert "95 % interval" in out and "An estimate: 10 of 50 inputs (20.0%, seed 5)" in out
+
+
+# ---- class names -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def named_counts() -> Counts:
+    return fastweights.count([np.array([[0, 0, 1], [2, 2, 2]], np.uint8)], class_names=["road", "traffic light", "sky"])
+
+
+def test_the_table_and_csv_show_the_counts_names_unless_given_others(named_counts: Counts) -> None:
+    from fastweights.api.table import format_table
+
+    weights = named_counts.weights("inverse")
+    rows = [line.split() for line in format_table(named_counts, weights, "inverse").splitlines()]
+    assert rows[2][:2] == ["0", "road"] and rows[3][:3] == ["1", "traffic", "light"] and rows[4][:2] == ["2", "sky"]
+    rows = [line.split() for line in format_table(named_counts, weights, "inverse", ["a"]).splitlines()]
+    assert rows[2][:2] == ["0", "a"] and rows[3][1] == "1"  # class 1 past the names given: no name
+    lines = export.counts_csv(named_counts, weights).splitlines()
+    assert [line.split(",")[1] for line in lines] == ["name", "road", "traffic light", "sky"]
+    assert export.counts_csv(named_counts, names=()).splitlines()[1].split(",")[1] == ""
+
+
+def test_json_exports_carry_the_names(named_counts: Counts) -> None:
+    weights = named_counts.weights("inverse")
+    data = json.loads(export.counts_json(named_counts, weights, "inverse"))
+    assert data["class_names"] == ["road", "traffic light", "sky"]
+    assert Counts.from_dict(data).class_names == named_counts.class_names
+    data = json.loads(export.weights_json(weights, "inverse", names=named_counts.class_names))
+    assert data["class_names"] == ["road", "traffic light", "sky"] and len(data["weights"]) == 3
+    assert "class_names" not in json.loads(export.weights_json(weights, "inverse"))
+
+
+def test_the_chart_labels_the_classes_with_the_counts_names(named_counts: Counts, tmp_path: Path) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    from fastweights.api.plot import plot_counts
+
+    chart = tmp_path / "chart.svg"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text kept as text, to be read back
+        plot_counts(chart, named_counts, named_counts.weights("inverse"), "inverse")
+    text = chart.read_text(encoding="utf-8")
+    assert "0 road" in text and "1 traffic light" in text and "2 sky" in text

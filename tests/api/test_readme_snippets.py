@@ -86,7 +86,7 @@ def check_sample(out: str, names: Namespace, folder: Path) -> None:
         assert (weight, low, high) == pytest.approx((weights[c], weights.low[c], weights.high[c]), abs=5e-4)
         widths.append(high - low)
     assert max(widths) > 0  # the intervals are bootstrap intervals, not the point estimates again
-    assert names["estimate"].n_images == 6
+    assert names["estimate"].n_images == 6 and names["estimate"].num_classes == len(CLASS_NAMES)
 
 
 # Each example that runs, by "document > heading", and what must hold after it ran.

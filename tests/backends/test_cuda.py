@@ -87,6 +87,7 @@ def test_bytes_any_length_offset_and_run_equal_bincount(
 
 @settings(max_examples=15, deadline=None)
 @given(values=st.lists(st.integers(0, 65535), min_size=1, max_size=200), repeat=st.integers(1, 5))
+@pytest.mark.filterwarnings("ignore:fastweights. (label 255|the labels are 0 and 255):UserWarning")  # values drawn
 def test_uint16_every_value_equals_bincount(values: list[int], repeat: int) -> None:
     labels = np.repeat(np.array(values, np.uint16), repeat)
     expected = fastweights.count(labels, device="cpu")

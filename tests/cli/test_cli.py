@@ -86,6 +86,50 @@ def test_count_csv(capsys, masks: Path) -> None:
     assert float(rows[1]["weight"]) == pytest.approx(fastweights.count(masks, ignore_index=255).weights()[1])
 
 
+def test_count_class_names_by_builtin_name_or_id_lines_are_saved_and_shown(capsys, masks: Path) -> None:
+    with pytest.warns(UserWarning, match=r"21 class names for 3 classes"):
+        code, out, _ = run(capsys, "count", masks, "--ignore-index", "255", "--class-names", "voc", "-q")
+    assert code == 0
+    assert [table_rows(out)[c][0] for c in range(3)] == ["background", "aeroplane", "bicycle"]
+    names = masks.parent / "labels.txt"
+    names.write_text('# id name category\n0 road flat\n1 "traffic light" object\n2 sky sky\n', encoding="utf-8")
+    saved = masks.parent / "named.json"
+    code, out, _ = run(capsys, "count", masks, "--ignore-index", "255", "--class-names", names, "-q", "-o", saved)
+    assert code == 0 and table_rows(out)[1][:2] == ["traffic", "light"]
+    assert Counts.load(saved).class_names == ("road", "traffic light", "sky")
+    code, out, _ = run(capsys, "weights", saved)  # the names saved with the counts
+    assert code == 0 and [table_rows(out)[c][0] for c in (0, 2)] == ["road", "sky"]
+    code, out, _ = run(capsys, "weights", saved, "--format", "json")
+    assert json.loads(out)["class_names"] == ["road", "traffic light", "sky"]
+    code, out, _ = run(capsys, "weights", saved, "--format", "csv")
+    assert [row["name"] for row in csv.DictReader(io.StringIO(out))] == ["road", "traffic light", "sky"]
+    with pytest.warns(UserWarning, match=r"11 class names for 3 classes"):
+        code, out, _ = run(capsys, "weights", saved, "--class-names", "camvid")
+    assert code == 0 and table_rows(out)[0][0] == "Sky"
+    code, _, err = run(capsys, "count", masks, "--class-names", masks.parent / "nope.txt", "-q")
+    assert code == 1 and "--class-names" in err and "nope.txt: no such file" in err
+    other, extra = masks.parent / "other.json", masks.parent / "d.npy"
+    np.save(extra, np.array([[2, 1, 0]], np.uint8))
+    options = ("--ignore-index", "255", "--class-names", names, "-q", "-o")
+    assert main(["count", str(extra), *map(str, options), str(other)]) == 0
+    code, _, err = run(capsys, "merge", other, saved, "-o", masks.parent / "total.json")
+    assert code == 0  # the same names
+    relabelled = masks.parent / "relabelled.txt"
+    relabelled.write_text("road\nsidewalk\nsky\n", encoding="utf-8")
+    options = ("--ignore-index", "255", "--class-names", relabelled, "-q", "-o")
+    assert main(["count", str(extra), *map(str, options), str(other)]) == 0
+    code, _, err = run(capsys, "merge", other, saved, "-o", masks.parent / "total.json")
+    assert code == 2 and "different class names" in err and "class 1 is 'sidewalk' and 'traffic light'" in err
+
+
+def test_warnings_are_one_line_like_errors(masks: Path) -> None:
+    command = [sys.executable, "-m", "fastweights", "count", str(masks / "b.npy"), "-q"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stderr.startswith("fastweights: warning: the labels are 0 and 255 only (1 pixel of 255)")
+    assert result.stderr.count("\n") == 1 and "UserWarning" not in result.stderr
+
+
 def test_count_options_reach_the_count(capsys, masks: Path) -> None:
     saved = masks.parent / "counts.json"
     code, out, err = run(
@@ -292,7 +336,8 @@ def test_merge_adds_to_the_count_of_the_whole(capsys, masks: Path) -> None:
 def test_merge_refuses_other_settings_and_names_them(capsys, masks: Path) -> None:
     first, second = masks.parent / "first.json", masks.parent / "second.json"
     assert main(["count", str(masks / "a.npy"), "--ignore-index", "255", "-q", "-o", str(first)]) == 0
-    assert main(["count", str(masks / "b.npy"), "-q", "-o", str(second)]) == 0
+    with pytest.warns(UserWarning, match=r"labels are 0 and 255 only \(1 pixel of 255\)"):
+        assert main(["count", str(masks / "b.npy"), "-q", "-o", str(second)]) == 0
     code, _, err = run(capsys, "merge", first, second, "-o", masks.parent / "total.json")
     assert code == 2 and "ignore_index" in err and str(second) in err and str(first) in err
     assert not (masks.parent / "total.json").exists()

@@ -78,7 +78,7 @@ def test_checkpoints_are_written_as_the_count_goes(folder: Path, tmp_path: Path)
         if state.exists():
             seen.append(len(json.loads(state.read_text())["state"]["inputs"]))
 
-    fastweights.count(folder, threads=1, checkpoint=state, checkpoint_every=1e-9, progress=look)
+    fastweights.count(folder, ignore_index=255, threads=1, checkpoint=state, checkpoint_every=1e-9, progress=look)
     assert len(seen) > 5 and seen == sorted(seen) and seen[-1] < 300
     assert not state.exists()
     with pytest.raises(ValueError, match="checkpoint_every=0"):
@@ -117,24 +117,24 @@ def test_a_checkpoint_of_other_settings_or_inputs_is_refused(folder: Path, tmp_p
 def test_resuming_counts_added_files_and_refuses_changed_or_removed_ones(folder: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     with pytest.raises(Interrupted):
-        fastweights.count(folder, threads=1, checkpoint=state, progress=stop_after(50))
+        fastweights.count(folder, ignore_index=255, threads=1, checkpoint=state, progress=stop_after(50))
     write_masks(folder, 5, start=1000)  # added after the checkpoint: counted when resuming
-    resumed = fastweights.count(folder, threads=1, checkpoint=state)
-    assert resumed == fastweights.count(folder) and resumed.n_images == 305
+    resumed = fastweights.count(folder, ignore_index=255, threads=1, checkpoint=state)
+    assert resumed == fastweights.count(folder, ignore_index=255) and resumed.n_images == 305
 
     with pytest.raises(Interrupted):
-        fastweights.count(folder, threads=1, checkpoint=tmp_path / "b.json", progress=stop_after(50))
+        fastweights.count(folder, ignore_index=255, threads=1, checkpoint=tmp_path / "b.json", progress=stop_after(50))
     counted = folder / "mask_00003.npy"
     np.save(counted, np.full((24, 32), 5, np.uint8))
     os.utime(counted, ns=(1, 1))
     with pytest.raises(ValueError, match=r"mask_00003\.npy: changed since the checkpoint counted it"):
-        fastweights.count(folder, threads=1, checkpoint=tmp_path / "b.json")
+        fastweights.count(folder, ignore_index=255, threads=1, checkpoint=tmp_path / "b.json")
 
     with pytest.raises(Interrupted):
-        fastweights.count(folder, threads=1, checkpoint=tmp_path / "c.json", progress=stop_after(50))
+        fastweights.count(folder, ignore_index=255, threads=1, checkpoint=tmp_path / "c.json", progress=stop_after(50))
     (folder / "mask_00007.npy").unlink()
     with pytest.raises(ValueError, match=r"no longer among the inputs.*mask_00007\.npy"):
-        fastweights.count(folder, threads=1, checkpoint=tmp_path / "c.json")
+        fastweights.count(folder, ignore_index=255, threads=1, checkpoint=tmp_path / "c.json")
 
 
 def test_a_bad_file_keeps_the_work_done_and_the_rerun_goes_on(folder: Path, tmp_path: Path) -> None:
@@ -143,11 +143,11 @@ def test_a_bad_file_keeps_the_work_done_and_the_rerun_goes_on(folder: Path, tmp_
     bad.write_bytes(b"broken")
     state = tmp_path / "state.json"
     with pytest.raises(fastweights.errors.InputError, match=r"mask_00150\.npy"):
-        fastweights.count(folder, threads=1, checkpoint=state)
+        fastweights.count(folder, ignore_index=255, threads=1, checkpoint=state)
     assert len(json.loads(state.read_text())["state"]["inputs"]) >= 100
     bad.write_bytes(good)
-    resumed = fastweights.count(folder, threads=1, checkpoint=state)
-    assert resumed == fastweights.count(folder) and resumed.params["resumed"] >= 100
+    resumed = fastweights.count(folder, ignore_index=255, threads=1, checkpoint=state)
+    assert resumed == fastweights.count(folder, ignore_index=255) and resumed.params["resumed"] >= 100
     assert not state.exists()
 
 
@@ -265,7 +265,7 @@ def test_a_rerun_counts_only_new_and_changed_files(tmp_path: Path, monkeypatch: 
     third = fastweights.count(folder, ignore_index=255, cache=cache)
     assert third.params["cache"] == {"reused": 1009, "counted": 1}
     assert third == fastweights.count(folder, ignore_index=255)
-    other = fastweights.count(folder, cache=cache)  # other settings: their own entries
+    other = fastweights.count(folder, num_classes=256, cache=cache)  # other settings: their own entries
     assert other.params["cache"] == {"reused": 0, "counted": 1010}
 
 

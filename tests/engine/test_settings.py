@@ -45,7 +45,7 @@ def test_the_command_line_hands_its_threads_to_the_count(
     monkeypatch.setattr(
         local, "count", lambda inputs, settings: received.append(settings.threads) or original(inputs, settings)
     )
-    assert main(["count", str(tmp_path), "--threads", "3", "-q"]) == 0
+    assert main(["count", str(tmp_path), "--threads", "3", "--ignore-index", "255", "-q"]) == 0
     assert received == [3]
 
 

@@ -79,8 +79,10 @@ def test_binary_masks_and_their_pos_weight(real_data: Path) -> None:
     paths = sorted((real_data / "formats" / "binary").glob("*.png"), key=lambda p: int(p.stem))
     labels = [pillow_labels(p) for p in paths]
     assert set(np.unique(np.concatenate([label.ravel() for label in labels]))) <= {0, 255}
-    got = fastweights.count(paths)
+    with pytest.warns(UserWarning, match=r"the labels are 0 and 255 only .* binary masks saved as 0/255"):
+        got = fastweights.count(paths)
     assert_same_statistics(got, numpy_counts(labels))
+    assert fastweights.count(paths, num_classes=256).pixels.tolist() == got.pixels.tolist()  # no warning
     positives, negatives = int(got.pixels[255]), int(got.pixels[0])
     assert got.pos_weight()[255] == pytest.approx(negatives / positives)
 

@@ -132,3 +132,17 @@ def test_weights_and_pos_weight_from_counts() -> None:
     assert counts.weights("inverse", absent="max").tolist() == [4 / 3, 4.0, 4.0, 4.0]
     with pytest.raises(ValueError, match=r"classes with no pixels: \[1, 3\]"):
         counts.weights("inverse", absent="error")
+
+
+@pytest.mark.parametrize(
+    ("setting", "mine", "theirs"),
+    [("num_classes", 4, None), ("stack_axis", 0, None), ("colormap", "voc", "camvid"), ("ignore_index", [255], [])],
+)
+def test_counts_made_with_any_other_setting_do_not_add(setting: str, mine: object, theirs: object) -> None:
+    a, b = Counts.from_arrays(pixels=[1, 2]), Counts.from_arrays(pixels=[3, 4])
+    a.params[setting], b.params[setting] = mine, theirs
+    with pytest.raises(
+        ValueError,
+        match=rf"cannot add Counts made with different {setting}: {mine!r} and {theirs!r}".replace("[", r"\["),
+    ):
+        a + b

@@ -10,8 +10,10 @@ from typing import Any
 from ..backends import dask, mpi
 from ..backends import threads as local
 from ..engine.progress import ProgressSpec
+from ..engine.review import review
 from ..engine.settings import DeviceChoice, OnError, Settings, UnknownColor
 from ..io.colormaps import ColormapSpec
+from ..model.class_names import ClassNamesSpec
 from ..model.counts import Counts
 
 __all__ = ["count"]
@@ -39,6 +41,7 @@ def count(
     client: Any = None,
     comm: Any = None,
     device: DeviceChoice = None,
+    class_names: ClassNamesSpec = None,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -99,6 +102,14 @@ def count(
         arrays (CuPy, PyTorch CUDA tensors) on their GPU; "cpu"; "cuda" (numba-cuda: arrays, and
         the arrays read from files, on the GPU); "auto" (the GPU when one is usable). What counted
         is in params["device"].
+    class_names : list of str, str or os.PathLike, optional
+        The name of each class, kept in `Counts.class_names` (saved with the Counts, shown in
+        tables, CSV, charts and exports): a list of str; a built-in list, "cityscapes" (19
+        trainIds), "voc" (21), "camvid" (SegNet's 11) or "ade20k" (150, as mmsegmentation);
+        or a names file (one name per line, or lines "id name ...";
+        `fastweights.model.class_names`). Default: the names of a built-in `colormap`, if any.
+        A number of names other than the number of classes counted is a warning. Names never
+        change the counts (nor a checkpoint's or the cache's validity).
 
     Returns
     -------
@@ -122,6 +133,16 @@ def count(
     ImportError
         A format, `client`, `comm` or `device` needs an optional package that is not installed;
         the message gives the pip command that installs it.
+
+    Warns
+    -----
+    UserWarning
+        Once, at the end of the count: label 255 counted as a class beside a few classes only, or
+        masks of 0 and 255 only, with neither ignore_index nor num_classes (255 most likely marks
+        void pixels: ignore_index=255 leaves it out, num_classes=256 keeps it as a class); a
+        sample without num_classes (the classes it missed are not known); a number of class_names
+        other than the number of classes counted; inputs skipped with on_error="skip". Per input:
+        float labels, all integral, counted as integers.
     """
     # Every keyword but these three is a setting, and Settings.build takes each by name: an option
     # added to one and not the other fails at once (tests/engine/test_settings.py).
@@ -132,9 +153,12 @@ def count(
     if client is not None and comm is not None:
         raise ValueError("client= and comm=: count on a Dask cluster or across MPI ranks, not both")
     if client is not None:
-        return dask.count(inputs, settings, client)
-    if comm is not None:
-        counts = mpi.count(inputs, settings, comm, root=None)
-        assert counts is not None  # without a root, every rank has them
-        return counts
-    return local.count(inputs, settings)
+        counts = dask.count(inputs, settings, client)
+    elif comm is not None:
+        every_rank = mpi.count(inputs, settings, comm, root=None)
+        assert every_rank is not None  # without a root, every rank has them
+        counts = every_rank
+    else:
+        counts = local.count(inputs, settings)
+    review(counts, settings)
+    return counts

@@ -61,7 +61,13 @@ def _name(names: Sequence[str], c: int) -> str:
     return names[c] if c < len(names) else ""
 
 
-def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str = "", options: Any = None) -> str:
+def counts_json(
+    counts: Counts,
+    weights: np.ndarray | None = None,
+    scheme: str = "",
+    options: Any = None,
+    names: Sequence[str] | None = None,
+) -> str:
     """The Counts as JSON, in the file format `Counts.load` reads, with the weights beside them.
 
     `fastweights count --format json` and `fastweights weights --format json` both print this
@@ -77,6 +83,8 @@ def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str =
     options : mapping, optional
         The weights' options, the keywords of `Counts.weights` (normalize, absent, clip, the
         scheme's parameters).
+    names : sequence of str, optional
+        The class names written (default: `counts.class_names`).
 
     Returns
     -------
@@ -85,12 +93,14 @@ def counts_json(counts: Counts, weights: np.ndarray | None = None, scheme: str =
         {...}, "values": [...]} when weights are given.
     """
     data = counts.to_dict()
+    if names is not None:
+        data["class_names"] = list(names)
     if weights is not None:
         data["weights"] = _weights_entry(weights, scheme, options)
     return json.dumps(data)
 
 
-def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequence[str] = ()) -> str:
+def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequence[str] | None = None) -> str:
     """The per-class table as CSV.
 
     Parameters
@@ -98,14 +108,17 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
     counts : Counts
     weights : ndarray, optional
         Adds a weight column.
-    names : sequence of str, default ()
-        Class names, by class id; classes past its end get an empty name.
+    names : sequence of str, optional
+        Class names, by class id (default: `counts.class_names`); classes past its end get an
+        empty name.
 
     Returns
     -------
     str
         A header and one row per class: class, name, pixels, share, images[, weight].
     """
+    if names is None:
+        names = counts.class_names
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["class", "name", "pixels", "share", "images", *(["weight"] if weights is not None else [])])

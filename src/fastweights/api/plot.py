@@ -26,10 +26,13 @@ def plot_counts(
     counts: Counts,
     weights: np.ndarray,
     scheme: str,
-    names: Sequence[str] = (),
+    names: Sequence[str] | None = None,
     title: str = "",
 ) -> None:
-    """Writes the chart to `path` (its suffix picks the format: .png, .svg, .pdf)."""
+    """Writes the chart to `path` (its suffix picks the format: .png, .svg, .pdf); the classes are
+    labelled with `names` (default: `counts.class_names`)."""
+    if names is None:
+        names = counts.class_names
     figure = chart(counts, weights, scheme, names, title)
     try:
         figure.savefig(os.fspath(path), dpi=120)

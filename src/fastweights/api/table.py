@@ -11,9 +11,13 @@ from ..model.counts import Counts
 __all__ = ["format_table", "format_weights"]
 
 
-def format_table(counts: Counts, weights: np.ndarray | None = None, scheme: str = "", names: Sequence[str] = ()) -> str:
+def format_table(
+    counts: Counts, weights: np.ndarray | None = None, scheme: str = "", names: Sequence[str] | None = None
+) -> str:
     """Class, name, pixels, share of the counted pixels, images containing it[, weight]; then the
-    totals, the ignored pixels and the skipped inputs."""
+    totals, the ignored pixels and the skipped inputs. `names` default: `counts.class_names`."""
+    if names is None:
+        names = counts.class_names
     share = counts.pixels / counts.n_pixels if counts.n_pixels else np.zeros(counts.num_classes)
     width = _name_width(names, counts.num_classes)
     header = f"{'class':>5}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"

@@ -63,10 +63,12 @@ def count(inputs: object, settings: Settings, comm: Any, root: int | None) -> Co
         stop = kinds.get(kind, ValueError)(f"{message} (on MPI rank {where})")
         stop.reported_elsewhere = rank != (root or 0)  # type: ignore[attr-defined]  # the CLI prints it once
         raise stop
-    return _reduce(comm, root, share, share_bytes)
+    return _reduce(comm, root, share, share_bytes, settings.names)
 
 
-def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int) -> Counts | None:
+def _reduce(
+    comm: Any, root: int | None, share: Counts | None, share_bytes: int, class_names: tuple[str, ...]
+) -> Counts | None:
     # The statistics travel by the classes present, not as arrays of num_classes entries: their
     # size follows the data, whatever the largest label.
     mine = (
@@ -101,4 +103,5 @@ def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int)
         sources=[name for part in names for name in part[0]],
         errors=[error for part in names for error in part[1]],
         params={**params, "mpi": {"ranks": comm.Get_size(), "share_bytes": [part[4] for part in names]}},
+        class_names=class_names,
     )

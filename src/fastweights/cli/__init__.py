@@ -29,6 +29,7 @@ from ..base._optional import MissingDependency, require
 from ..base._version import __version__
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
 from ..io.colormaps import BUILTIN
+from ..model.class_names import BUILTIN_NAMES, resolve_class_names, warn_if_mismatched
 from ..model.counts import Counts
 from ..model.weights import SCHEME_PARAMS, SCHEMES, check_options
 
@@ -48,10 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_undecodable_names()
     parser = _parser()
     args = parser.parse_args(argv)
+    shown_as = warnings.formatwarning
     try:
         with warnings.catch_warnings():
             # The skipped files are listed in the output; the library's summary warning would repeat it.
             warnings.filterwarnings("ignore", message="fastweights: skipped")
+            warnings.formatwarning = _one_line_warning
             return int(args.run(args))
     except Interrupted as stop:
         print(f"fastweights: {stop}", file=sys.stderr)
@@ -74,6 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, error, EXIT_BAD_DATA, parser)
     except (ValueError, TypeError) as error:
         return _fail(args, error, EXIT_USAGE, parser)
+    finally:
+        warnings.formatwarning = shown_as
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """A warning as the command line says it: one line, as its errors, without the Python source
+    line that raised it."""
+    text = " ".join(str(message).split()).removeprefix("fastweights: ")
+    return f"fastweights: warning: {text}\n"
 
 
 def _escape_undecodable_names() -> None:
@@ -160,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--ignore-index", type=int, nargs="+", metavar="I", help="label(s) to leave out, e.g. 255")
     count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
     count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
-    _names_option(count)
+    _names_option(count, "the names of a built-in --colormap")
     count.add_argument("--threads", type=int, metavar="T")
     count.add_argument(
         "--device",
@@ -203,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     weights = commands.add_parser("weights", help="class weights from saved counts, without counting again")
     weights.add_argument("counts", metavar="COUNTS.json")
     _weight_options(weights)
-    _names_option(weights)
+    _names_option(weights, "those saved with the counts")
     weights.add_argument(
         "--format",
         choices=WEIGHT_FORMATS,
@@ -275,11 +289,12 @@ def _weight_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _names_option(parser: argparse.ArgumentParser) -> None:
+def _names_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--class-names",
-        metavar="FILE",
-        help="class names, one per line (default: the built-in set of --colormap voc|cityscapes|camvid)",
+        metavar="NAME|FILE",
+        help=f"class names: a built-in list ({', '.join(BUILTIN_NAMES)}) or a file, one name per line or "
+        f"'id name' lines (default: {default})",
     )
 
 
@@ -309,7 +324,7 @@ def _clip(text: str) -> float | tuple[float | None, float | None]:
 def _count(args: argparse.Namespace) -> int:
     from ..api.count import count
 
-    names = _class_names(args.class_names, args.colormap)
+    class_names = resolve_class_names(args.class_names, "--class-names")
     options = _weight_keywords(args)  # before counting: a flag refused here wastes no count
     if args.level is not None and args.sample is None:
         raise UsageError("--level is the confidence level of an estimate's intervals: it goes with --sample")
@@ -340,6 +355,7 @@ def _count(args: argparse.Namespace) -> int:
         shard=args.shard,
         comm=comm,
         device=args.device,
+        class_names=class_names,
     )
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK
@@ -360,9 +376,9 @@ def _count(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(export.counts_json(counts, weights, args.scheme, options))
     elif args.format == "csv":
-        print(export.counts_csv(counts, weights, names), end="")
+        print(export.counts_csv(counts, weights), end="")
     else:
-        print(format_table(counts, weights, args.scheme, names))
+        print(format_table(counts, weights, args.scheme))
     if args.format != "table":
         for name, reason in counts.errors:
             print(f"fastweights: skipped {name}: {reason}", file=sys.stderr)
@@ -371,14 +387,14 @@ def _count(args: argparse.Namespace) -> int:
     if args.plot:
         from ..api.plot import plot_counts
 
-        plot_counts(args.plot, counts, weights, args.scheme, names, _title(args.paths))
+        plot_counts(args.plot, counts, weights, args.scheme, title=_title(args.paths))
         print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
     return EXIT_OK
 
 
 def _weights(args: argparse.Namespace) -> int:
     counts = Counts.load(args.counts)
-    names = _class_names(args.class_names, counts.params.get("colormap"))
+    names = _class_names(counts, args.class_names)
     options = _weight_keywords(args)
     if args.level is not None and not counts.is_estimate:
         raise UsageError(f"--level: {args.counts} holds exact counts, not an estimate with intervals (count --sample)")
@@ -408,7 +424,7 @@ def _weights_text(
     form: str, counts: Counts, weights: np.ndarray, scheme: str, options: dict[str, Any], names: Sequence[str]
 ) -> str:
     if form == "json":  # the document of `count --format json`: one schema for both (docs/cli.md)
-        return export.counts_json(counts, weights, scheme, options)
+        return export.counts_json(counts, weights, scheme, options, names)
     if form == "csv":
         return export.weights_csv(weights, names).rstrip("\n")
     if form == "torch":
@@ -450,8 +466,8 @@ def _demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="fastweights-demo-") as folder:
         paths = write_demo_masks(Path(folder))
         print(f"Wrote {len(paths)} synthetic street-scene masks (.npy, 255 = void) to {folder}")
-        counts = count(folder, num_classes=len(CLASS_NAMES), ignore_index=IGNORE_INDEX)
-    print(format_table(counts, counts.weights(args.scheme), args.scheme, CLASS_NAMES))
+        counts = count(folder, num_classes=len(CLASS_NAMES), ignore_index=IGNORE_INDEX, class_names=CLASS_NAMES)
+    print(format_table(counts, counts.weights(args.scheme), args.scheme))
     print()
     print("The same counts give every scheme without counting again:")
     for scheme in sorted(SCHEMES):
@@ -491,14 +507,17 @@ def _gpu_path() -> str:
 # ---- helpers -----------------------------------------------------------------------------------
 
 
-def _class_names(path: str | None, colormap: Any) -> tuple[str, ...]:
-    if path is None:
-        return tuple(BUILTIN[colormap][1]) if isinstance(colormap, str) and colormap in BUILTIN else ()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: --class-names expects a text file, one class name per line") from None
-    return tuple(line.strip() for line in text.splitlines())
+def _class_names(counts: Counts, spec: str | None) -> tuple[str, ...]:
+    """--class-names, else the names saved with the counts, else (counts saved before names were)
+    those of the built-in colormap they were counted with."""
+    names = resolve_class_names(spec, "--class-names")
+    if names is not None:
+        warn_if_mismatched(names, counts.num_classes)
+        return names
+    colormap = counts.params.get("colormap")
+    if counts.class_names or not (isinstance(colormap, str) and colormap in BUILTIN):
+        return counts.class_names
+    return BUILTIN[colormap][1]
 
 
 def _weight_keywords(args: argparse.Namespace) -> dict[str, Any]:

@@ -221,4 +221,5 @@ class Accumulator:
                 "allow_lossy": settings.allow_lossy,
                 "version": __version__,
             },
+            class_names=settings.names,
         )

@@ -19,6 +19,7 @@ import numpy as np
 from ..io.colormaps import Colormap, ColormapSpec, UnknownColor, resolve_colormap
 from ..io.images import ReadOptions
 from ..kernels._tally import label_bounds
+from ..model.class_names import ClassNamesSpec, resolve_class_names
 from .progress import ProgressSpec
 from .shards import parse_shard
 
@@ -65,6 +66,7 @@ class Settings:
     seed: int = 0
     shard: tuple[int, int] | None = None
     device: DeviceChoice = None
+    class_names: tuple[str, ...] | None = None  # None: not given (a built-in colormap's names, if any)
 
     @classmethod
     def build(
@@ -87,6 +89,7 @@ class Settings:
         seed: object,
         shard: object,
         device: object,
+        class_names: ClassNamesSpec,
     ) -> Settings:
         """The Settings of `count()`'s keywords (every one of them, by name), each checked."""
         return cls(
@@ -106,6 +109,7 @@ class Settings:
             seed=_check_seed(seed),
             shard=None if shard is None else parse_shard(shard) if isinstance(shard, str) else _check_shard(shard),
             device=_check_choice("device", device, DEVICES),
+            class_names=resolve_class_names(class_names),
         )
 
     @property
@@ -117,6 +121,13 @@ class Settings:
     def read(self) -> ReadOptions:
         """How the readers turn files into images."""
         return ReadOptions(self.stack_axis, self.colormap, self.allow_lossy)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names the Counts get: those given, else a built-in colormap's."""
+        if self.class_names is not None:
+            return self.class_names
+        return () if self.colormap is None else self.colormap.class_names
 
     @property
     def bounds(self) -> tuple[int, int] | None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..base.errors import InputError
 from ..kernels._tally import Tally, merge_all, tally
+from ..model import class_names
 from .images import Image, ReadOptions, array_image
 
 __all__ = ["BUILTIN", "Colormap", "UnknownColor", "colour_image", "resolve_colormap", "rgb_tally"]
@@ -70,35 +71,28 @@ def _voc_palette(n: int = 256) -> list[tuple[int, int, int]]:
     return palette
 
 
-VOC_NAMES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+# The colours of each built-in set, in the order of its class names (fastweights.model.class_names).
+CITYSCAPES_COLOURS = (  # trainId order; black (unlabelled and the other void ids) -> 255
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
+    (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60), (255, 0, 0),
+    (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
 )  # fmt: skip
-CITYSCAPES = (  # trainId order; black (unlabelled and the other void ids) -> 255
-    ("road", (128, 64, 128)), ("sidewalk", (244, 35, 232)), ("building", (70, 70, 70)),
-    ("wall", (102, 102, 156)), ("fence", (190, 153, 153)), ("pole", (153, 153, 153)),
-    ("traffic light", (250, 170, 30)), ("traffic sign", (220, 220, 0)), ("vegetation", (107, 142, 35)),
-    ("terrain", (152, 251, 152)), ("sky", (70, 130, 180)), ("person", (220, 20, 60)), ("rider", (255, 0, 0)),
-    ("car", (0, 0, 142)), ("truck", (0, 0, 70)), ("bus", (0, 60, 100)), ("train", (0, 80, 100)),
-    ("motorcycle", (0, 0, 230)), ("bicycle", (119, 11, 32)),
-)  # fmt: skip
-CAMVID = (  # SegNet's 11 classes, the order of its published counts; Unlabelled (black) is 11
-    ("sky", (128, 128, 128)), ("building", (128, 0, 0)), ("pole", (192, 192, 128)), ("road", (128, 64, 128)),
-    ("pavement", (60, 40, 222)), ("tree", (128, 128, 0)), ("signsymbol", (192, 128, 128)), ("fence", (64, 64, 128)),
-    ("car", (64, 0, 128)), ("pedestrian", (64, 64, 0)), ("bicyclist", (0, 128, 192)), ("unlabelled", (0, 0, 0)),
+CAMVID_COLOURS = (  # SegNet's 11 classes, the order of its published counts, then Unlabelled (black): 11
+    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0), (192, 128, 128),
+    (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 0),
 )  # fmt: skip
 
 
 def _builtin() -> dict[str, tuple[dict[tuple[int, int, int], int], tuple[str, ...]]]:
     voc = {colour: index for index, colour in enumerate(_voc_palette(21))}
     voc[(224, 224, 192)] = 255  # the "difficult / border" colour VOC marks as ignore
-    cityscapes = {colour: index for index, (_, colour) in enumerate(CITYSCAPES)}
+    cityscapes = {colour: index for index, colour in enumerate(CITYSCAPES_COLOURS)}
     cityscapes[(0, 0, 0)] = 255
-    camvid = {colour: index for index, (_, colour) in enumerate(CAMVID)}
+    camvid = {colour: index for index, colour in enumerate(CAMVID_COLOURS)}
     return {
-        "voc": (voc, VOC_NAMES),
-        "cityscapes": (cityscapes, tuple(name for name, _ in CITYSCAPES)),
-        "camvid": (camvid, tuple(name for name, _ in CAMVID)),
+        "voc": (voc, class_names.VOC),
+        "cityscapes": (cityscapes, class_names.CITYSCAPES),
+        "camvid": (camvid, (*class_names.CAMVID, "Unlabelled")),
     }
 
 

@@ -119,7 +119,8 @@ def _integral_floats(chunk: np.ndarray, name: str) -> np.ndarray:
         raise InputError(
             f"{name}: float labels with non-integral value {bad}; this looks like an intensity image, not a mask"
         )
-    if chunk.size and (chunk.min() < -(2.0**63) or chunk.max() >= 2.0**63):
+    # As Python floats: 2**63 cast to a float16 chunk's dtype overflows (a RuntimeWarning).
+    if chunk.size and (float(chunk.min()) < -(2.0**63) or float(chunk.max()) >= 2.0**63):
         raise InputError(f"{name}: float label out of the int64 range")
     warnings.warn(f"{name}: float labels, all integral: counted as integers", UserWarning, stacklevel=2)
     return chunk.astype(np.int64)

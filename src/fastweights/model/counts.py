@@ -43,12 +43,16 @@ class Counts(WeightMethods):
         (input, reason) of each input left out.
     params : mapping, optional
         The settings of the count.
+    class_names : sequence of str, default ()
+        The name of each class, by class id (`fastweights.model.class_names`).
 
     Raises
     ------
     ValueError
         Negative, non-integral or inconsistent statistics (e.g. a class in more images than
         were counted), or arrays of different lengths.
+    TypeError
+        A class name that is not a str.
 
     Attributes
     ----------
@@ -71,6 +75,10 @@ class Counts(WeightMethods):
         (input, reason) of each input left out with on_error="skip".
     params : dict
         The settings the count was made with, and the fastweights version.
+    class_names : tuple of str
+        The name of each class, by class id; it may be shorter than num_classes (the classes past
+        its end have no name), or empty. Names label the classes only: they take no part in
+        what a count means, and tables, CSV, charts and JSON exports show them.
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class Counts(WeightMethods):
         sources: Sequence[str] = (),
         errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
+        class_names: Sequence[str] = (),
     ) -> None:
         dense_pixels = _counts_array("pixels", pixels)
         dense = (
@@ -105,6 +114,7 @@ class Counts(WeightMethods):
             sources,
             errors,
             params,
+            class_names,
         )
 
     @classmethod
@@ -121,11 +131,14 @@ class Counts(WeightMethods):
         sources: Sequence[str] = (),
         errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
+        class_names: Sequence[str] = (),
     ) -> Counts:
         """Counts from the statistics of the classes present only (ascending `classes` and the
         pixels, images and image_pixels of each), without arrays of length num_classes."""
         counts = cls.__new__(cls)
-        counts._setup(num_classes, classes, values, n_images, n_pixels, ignored, per_image, sources, errors, params)
+        counts._setup(
+            num_classes, classes, values, n_images, n_pixels, ignored, per_image, sources, errors, params, class_names
+        )
         return counts
 
     def _setup(
@@ -140,6 +153,7 @@ class Counts(WeightMethods):
         sources: Sequence[str],
         errors: Sequence[tuple[str, str]],
         params: Mapping[str, Any] | None,
+        class_names: Sequence[str],
     ) -> None:
         # The statistics are kept by the classes present: their memory follows the data, not the
         # largest label; the dense arrays are made when they are read.
@@ -165,6 +179,7 @@ class Counts(WeightMethods):
         self.sources = tuple(sources)
         self.errors = [(str(name), str(reason)) for name, reason in errors]
         self.params = dict(params or {})
+        self.class_names = _names(class_names)
         _check_consistent(self)
 
     @property
@@ -257,6 +272,7 @@ class Counts(WeightMethods):
         image_pixels: Any = None,
         n_images: int | None = None,
         ignored: int = 0,
+        class_names: Sequence[str] = (),
     ) -> Counts:
         """Counts from statistics obtained elsewhere (a paper, another tool).
 
@@ -274,6 +290,8 @@ class Counts(WeightMethods):
             Images counted; default the largest of `images`.
         ignored : int, default 0
             Ignored pixels.
+        class_names : sequence of str, default ()
+            The name of each class, by class id.
 
         Returns
         -------
@@ -301,6 +319,7 @@ class Counts(WeightMethods):
             n_pixels=n_pixels,
             ignored=ignored,
             params={"num_classes": len(pixels), "ignore_index": [], "stack_axis": None},
+            class_names=class_names,
         )
 
     # -- arithmetic ----------------------------------------------------------------------------
@@ -328,6 +347,7 @@ class Counts(WeightMethods):
             sources=self.sources + other.sources,
             errors=self.errors + other.errors,
             params=self.params,
+            class_names=_names_of_sum(self.class_names, other.class_names),
         )
 
     def __radd__(self, other: object) -> Counts:
@@ -352,6 +372,7 @@ class Counts(WeightMethods):
             and self.sources == other.sources
             and self.errors == other.errors
             and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
+            and self.class_names == other.class_names
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -369,7 +390,7 @@ class Counts(WeightMethods):
         -------
         dict
             format, format_version, the statistics as lists of exact integers, per_image (CSR, or
-            None), sources, errors and params. The statistics are lists of num_classes entries
+            None), sources, errors, params and class_names. The statistics are lists of num_classes entries
             (format_version 2), or, when fewer than half of at least 4096 classes are present,
             lists over the classes present, which "classes" names (format_version 3).
         """
@@ -382,11 +403,13 @@ class Counts(WeightMethods):
             "sources": list(self.sources),
             "errors": [list(error) for error in self.errors],
             "params": self.params,
+            "class_names": list(self.class_names),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
-        """The Counts of a `to_dict` mapping (format versions 1, 2 and 3).
+        """The Counts of a `to_dict` mapping (format versions 1, 2 and 3; files written before
+        class names were saved load with none).
 
         Parameters
         ----------
@@ -418,6 +441,7 @@ class Counts(WeightMethods):
                 sources=data.get("sources", ()),
                 errors=[tuple(error) for error in data.get("errors", ())],
                 params=data.get("params", {}),
+                class_names=data.get("class_names", ()),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             if str(error).startswith(origin):  # decode's own message: the format is not ours
@@ -476,9 +500,13 @@ class Counts(WeightMethods):
             f"{self.ignored:,} ignored{f', {len(self.errors)} skipped' if self.errors else ''})"
         ]
         if shown:
-            lines.append(f"  {'class':>5}  {'pixels':>16}  {'share':>8}  {'images':>8}")
+            names = [self.class_names[c] if c < len(self.class_names) else "" for c in range(shown)]
+            width = max(len(name) for name in names)
+            name = f"  {'name':<{width}}" if width else ""
+            lines.append(f"  {'class':>5}{name}  {'pixels':>16}  {'share':>8}  {'images':>8}")
             for c in range(shown):
-                lines.append(f"  {c:>5}  {int(pixels[c]):>16,}  {share[c]:>8.2%}  {int(images[c]):>8,}")
+                name = f"  {names[c]:<{width}}" if width else ""
+                lines.append(f"  {c:>5}{name}  {int(pixels[c]):>16,}  {share[c]:>8.2%}  {int(images[c]):>8,}")
             if self.num_classes > shown:
                 lines.append(f"  ... {self.num_classes - shown} more classes")
         return "\n".join(lines)
@@ -495,6 +523,35 @@ def _counts_array(name: str, values: Any, length: int | None = None) -> np.ndarr
     if length is not None and array.size != length:
         raise ValueError(f"{name}: {array.size} entries, expected one per class ({length})")
     return array.astype(np.uint64)
+
+
+def _names(names: Any) -> tuple[str, ...]:
+    if isinstance(names, (str, bytes)):
+        raise TypeError(f"class_names={names!r}: expected a sequence of str, one per class")
+    checked: tuple[str, ...] = tuple(names)
+    for name in checked:
+        if not isinstance(name, str):
+            raise TypeError(f"class_names: {name!r} is not a str")
+    return checked
+
+
+def _names_of_sum(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of a + b: the same names, or those of the one that has names (a part counted
+    without names adds to one with them); different names are refused, as they would mislabel
+    classes that add up."""
+    if mine and theirs and mine != theirs:
+        differ = next(
+            (c for c, (one, other) in enumerate(zip(mine, theirs)) if one != other), min(len(mine), len(theirs))
+        )
+        raise ValueError(
+            f"cannot add Counts with different class names: {len(mine)} names and {len(theirs)}, "
+            f"class {differ} is {_shown(mine, differ)} and {_shown(theirs, differ)}"
+        )
+    return mine or theirs
+
+
+def _shown(names: tuple[str, ...], c: int) -> str:
+    return repr(names[c]) if c < len(names) else "unnamed"
 
 
 def _per_image(values: Any, n_images: int, num_classes: int) -> PerImageTable:
