@@ -13,6 +13,7 @@ from ..engine.progress import ProgressSpec
 from ..engine.settings import DeviceChoice, OnError, Settings, UnknownColor
 from ..io.colormaps import ColormapSpec
 from ..model.counts import Counts
+from ..model.label_maps import LabelMapSpec
 
 __all__ = ["count"]
 
@@ -39,6 +40,8 @@ def count(
     client: Any = None,
     comm: Any = None,
     device: DeviceChoice = None,
+    label_map: LabelMapSpec = None,
+    reduce_zero_label: bool = False,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -96,6 +99,16 @@ def count(
         arrays (CuPy, PyTorch CUDA tensors) on their GPU; "cpu"; "cuda" (numba-cuda: arrays, and
         the arrays read from files, on the GPU); "auto" (the GPU when one is usable). What counted
         is in params["device"].
+    label_map : dict, sequence, array, str or os.PathLike, optional
+        Source label -> class, applied to each image's counts (docs/label-maps.md): a dict
+        {source: target}, a look-up table (a list or 1-D integer array, index = source label), a
+        JSON file holding either, "cityscapes" (labelIds to the 19 trainIds, the rest ignored) or
+        "compact" (the labels met, ascending, become classes 0..K-1; their ids are in
+        `Counts.label_ids`). A target equal to an ignore_index value is ignored; a label the map
+        does not name is an error unless it is an ignore_index value. num_classes is of the targets.
+    reduce_zero_label : bool, default False
+        mmsegmentation's convention (after label_map): 0 ignored, k -> k - 1, 255 ignored; labels
+        outside 0..255 are an error. Recorded, with label_map, in params.
 
     Returns
     -------
@@ -129,9 +142,12 @@ def count(
     if client is not None and comm is not None:
         raise ValueError("client= and comm=: count on a Dask cluster or across MPI ranks, not both")
     if client is not None:
-        return dask.count(inputs, settings, client)
-    if comm is not None:
-        counts = mpi.count(inputs, settings, comm, root=None)
-        assert counts is not None  # without a root, every rank has them
-        return counts
-    return local.count(inputs, settings)
+        counts = dask.count(inputs, settings, client)
+    elif comm is not None:
+        on_ranks = mpi.count(inputs, settings, comm, root=None)
+        assert on_ranks is not None  # without a root, every rank has them
+        counts = on_ranks
+    else:
+        counts = local.count(inputs, settings)
+    # Renumbered once, at the end: the shares of threads, tasks and ranks add by label id.
+    return counts.compacted() if settings.label_map is not None and settings.label_map.compact else counts

@@ -18,7 +18,7 @@ __all__ = ["Counts"]
 Statistics = tuple[np.ndarray, np.ndarray, np.ndarray]  # pixels, images, image_pixels of some classes
 
 # Settings that change what a count means: Counts made with different ones do not add.
-_SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
+_SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap", "label_map", "reduce_zero_label")
 
 
 class Counts(WeightMethods):
@@ -71,6 +71,9 @@ class Counts(WeightMethods):
         (input, reason) of each input left out with on_error="skip".
     params : dict
         The settings the count was made with, and the fastweights version.
+    label_ids : ndarray of int64 or None
+        With label_map="compact": the original label of each class (class k is label label_ids[k]);
+        None otherwise.
     """
 
     def __init__(
@@ -121,11 +124,15 @@ class Counts(WeightMethods):
         sources: Sequence[str] = (),
         errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
+        label_ids: Any = None,
     ) -> Counts:
         """Counts from the statistics of the classes present only (ascending `classes` and the
-        pixels, images and image_pixels of each), without arrays of length num_classes."""
+        pixels, images and image_pixels of each), without arrays of length num_classes;
+        `label_ids`: the original label of each class, when they were renumbered ("compact")."""
         counts = cls.__new__(cls)
         counts._setup(num_classes, classes, values, n_images, n_pixels, ignored, per_image, sources, errors, params)
+        if label_ids is not None:
+            counts.label_ids = _label_ids(label_ids, counts.num_classes)
         return counts
 
     def _setup(
@@ -165,6 +172,7 @@ class Counts(WeightMethods):
         self.sources = tuple(sources)
         self.errors = [(str(name), str(reason)) for name, reason in errors]
         self.params = dict(params or {})
+        self.label_ids: np.ndarray | None = None
         _check_consistent(self)
 
     @property
@@ -303,6 +311,61 @@ class Counts(WeightMethods):
             params={"num_classes": len(pixels), "ignore_index": [], "stack_axis": None},
         )
 
+    # -- label ids -----------------------------------------------------------------------------
+
+    def compacted(self) -> Counts:
+        """The Counts of the classes present only, renumbered 0..K-1 in ascending order of their
+        labels (what label_map="compact" gives); `label_ids` holds the label of each.
+
+        Returns
+        -------
+        Counts
+            Same statistics, per-image table and params; num_classes is K.
+        """
+        ids = self._classes if self.label_ids is None else self.label_ids[self._classes]
+        size = int(self._classes.size)
+        table = None
+        if self._per_image is not None:
+            columns = np.searchsorted(self._classes, self._per_image.indices)  # every cell's class is present
+            table = PerImageTable(self._per_image.indptr, columns, self._per_image.data, (self.n_images, size))
+        return Counts._of_classes(
+            size,
+            np.arange(size, dtype=np.int64),
+            self._stats,
+            n_images=self.n_images,
+            n_pixels=self.n_pixels,
+            ignored=self.ignored,
+            per_image=table,
+            sources=self.sources,
+            errors=self.errors,
+            params=self.params,
+            label_ids=ids,
+        )
+
+    def _by_label(self) -> Counts:
+        """Compacted Counts back in the space of their labels (class = label id)."""
+        if self.label_ids is None:
+            return self
+        ids = self.label_ids
+        table = None
+        size = int(ids[-1]) + 1 if ids.size else 0
+        if self._per_image is not None:
+            table = PerImageTable(
+                self._per_image.indptr, ids[self._per_image.indices], self._per_image.data, (self.n_images, size)
+            )
+        return Counts._of_classes(
+            size,
+            ids[self._classes],
+            self._stats,
+            n_images=self.n_images,
+            n_pixels=self.n_pixels,
+            ignored=self.ignored,
+            per_image=table,
+            sources=self.sources,
+            errors=self.errors,
+            params=self.params,
+        )
+
     # -- arithmetic ----------------------------------------------------------------------------
 
     def __add__(self, other: object) -> Counts:
@@ -312,6 +375,10 @@ class Counts(WeightMethods):
             mine, theirs = self.params.get(key), other.params.get(key)
             if mine != theirs:
                 raise ValueError(f"cannot add Counts made with different {key}: {mine!r} and {theirs!r}")
+        if (self.label_ids is None) != (other.label_ids is None):
+            raise ValueError("cannot add Counts whose classes were renumbered (label_ids) to Counts whose were not")
+        if self.label_ids is not None:  # class k of one is not class k of the other: added by label
+            return (self._by_label() + other._by_label()).compacted()
         size = max(self.num_classes, other.num_classes)
         per_image = None
         if self._per_image is not None and other._per_image is not None:
@@ -351,6 +418,11 @@ class Counts(WeightMethods):
             and same_table
             and self.sources == other.sources
             and self.errors == other.errors
+            and (
+                other.label_ids is None
+                if self.label_ids is None
+                else other.label_ids is not None and np.array_equal(self.label_ids, other.label_ids)
+            )
             and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
         )
 
@@ -371,10 +443,11 @@ class Counts(WeightMethods):
             format, format_version, the statistics as lists of exact integers, per_image (CSR, or
             None), sources, errors and params. The statistics are lists of num_classes entries
             (format_version 2), or, when fewer than half of at least 4096 classes are present,
-            lists over the classes present, which "classes" names (format_version 3).
+            lists over the classes present, which "classes" names (format_version 3); with
+            `label_ids` (label_map="compact"), format_version 4 and either layout.
         """
         return {
-            **encode(self.num_classes, self._classes, self._stats),
+            **encode(self.num_classes, self._classes, self._stats, self.label_ids),
             "n_images": self.n_images,
             "n_pixels": self.n_pixels,
             "ignored": self.ignored,
@@ -386,7 +459,7 @@ class Counts(WeightMethods):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
-        """The Counts of a `to_dict` mapping (format versions 1, 2 and 3).
+        """The Counts of a `to_dict` mapping (format versions 1 to 4).
 
         Parameters
         ----------
@@ -406,7 +479,7 @@ class Counts(WeightMethods):
             damaged content (missing keys, wrong types, inconsistent statistics).
         """
         try:
-            num_classes, classes, values, table = decode(data, origin)
+            num_classes, classes, values, table, label_ids = decode(data, origin)
             return cls._of_classes(
                 num_classes,
                 classes,
@@ -418,6 +491,7 @@ class Counts(WeightMethods):
                 sources=data.get("sources", ()),
                 errors=[tuple(error) for error in data.get("errors", ())],
                 params=data.get("params", {}),
+                label_ids=label_ids,
             )
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             if str(error).startswith(origin):  # decode's own message: the format is not ours
@@ -503,6 +577,17 @@ def _per_image(values: Any, n_images: int, num_classes: int) -> PerImageTable:
     if values.shape != (n_images, num_classes):
         raise ValueError(f"per_image: expected a ({n_images}, {num_classes}) table, got {values.shape}")
     return values
+
+
+def _label_ids(values: Any, num_classes: int) -> np.ndarray:
+    ids = np.asarray(values)
+    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu") or ids.size != num_classes:
+        raise ValueError(f"label_ids: expected one integer label per class ({num_classes})")
+    ids = ids.astype(np.int64)
+    if np.any(np.diff(ids) <= 0):
+        raise ValueError("label_ids: expected distinct increasing labels")
+    ids.flags.writeable = False
+    return ids
 
 
 def _count(name: str, value: Any) -> int:
