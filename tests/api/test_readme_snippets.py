@@ -89,6 +89,13 @@ def check_sample(out: str, names: Namespace, folder: Path) -> None:
     assert names["estimate"].n_images == 6 and names["estimate"].num_classes == len(CLASS_NAMES)
 
 
+def check_label_maps(out: str, names: Namespace, folder: Path) -> None:
+    assert out == ""
+    assert names["counts"].params["label_map"] == "cityscapes" and names["counts"].pixels.sum() == 4
+    assert names["ade"].params["reduce_zero_label"] is True and names["ade"].num_classes == 150
+    assert names["sparse"].num_classes == 2 and names["merged"].params["label_map"] == [[1, 0], [2, 0], [3, 255]]
+
+
 # Each example that runs, by "document > heading", and what must hold after it ran.
 CHECKS: dict[str, Callable[[str, Namespace, Path], None]] = {
     "README.md > Common tasks": check_count_a_folder,
@@ -97,6 +104,7 @@ CHECKS: dict[str, Callable[[str, Namespace, Path], None]] = {
     "docs/frameworks.md > Dice: segmentation_models_pytorch and MONAI": check_dice,
     "docs/frameworks.md > mmsegmentation": check_mmseg,
     "docs/frameworks.md > A first look from a sample": check_sample,
+    "docs/label-maps.md > Label maps: `label_map=` and `reduce_zero_label=`": check_label_maps,
 }
 
 

@@ -15,6 +15,7 @@ from ..engine.settings import DeviceChoice, OnError, Settings, UnknownColor
 from ..io.colormaps import ColormapSpec
 from ..model.class_names import ClassNamesSpec
 from ..model.counts import Counts
+from ..model.label_maps import LabelMapSpec
 
 __all__ = ["count"]
 
@@ -42,6 +43,8 @@ def count(
     comm: Any = None,
     device: DeviceChoice = None,
     class_names: ClassNamesSpec = None,
+    label_map: LabelMapSpec = None,
+    reduce_zero_label: bool = False,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -110,6 +113,16 @@ def count(
         `fastweights.model.class_names`). Default: the names of a built-in `colormap`, if any.
         A number of names other than the number of classes counted is a warning. Names never
         change the counts (nor a checkpoint's or the cache's validity).
+    label_map : dict, sequence, array, str or os.PathLike, optional
+        Source label -> class, applied to each image's counts (docs/label-maps.md): a dict
+        {source: target}, a look-up table (a list or 1-D integer array, index = source label), a
+        JSON file holding either, "cityscapes" (labelIds to the 19 trainIds, the rest ignored) or
+        "compact" (the labels met, ascending, become classes 0..K-1; their ids are in
+        `Counts.label_ids`). A target equal to an ignore_index value is ignored; a label the map
+        does not name is an error unless it is an ignore_index value. num_classes is of the targets.
+    reduce_zero_label : bool, default False
+        mmsegmentation's convention (after label_map): 0 ignored, k -> k - 1, 255 ignored; labels
+        outside 0..255 are an error. Recorded, with label_map, in params.
 
     Returns
     -------
@@ -155,10 +168,11 @@ def count(
     if client is not None:
         counts = dask.count(inputs, settings, client)
     elif comm is not None:
-        every_rank = mpi.count(inputs, settings, comm, root=None)
-        assert every_rank is not None  # without a root, every rank has them
-        counts = every_rank
+        on_ranks = mpi.count(inputs, settings, comm, root=None)
+        assert on_ranks is not None  # without a root, every rank has them
+        counts = on_ranks
     else:
         counts = local.count(inputs, settings)
     review(counts, settings)
-    return counts
+    # Renumbered once, at the end: the shares of threads, tasks and ranks add by label id.
+    return counts.compacted() if settings.label_map is not None and settings.label_map.compact else counts

@@ -39,7 +39,9 @@ def count(inputs: object, settings: Settings) -> Counts:
     items = chosen.items
     n_inputs = len(items) if isinstance(items, list) else None
     report = make_reporter(settings.progress, n_inputs or 0)
-    total = Accumulator(settings.num_classes or 0, settings.per_image, n_inputs, report)
+    # A map's targets name its classes: those of a data set where some class is absent still count them.
+    mapped = settings.label_map.num_classes if settings.label_map is not None else None
+    total = Accumulator(settings.num_classes or mapped or 0, settings.per_image, n_inputs, report)
     if store is not None and store.state is not None:
         total.restore(store.state)
     run = Run(settings, workers, total, store, reuse)

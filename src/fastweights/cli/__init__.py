@@ -28,9 +28,11 @@ from ..api.table import format_table, format_weights
 from ..base._optional import MissingDependency, require
 from ..base._version import __version__
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
+from ..engine.settings import MAX_CLASSES
 from ..io.colormaps import BUILTIN
 from ..model.class_names import BUILTIN_NAMES, resolve_class_names, warn_if_mismatched
 from ..model.counts import Counts
+from ..model.label_maps import resolve_label_map
 from ..model.weights import SCHEME_PARAMS, SCHEMES, check_options
 
 __all__ = ["main"]
@@ -174,6 +176,17 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--ignore-index", type=int, nargs="+", metavar="I", help="label(s) to leave out, e.g. 255")
     count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
     count.add_argument("--unknown-color", choices=["error", "ignore"], default="error")
+    count.add_argument(
+        "--label-map",
+        metavar="NAME|FILE",
+        help="source label -> class: cityscapes (labelIds to trainIds), compact (the labels met become 0..K-1) "
+        'or a JSON file ({"source": target} or a list)',
+    )
+    count.add_argument(
+        "--reduce-zero-label",
+        action="store_true",
+        help="mmsegmentation's convention: 0 ignored, k -> k-1, 255 ignored (after --label-map)",
+    )
     _names_option(count, "the names of a built-in --colormap")
     count.add_argument("--threads", type=int, metavar="T")
     count.add_argument(
@@ -328,6 +341,7 @@ def _count(args: argparse.Namespace) -> int:
     options = _weight_keywords(args)  # before counting: a flag refused here wastes no count
     if args.level is not None and args.sample is None:
         raise UsageError("--level is the confidence level of an estimate's intervals: it goes with --sample")
+    _check_label_map(args)
     comm = None
     if args.mpi:
         if args.checkpoint or args.cache or args.sample is not None or args.shard:
@@ -356,6 +370,8 @@ def _count(args: argparse.Namespace) -> int:
         comm=comm,
         device=args.device,
         class_names=class_names,
+        label_map=args.label_map,
+        reduce_zero_label=args.reduce_zero_label,
     )
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK
@@ -390,6 +406,24 @@ def _count(args: argparse.Namespace) -> int:
         plot_counts(args.plot, counts, weights, args.scheme, title=_title(args.paths))
         print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_label_map(args: argparse.Namespace) -> None:
+    """--label-map checked before counting, its errors naming the flags rather than count()'s keywords."""
+    if args.label_map is None and not args.reduce_zero_label:
+        return
+    valid = args.num_classes if args.num_classes is not None and 1 <= args.num_classes <= MAX_CLASSES else None
+    try:
+        resolve_label_map(args.label_map, args.reduce_zero_label, tuple(args.ignore_index or ()), valid, MAX_CLASSES)
+    except (ValueError, TypeError) as error:
+        text = re.sub(r"^label_map(=?)", lambda found: "--label-map" + (" " if found[1] else ""), str(error))
+        for keyword, flag in (
+            (" num_classes", " --num-classes"),
+            (" reduce_zero_label", " --reduce-zero-label"),
+            (" ignore_index value", " --ignore-index value"),
+        ):
+            text = text.replace(keyword, flag)
+        raise UsageError(text) from None
 
 
 def _weights(args: argparse.Namespace) -> int:

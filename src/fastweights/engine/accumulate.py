@@ -219,6 +219,8 @@ class Accumulator:
                 "stack_axis": settings.stack_axis,
                 "colormap": None if settings.colormap is None else settings.colormap.name,
                 "allow_lossy": settings.allow_lossy,
+                "label_map": None if settings.label_map is None else settings.label_map.describe(),
+                "reduce_zero_label": settings.reduce_zero_label,
                 "version": __version__,
             },
             class_names=settings.names,

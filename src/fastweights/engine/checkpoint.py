@@ -39,6 +39,8 @@ _READS = (1, 2)
 def settings_identity(settings: Settings, inputs: object) -> dict[str, Any]:
     """What a checkpoint must agree on with the count resuming it."""
     colormap = settings.colormap
+    # Only with a map: the caches and checkpoints of counts without one keep their keys.
+    mapped = {} if settings.label_map is None else {"label_map": settings.label_map.identity()}
     return {
         "inputs": _describe(inputs),
         "num_classes": settings.num_classes,
@@ -50,6 +52,7 @@ def settings_identity(settings: Settings, inputs: object) -> dict[str, Any]:
         "allow_lossy": settings.allow_lossy,
         "on_error": settings.on_error,
         "per_image": settings.per_image,
+        **mapped,
     }
 
 
@@ -90,12 +93,14 @@ class Checkpoint:
             version = data.get("format_version")
             raise ValueError(f"{self.path}: checkpoint format version {version!r}; reads {', '.join(map(str, _READS))}")
         theirs = data.get("identity", {})
-        for key, mine in self.identity.items():
+        for key in dict.fromkeys([*self.identity, *theirs]):  # a key on one side only differs too
+            mine = self.identity.get(key)
             if theirs.get(key) != mine:
-                shown = "a different colormap" if key == "colormap" else f"{key}={theirs.get(key)!r}"
+                tables = key in ("colormap", "label_map")  # too long to show
+                shown = f"a different {key}" if tables else f"{key}={theirs.get(key)!r}"
                 raise ValueError(
                     f"{self.path}: this checkpoint was made with {shown}, this count has "
-                    f"{'another' if key == 'colormap' else f'{key}={mine!r}'}; use another checkpoint file, "
+                    f"{'another' if tables else f'{key}={mine!r}'}; use another checkpoint file, "
                     "or delete this one to start over"
                 )
         self.state = data["state"]

@@ -108,7 +108,15 @@ def classify_batch(entries: list[tuple[int, Input, Tally]], settings: Settings) 
     counts = np.concatenate([tally.counts for tally in tallies])
     owner = np.repeat(np.arange(len(tallies)), [tally.values.size for tally in tallies])
     ignored = np.array([tally.ignored for tally in tallies], np.uint64)
-    if settings.ignore_index:
+    label_map = settings.label_map
+    if label_map is not None and label_map.folds:
+        targets, left_out, named = label_map.lookup(values)
+        left_out |= ~named & np.isin(values, settings.ignore_index)
+        if not (named | left_out).all():
+            return None
+        np.add.at(ignored, owner[left_out], counts[left_out])
+        values, counts, owner = _fold_batch(targets[~left_out], counts[~left_out], owner[~left_out])
+    elif settings.ignore_index:
         left_out = np.isin(values, settings.ignore_index)
         np.add.at(ignored, owner[left_out], counts[left_out])
         values, counts, owner = values[~left_out], counts[~left_out], owner[~left_out]
@@ -179,7 +187,19 @@ def _count_image(image: Image, settings: Settings, kernel_threads: int) -> Image
 def classify(name: str, total: Tally, settings: Settings) -> ImageCount:
     """Splits an image's label tally into class counts and ignored pixels; refuses bad labels."""
     values, counts, ignored = total.values, total.counts, total.ignored
-    if settings.ignore_index:
+    label_map = settings.label_map
+    if label_map is not None and label_map.folds:
+        targets, left_out, named = label_map.lookup(values)
+        left_out |= ~named & np.isin(values, settings.ignore_index)
+        unnamed = np.flatnonzero(~(named | left_out))
+        if unnamed.size:
+            first = unnamed[0]
+            raise InputError(label_map.unnamed(name, int(values[first]), int(counts[first])))
+        ignored += int(counts[left_out].sum(dtype=np.uint64))
+        values, inverse = np.unique(targets[~left_out], return_inverse=True)
+        counts = np.zeros(values.size, np.uint64)
+        np.add.at(counts, inverse, total.counts[~left_out])
+    elif settings.ignore_index:
         ignored_mask = np.isin(values, settings.ignore_index)
         ignored += int(counts[ignored_mask].sum(dtype=np.uint64))
         values, counts = values[~ignored_mask], counts[~ignored_mask]
@@ -200,3 +220,14 @@ def classify(name: str, total: Tally, settings: Settings) -> ImageCount:
             "pass ignore_index if it marks pixels to leave out"
         )
     return ImageCount(name, values, counts, int(counts.sum(dtype=np.uint64)), ignored)
+
+
+def _fold_batch(
+    targets: np.ndarray, counts: np.ndarray, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of each (image, target) pair, by image then target: sources mapped to one class add up."""
+    # Targets kept are class ids below MAX_CLASSES (2**24): one int64 key orders and joins both.
+    keys, inverse = np.unique((owner << 32) | targets, return_inverse=True)
+    summed = np.zeros(keys.size, np.uint64)
+    np.add.at(summed, inverse, counts)
+    return keys & 0xFFFFFFFF, summed, keys >> 32

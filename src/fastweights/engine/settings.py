@@ -20,6 +20,7 @@ from ..io.colormaps import Colormap, ColormapSpec, UnknownColor, resolve_colorma
 from ..io.images import ReadOptions
 from ..kernels._tally import label_bounds
 from ..model.class_names import ClassNamesSpec, resolve_class_names
+from ..model.label_maps import LabelMap, LabelMapSpec, resolve_label_map
 from .progress import ProgressSpec
 from .shards import parse_shard
 
@@ -67,6 +68,8 @@ class Settings:
     shard: tuple[int, int] | None = None
     device: DeviceChoice = None
     class_names: tuple[str, ...] | None = None  # None: not given (a built-in colormap's names, if any)
+    label_map: LabelMap | None = None  # with reduce_zero_label folded in
+    reduce_zero_label: bool = False
 
     @classmethod
     def build(
@@ -90,11 +93,15 @@ class Settings:
         shard: object,
         device: object,
         class_names: ClassNamesSpec,
+        label_map: LabelMapSpec,
+        reduce_zero_label: object,
     ) -> Settings:
         """The Settings of `count()`'s keywords (every one of them, by name), each checked."""
+        classes, ignore = _check_num_classes(num_classes), _check_ignore(ignore_index)
+        resolved = resolve_label_map(label_map, reduce_zero_label, ignore, classes, MAX_CLASSES)
         return cls(
-            num_classes=_check_num_classes(num_classes),
-            ignore_index=_check_ignore(ignore_index),
+            num_classes=classes,
+            ignore_index=ignore,
             threads=_check_threads(threads),
             per_image=bool(per_image) or sample is not None,  # the bootstrap of an estimate resamples images
             stack_axis=_check_stack_axis(stack_axis),
@@ -110,6 +117,8 @@ class Settings:
             shard=None if shard is None else parse_shard(shard) if isinstance(shard, str) else _check_shard(shard),
             device=_check_choice("device", device, DEVICES),
             class_names=resolve_class_names(class_names),
+            label_map=resolved,
+            reduce_zero_label=resolved is not None and resolved.reduce_zero_label,
         )
 
     @property
@@ -131,6 +140,11 @@ class Settings:
 
     @property
     def bounds(self) -> tuple[int, int] | None:
+        """The range the labels of a valid image lie in, when known: num_classes bounds the classes,
+        which a label map's sources are not."""
+        if self.label_map is not None and self.label_map.folds:
+            lo, hi = self.label_map.bounds()
+            return min((lo, *self.ignore_index)), max((hi, *(value + 1 for value in self.ignore_index)))
         return label_bounds(self.num_classes, self.ignore_index)
 
 

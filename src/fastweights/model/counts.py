@@ -18,7 +18,7 @@ __all__ = ["Counts"]
 Statistics = tuple[np.ndarray, np.ndarray, np.ndarray]  # pixels, images, image_pixels of some classes
 
 # Settings that change what a count means: Counts made with different ones do not add.
-_SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap")
+_SETTINGS = ("num_classes", "ignore_index", "stack_axis", "colormap", "label_map", "reduce_zero_label")
 
 
 class Counts(WeightMethods):
@@ -79,6 +79,9 @@ class Counts(WeightMethods):
         The name of each class, by class id; it may be shorter than num_classes (the classes past
         its end have no name), or empty. Names label the classes only: they take no part in
         what a count means, and tables, CSV, charts and JSON exports show them.
+    label_ids : ndarray of int64 or None
+        With label_map="compact": the original label of each class (class k is label label_ids[k]);
+        None otherwise.
     """
 
     def __init__(
@@ -132,13 +135,17 @@ class Counts(WeightMethods):
         errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
         class_names: Sequence[str] = (),
+        label_ids: Any = None,
     ) -> Counts:
         """Counts from the statistics of the classes present only (ascending `classes` and the
-        pixels, images and image_pixels of each), without arrays of length num_classes."""
+        pixels, images and image_pixels of each), without arrays of length num_classes;
+        `label_ids`: the original label of each class, when they were renumbered ("compact")."""
         counts = cls.__new__(cls)
         counts._setup(
             num_classes, classes, values, n_images, n_pixels, ignored, per_image, sources, errors, params, class_names
         )
+        if label_ids is not None:
+            counts.label_ids = _label_ids(label_ids, counts.num_classes)
         return counts
 
     def _setup(
@@ -180,6 +187,7 @@ class Counts(WeightMethods):
         self.errors = [(str(name), str(reason)) for name, reason in errors]
         self.params = dict(params or {})
         self.class_names = _names(class_names)
+        self.label_ids: np.ndarray | None = None
         _check_consistent(self)
 
     @property
@@ -322,6 +330,62 @@ class Counts(WeightMethods):
             class_names=class_names,
         )
 
+    # -- label ids -----------------------------------------------------------------------------
+
+    def compacted(self) -> Counts:
+        """The Counts of the classes present only, renumbered 0..K-1 in ascending order of their
+        labels (what label_map="compact" gives); `label_ids` holds the label of each.
+
+        Returns
+        -------
+        Counts
+            Same statistics, per-image table and params; num_classes is K.
+        """
+        ids = self._classes if self.label_ids is None else self.label_ids[self._classes]
+        size = int(self._classes.size)
+        table = None
+        if self._per_image is not None:
+            columns = np.searchsorted(self._classes, self._per_image.indices)  # every cell's class is present
+            table = PerImageTable(self._per_image.indptr, columns, self._per_image.data, (self.n_images, size))
+        return Counts._of_classes(
+            size,
+            np.arange(size, dtype=np.int64),
+            self._stats,
+            n_images=self.n_images,
+            n_pixels=self.n_pixels,
+            ignored=self.ignored,
+            per_image=table,
+            sources=self.sources,
+            errors=self.errors,
+            params=self.params,
+            class_names=self.class_names,
+            label_ids=ids,
+        )
+
+    def _by_label(self) -> Counts:
+        """Compacted Counts back in the space of their labels (class = label id)."""
+        if self.label_ids is None:
+            return self
+        ids = self.label_ids
+        table = None
+        size = int(ids[-1]) + 1 if ids.size else 0
+        if self._per_image is not None:
+            table = PerImageTable(
+                self._per_image.indptr, ids[self._per_image.indices], self._per_image.data, (self.n_images, size)
+            )
+        return Counts._of_classes(
+            size,
+            ids[self._classes],
+            self._stats,
+            n_images=self.n_images,
+            n_pixels=self.n_pixels,
+            ignored=self.ignored,
+            per_image=table,
+            sources=self.sources,
+            errors=self.errors,
+            params=self.params,
+        )
+
     # -- arithmetic ----------------------------------------------------------------------------
 
     def __add__(self, other: object) -> Counts:
@@ -331,6 +395,13 @@ class Counts(WeightMethods):
             mine, theirs = self.params.get(key), other.params.get(key)
             if mine != theirs:
                 raise ValueError(f"cannot add Counts made with different {key}: {mine!r} and {theirs!r}")
+        if (self.label_ids is None) != (other.label_ids is None):
+            raise ValueError("cannot add Counts whose classes were renumbered (label_ids) to Counts whose were not")
+        if self.label_ids is not None:  # class k of one is not class k of the other: added by label
+            total = (self._by_label() + other._by_label()).compacted()
+            if np.array_equal(self.label_ids, other.label_ids):  # else the names of class k differ in meaning
+                total.class_names = _names_of_sum(self.class_names, other.class_names)
+            return total
         size = max(self.num_classes, other.num_classes)
         per_image = None
         if self._per_image is not None and other._per_image is not None:
@@ -371,6 +442,11 @@ class Counts(WeightMethods):
             and same_table
             and self.sources == other.sources
             and self.errors == other.errors
+            and (
+                other.label_ids is None
+                if self.label_ids is None
+                else other.label_ids is not None and np.array_equal(self.label_ids, other.label_ids)
+            )
             and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
             and self.class_names == other.class_names
         )
@@ -392,10 +468,11 @@ class Counts(WeightMethods):
             format, format_version, the statistics as lists of exact integers, per_image (CSR, or
             None), sources, errors, params and class_names. The statistics are lists of num_classes entries
             (format_version 2), or, when fewer than half of at least 4096 classes are present,
-            lists over the classes present, which "classes" names (format_version 3).
+            lists over the classes present, which "classes" names (format_version 3); with
+            `label_ids` (label_map="compact"), format_version 4 and either layout.
         """
         return {
-            **encode(self.num_classes, self._classes, self._stats),
+            **encode(self.num_classes, self._classes, self._stats, self.label_ids),
             "n_images": self.n_images,
             "n_pixels": self.n_pixels,
             "ignored": self.ignored,
@@ -408,8 +485,8 @@ class Counts(WeightMethods):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], origin: str = "counts") -> Counts:
-        """The Counts of a `to_dict` mapping (format versions 1, 2 and 3; files written before
-        class names were saved load with none).
+        """The Counts of a `to_dict` mapping (format versions 1 to 4; files written before class
+        names were saved load with none).
 
         Parameters
         ----------
@@ -429,7 +506,7 @@ class Counts(WeightMethods):
             damaged content (missing keys, wrong types, inconsistent statistics).
         """
         try:
-            num_classes, classes, values, table = decode(data, origin)
+            num_classes, classes, values, table, label_ids = decode(data, origin)
             return cls._of_classes(
                 num_classes,
                 classes,
@@ -442,6 +519,7 @@ class Counts(WeightMethods):
                 errors=[tuple(error) for error in data.get("errors", ())],
                 params=data.get("params", {}),
                 class_names=data.get("class_names", ()),
+                label_ids=label_ids,
             )
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             if str(error).startswith(origin):  # decode's own message: the format is not ours
@@ -560,6 +638,17 @@ def _per_image(values: Any, n_images: int, num_classes: int) -> PerImageTable:
     if values.shape != (n_images, num_classes):
         raise ValueError(f"per_image: expected a ({n_images}, {num_classes}) table, got {values.shape}")
     return values
+
+
+def _label_ids(values: Any, num_classes: int) -> np.ndarray:
+    ids = np.asarray(values)
+    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu") or ids.size != num_classes:
+        raise ValueError(f"label_ids: expected one integer label per class ({num_classes})")
+    ids = ids.astype(np.int64)
+    if np.any(np.diff(ids) <= 0):
+        raise ValueError("label_ids: expected distinct increasing labels")
+    ids.flags.writeable = False
+    return ids
 
 
 def _count(name: str, value: Any) -> int:
