@@ -161,7 +161,7 @@ def estimate(tmp_path: Path) -> Path:
     for index in range(20):
         np.save(folder / f"m{index:02d}.npy", np.repeat(np.arange(3, dtype=np.uint8), rng.integers(1, 50, 3)))
     path = tmp_path / "estimate.json"
-    count(folder, sample=10).save(path)
+    count(folder, sample=10, num_classes=3).save(path)
     return path
 
 
