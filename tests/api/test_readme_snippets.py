@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from dataset_layouts import LAYOUTS
 from helpers import doc_snippets, gpu_snippet
 
 import fastweights
@@ -110,7 +111,7 @@ CHECKS: dict[str, Callable[[str, Namespace, Path], None]] = {
 
 def test_every_example_that_runs_has_a_check() -> None:
     run = [snippet.name for snippet in doc_snippets() if snippet.not_run is None]
-    assert sorted(run) == sorted(CHECKS)
+    assert sorted(run) == sorted([*CHECKS, *LAYOUTS])
 
 
 def test_examples_not_run_say_why_and_the_gpu_one_is_found() -> None:
@@ -120,6 +121,19 @@ def test_examples_not_run_say_why_and_the_gpu_one_is_found() -> None:
     code = gpu_snippet()
     assert 'device="cuda"' in code
     assert code.rstrip().splitlines()[-1].startswith('print(counts.params["device"])')
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_data_set_example_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The examples of README.md > Data sets' conventions, each on masks laid out as its data set's."""
+    (snippet,) = [snippet for snippet in doc_snippets() if snippet.name == name]
+    write, check = LAYOUTS[name]
+    masks = write(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "snippet.py"
+    script.write_text(snippet.code)
+    names = runpy.run_path(os.fspath(script), run_name="__main__")
+    check(capsys.readouterr().out, names, masks)
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
