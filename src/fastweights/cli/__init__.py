@@ -25,6 +25,7 @@ from ..api import export
 from ..api.table import format_table, format_weights
 from ..base._optional import MissingDependency, require
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
+from ..io.coco import CocoSet, coco_instances, coco_panoptic
 from ..io.colormaps import BUILTIN
 from ..model.counts import Counts
 from ..model.weights import SCHEMES
@@ -108,7 +109,27 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     count = commands.add_parser("count", help="count the classes of mask files, folders or globs")
-    count.add_argument("paths", nargs="+", metavar="PATH")
+    count.add_argument("paths", nargs="*", metavar="PATH")
+    count.add_argument(
+        "--coco-panoptic",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("ANNOTATIONS.json", "PNG_FOLDER"),
+        help="a COCO-panoptic set: its JSON and PNG folder, counted by category id (repeatable)",
+    )
+    count.add_argument(
+        "--coco-instances",
+        action="append",
+        default=[],
+        metavar="ANNOTATIONS.json",
+        help="COCO instance or stuff annotations, counted by category id (repeatable; needs pycocotools)",
+    )
+    count.add_argument(
+        "--coco-no-crowd",
+        action="store_true",
+        help="--coco-instances: leave crowd annotations out, as cocostuffapi's PNG export does",
+    )
     count.add_argument("--num-classes", type=int, metavar="N")
     count.add_argument("--ignore-index", type=int, nargs="+", metavar="I", help="label(s) to leave out, e.g. 255")
     count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
@@ -221,7 +242,13 @@ def _absent(text: str) -> float | str:
 def _count(args: argparse.Namespace) -> int:
     from ..api.count import count
 
-    names = _class_names(args.class_names, args.colormap)
+    if args.coco_no_crowd and not args.coco_instances:
+        raise UsageError("--coco-no-crowd goes with --coco-instances")
+    coco: list[CocoSet] = [coco_panoptic(annotations, folder) for annotations, folder in args.coco_panoptic]
+    coco += [coco_instances(annotations, include_crowd=not args.coco_no_crowd) for annotations in args.coco_instances]
+    if not args.paths and not coco:
+        raise UsageError("count: give the masks to count: PATH(s), --coco-panoptic or --coco-instances")
+    names = _class_names(args.class_names, args.colormap) if args.class_names or not coco else _coco_names(coco)
     comm = None
     if args.mpi:
         if args.checkpoint or args.cache or args.sample is not None or args.shard:
@@ -230,7 +257,7 @@ def _count(args: argparse.Namespace) -> int:
             )
         comm = require("mpi4py.MPI", "mpi", "--mpi").COMM_WORLD
     counts = count(
-        args.paths,
+        [*args.paths, *coco],
         num_classes=args.num_classes,
         ignore_index=args.ignore_index,
         threads=args.threads,
@@ -279,7 +306,8 @@ def _count(args: argparse.Namespace) -> int:
     if args.plot:
         from ..api.plot import plot_counts
 
-        plot_counts(args.plot, counts, weights, args.scheme, names, _title(args.paths))
+        sources = [*args.paths, *(data.annotations for data in coco)]
+        plot_counts(args.plot, counts, weights, args.scheme, names, _title(sources))
         print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
     return EXIT_OK
 
@@ -402,6 +430,22 @@ def _class_names(path: str | None, colormap: Any) -> tuple[str, ...]:
     except UnicodeDecodeError:
         raise UsageError(f"{path}: --class-names expects a text file, one class name per line") from None
     return tuple(line.strip() for line in text.splitlines())
+
+
+def _coco_names(sets: list[CocoSet]) -> tuple[str, ...]:
+    """The category names of COCO annotation sets, by category id; the sets must agree."""
+    merged: dict[int, str] = {}
+    for data in sets:
+        for identity, name in data.categories.items():
+            if merged.setdefault(identity, name) != name:
+                raise UsageError(
+                    f"{data.annotations}: category {identity} is {name!r}, and {merged[identity]!r} in other "
+                    "COCO annotations counted with it; pass --class-names"
+                )
+    names = [""] * (max(merged, default=-1) + 1)
+    for identity, name in merged.items():
+        names[identity] = name
+    return tuple(names)
 
 
 def _weight_settings(args: argparse.Namespace) -> dict[str, Any]:
