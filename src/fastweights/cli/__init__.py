@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_undecodable_names()
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "count" and not (args.paths or args.coco_panoptic or args.coco_instances):
+        parser.error("count: give the masks to count: PATH(s), --coco-panoptic or --coco-instances")
     try:
         with warnings.catch_warnings():
             # The skipped files are listed in the output; the library's summary warning would repeat it.
@@ -246,8 +248,6 @@ def _count(args: argparse.Namespace) -> int:
         raise UsageError("--coco-no-crowd goes with --coco-instances")
     coco: list[CocoSet] = [coco_panoptic(annotations, folder) for annotations, folder in args.coco_panoptic]
     coco += [coco_instances(annotations, include_crowd=not args.coco_no_crowd) for annotations in args.coco_instances]
-    if not args.paths and not coco:
-        raise UsageError("count: give the masks to count: PATH(s), --coco-panoptic or --coco-instances")
     names = _class_names(args.class_names, args.colormap) if args.class_names or not coco else _coco_names(coco)
     comm = None
     if args.mpi:

@@ -5,10 +5,10 @@ Panoptic: a PNG's colours are segment ids (R + 256 G + 256² B). The PNG is tall
 packing is the only pass over its pixels), then that tally is folded into category counts through
 the image's `segments_info`. Segment id 0 is void: its pixels are ignored pixels.
 
-Instances / stuff: an image's annotations are rasterized with pycocotools at the image's height x
-width and painted in the JSON's order, a later annotation over an earlier one, as COCO-stuff's
-`cocoSegmentationToSegmentationMap` does (cocostuffapi, with its overlap check off). Pixels that no
-annotation covers (COCO-stuff's label 0, "unlabeled") are ignored pixels.
+Instances / stuff: an image's annotations (polygons rasterized by pycocotools, RLE read here) are
+painted at the image's height x width in the JSON's order, a later annotation over an earlier one,
+as COCO-stuff's `cocoSegmentationToSegmentationMap` does (cocostuffapi, with its overlap check off).
+Pixels that no annotation covers (COCO-stuff's label 0, "unlabeled") are ignored pixels.
 
 The JSON's structure is checked when the input is described (a wrong one names the file and the
 place); the pixels of each image when it is counted, so that on_error="skip" leaves out only the
@@ -49,9 +49,9 @@ MAX_CATEGORY_ID = (1 << 24) - 1
 # A panoptic segment id is a 24-bit colour.
 MAX_SEGMENT_ID = (1 << 24) - 1
 MAX_IMAGE_ID = (1 << 63) - 1
-# pycocotools reads a compressed RLE number of up to 7 characters (35 bits) with 32-bit shifts:
-# exact only for runs below 2^31, which every image this size limit allows keeps to.
-MAX_RUN = (1 << 31) - 1
+# Characters of one compressed RLE number: 35 bits hold any run (and difference of runs) of an image
+# of MAX_PIXELS.
+MAX_RLE_DIGITS = 7
 
 
 # ---- what count() takes ------------------------------------------------------------------------
@@ -153,19 +153,19 @@ class InstanceImage:
         yield Image(self.file_name, self._tally)
 
     def _tally(self, bounds: Bounds, threads: int) -> Tally:
-        labels = np.zeros((self.height, self.width), self.dtype, order="F")  # pycocotools' masks are column-major
-        if self.painted:
-            mask_api = require("pycocotools.mask", "coco", "reading COCO polygons and RLE")
-            for annotation in self.painted:
-                labels[self._mask(mask_api, annotation).view(bool)] = annotation.category
+        labels = np.zeros(self.height * self.width, self.dtype)  # column-major, as COCO's RLE runs are
+        for annotation in self.painted:
+            runs = self._runs(annotation)
+            labels[np.repeat(np.arange(runs.size) % 2 == 1, runs)] = annotation.category
         counted = array_image(self.file_name, labels).tally(bounds, threads)
         if counted.values.size and counted.values[0] == 0:  # unannotated
             return Tally(counted.values[1:], counted.counts[1:], counted.ignored + int(counted.counts[0]))
         return counted
 
-    def _mask(self, mask_api: Any, annotation: _Annotation) -> np.ndarray:
-        """The annotation's (height, width) uint8 0/1 mask; a malformed one is refused before
-        pycocotools sees it (it does not check, and writes past its buffer on runs that overshoot)."""
+    def _runs(self, annotation: _Annotation) -> np.ndarray:
+        """The annotation's mask as RLE run lengths (column-major, from a run of 0s), checked to cover
+        the image exactly. pycocotools rasterizes the polygons; RLE is read here, since pycocotools
+        checks none of it (its decoder writes past its buffer on runs that overshoot)."""
         h, w = self.height, self.width
         segmentation = annotation.segmentation
         try:
@@ -175,8 +175,10 @@ class InstanceImage:
                 # polygon of 4 numbers would make frPyObjects read the list as boxes.
                 polygons = [polygon for polygon in polygons if polygon.size >= 6]
                 if not polygons:
-                    return np.zeros((h, w), np.uint8, order="F")
-                rle = mask_api.merge(mask_api.frPyObjects(polygons, h, w))
+                    return np.array([h * w])
+                mask_api = require("pycocotools.mask", "coco", "rasterizing COCO polygons")
+                runs = _compressed_runs(mask_api.merge(mask_api.frPyObjects(polygons, h, w))["counts"])
+                kind = "rasterized polygon"
             else:
                 size = segmentation["size"]
                 if not (isinstance(size, list) and [type(v) for v in size] == [int, int] and size == [h, w]):
@@ -185,18 +187,15 @@ class InstanceImage:
                 if isinstance(counts, str):
                     if not counts.isascii():
                         raise ValueError("compressed RLE counts hold a character outside '0'..'o'")
-                    text = counts.encode("ascii")
-                    _check_runs(_compressed_runs(text), h * w, "compressed RLE")
-                    rle = {"size": [h, w], "counts": text}
+                    runs, kind = _compressed_runs(counts.encode("ascii")), "compressed RLE"
                 else:
-                    _check_runs(_uncompressed_runs(counts), h * w, "uncompressed RLE")
-                    rle = mask_api.frPyObjects(segmentation, h, w)
+                    runs, kind = _uncompressed_runs(counts), "uncompressed RLE"
+            _check_runs(runs, h * w, kind)
         except ValueError as problem:
             raise InputError(
                 f"{self.file_name}: {self.annotations}: {annotation.where}.segmentation: {problem}"
             ) from None
-        mask: np.ndarray = mask_api.decode(rle)
-        return mask
+        return runs
 
 
 def _polygon(polygon: Any, position: int, height: int, width: int) -> np.ndarray:
@@ -245,8 +244,8 @@ def _compressed_runs(text: bytes) -> np.ndarray:
     ends = np.flatnonzero(~more)
     starts = np.concatenate(([0], ends[:-1] + 1))
     lengths = ends - starts + 1
-    if lengths.max() > 7:
-        raise ValueError("compressed RLE counts hold a number of more than 7 characters")
+    if lengths.max() > MAX_RLE_DIGITS:
+        raise ValueError(f"compressed RLE counts hold a number of more than {MAX_RLE_DIGITS} characters")
     digit = np.arange(codes.size) - np.repeat(starts, lengths)
     values = np.add.reduceat((codes & 0x1F) << (5 * digit), starts)
     negative = (codes[ends] & 0x10) != 0
@@ -258,7 +257,7 @@ def _compressed_runs(text: bytes) -> np.ndarray:
 
 
 def _check_runs(runs: np.ndarray, pixels: int, kind: str) -> None:
-    if runs.size and (runs.min() < 0 or runs.max() > min(pixels, MAX_RUN)):
+    if runs.size and (runs.min() < 0 or runs.max() > pixels):
         raise ValueError(f"{kind} holds a run of {int(runs.min() if runs.min() < 0 else runs.max())} pixels")
     total = int(runs.sum())
     if total != pixels:
@@ -421,7 +420,8 @@ def coco_instances(annotations: str | os.PathLike[str], *, include_crowd: bool =
     Each image of the JSON's "images" is an input named by its file_name, in that order. An image's
     annotations are painted in the JSON's order, a later one over an earlier one where they overlap
     (COCO-stuff's rule); pixels no annotation covers count as ignored pixels, and an image without
-    annotations counts as all ignored. Needs pycocotools (pip install "fastweights[coco]").
+    annotations counts as all ignored. Polygons are rasterized by pycocotools (pip install
+    "fastweights[coco]"); RLE masks need nothing more.
 
     Parameters
     ----------
