@@ -186,6 +186,14 @@ BAD_JSON: list[tuple[str, Mutation, str]] = [
     ),
     ("category without name", lambda d: d["categories"][0].pop("name"), r"categories\[0\]: no 'name'"),
     (
+        "one PNG for two images",
+        lambda d: (
+            d["images"].append({"id": 2, "file_name": "b.jpg", "height": 1, "width": 2}),
+            d["annotations"].append({"image_id": 2, "file_name": "./a.png", "segments_info": []}),
+        ),
+        r"annotations\[1\]\.file_name: '\./a\.png' is the PNG of annotations\[0\] too",
+    ),
+    (
         "PNG outside the folder",
         lambda d: d["annotations"][0].update(file_name="../a.png"),
         r"annotations\[0\]\.file_name: '\.\./a\.png' is not a name inside the PNG folder",

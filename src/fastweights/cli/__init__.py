@@ -25,7 +25,7 @@ from ..api import export
 from ..api.table import format_table, format_weights
 from ..base._optional import MissingDependency, require
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
-from ..io.coco import CocoSet, coco_instances, coco_panoptic
+from ..io.coco import CocoSet, coco_instances, coco_panoptic, names_by_id
 from ..io.colormaps import BUILTIN
 from ..model.counts import Counts
 from ..model.weights import SCHEMES
@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ANNOTATIONS.json",
-        help="COCO instance or stuff annotations, counted by category id (repeatable; needs pycocotools)",
+        help="COCO instance or stuff annotations, counted by category id (repeatable; polygons need pycocotools)",
     )
     count.add_argument(
         "--coco-no-crowd",
@@ -442,10 +442,7 @@ def _coco_names(sets: list[CocoSet]) -> tuple[str, ...]:
                     f"{data.annotations}: category {identity} is {name!r}, and {merged[identity]!r} in other "
                     "COCO annotations counted with it; pass --class-names"
                 )
-    names = [""] * (max(merged, default=-1) + 1)
-    for identity, name in merged.items():
-        names[identity] = name
-    return tuple(names)
+    return tuple(names_by_id(merged))
 
 
 def _weight_settings(args: argparse.Namespace) -> dict[str, Any]:

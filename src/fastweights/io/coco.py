@@ -42,6 +42,7 @@ __all__ = [
     "coco_category_names",
     "coco_instances",
     "coco_panoptic",
+    "names_by_id",
 ]
 
 # Category ids become class ids: the engine's limit on those (engine.settings.MAX_CLASSES).
@@ -303,7 +304,7 @@ class CocoPanoptic:
 
     @property
     def category_names(self) -> list[str]:
-        return _names_list(self.categories)
+        return names_by_id(self.categories)
 
     def inputs(self) -> Iterator[PanopticImage | RefusedInput]:
         listed = set()
@@ -342,7 +343,7 @@ class CocoInstances:
 
     @property
     def category_names(self) -> list[str]:
-        return _names_list(self.categories)
+        return names_by_id(self.categories)
 
     def inputs(self) -> Iterator[InstanceImage]:
         return iter(self.images)
@@ -401,9 +402,10 @@ def coco_panoptic(annotations: str | os.PathLike[str], png_folder: str | os.Path
         file_name = _str(path, annotation, "file_name", where)
         if os.path.isabs(file_name) or os.path.normpath(file_name).startswith(".."):
             raise InputError(f"{path}: {where}.file_name: {file_name!r} is not a name inside the PNG folder")
-        if file_name in pngs:
-            raise InputError(f"{path}: {where}.file_name: {file_name!r} is the PNG of {pngs[file_name]} too")
-        pngs[file_name] = where
+        png = os.path.normpath(file_name)  # "./a.png" is "a.png"
+        if png in pngs:
+            raise InputError(f"{path}: {where}.file_name: {file_name!r} is the PNG of {pngs[png]} too")
+        pngs[png] = where
         segments, classes = _segments(path, annotation, where, categories)
         image = images[slot]
         found[slot] = _PanopticEntry(file_name, image.height, image.width, segments, classes)
@@ -504,10 +506,11 @@ def coco_category_names(annotations: str | os.PathLike[str] | CocoSet) -> list[s
     if isinstance(annotations, (CocoPanoptic, CocoInstances)):
         return annotations.category_names
     path = os.fspath(annotations)
-    return _names_list(_categories(path, _load(path)))
+    return names_by_id(_categories(path, _load(path)))
 
 
-def _names_list(categories: dict[int, str]) -> list[str]:
+def names_by_id(categories: dict[int, str]) -> list[str]:
+    """Category names as a list indexed by category id, "" for the ids between them."""
     names = [""] * (max(categories, default=-1) + 1)
     for identity, name in categories.items():
         names[identity] = name
