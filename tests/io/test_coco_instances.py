@@ -78,6 +78,15 @@ def test_polygons_of_fewer_than_three_points_cover_nothing(tmp_path: Path) -> No
     assert counts.n_pixels == 0 and counts.ignored == 20
 
 
+def test_category_ids_past_a_byte(tmp_path: Path) -> None:
+    path = one_image(tmp_path, {"size": [4, 5], "counts": [2, 3, 15]}, category_id=70000)
+    data = json.loads(path.read_text())
+    data["categories"].append({"id": 70000, "name": "wide"})
+    path.write_text(json.dumps(data))
+    counts = fastweights.count(fastweights.coco_instances(path))
+    assert counts.num_classes == 70001 and counts.pixels[70000] == 3 and counts.ignored == 17
+
+
 def test_category_names(tmp_path: Path) -> None:
     path = one_image(tmp_path, [])
     names = fastweights.coco_category_names(path)
@@ -104,6 +113,11 @@ BAD_JSON: list[tuple[str, Mutation, str]] = [
     ("no annotations", lambda d: d.pop("annotations"), r"the top level: no 'annotations'"),
     ("image without size", lambda d: d["images"][0].pop("width"), r"images\[0\]: no 'width'"),
     ("image of no pixels", lambda d: d["images"][0].update(height=0), r"images\[0\]\.height: expected an integer"),
+    (
+        "image too large",
+        lambda d: d["images"][0].update(height=1 << 16, width=1 << 16),
+        r"images\[0\]: 65536 x 65536 pixels, more than the limit of 2147483648",
+    ),
     ("file_name not text", lambda d: d["images"][0].update(file_name=3), r"images\[0\]\.file_name: expected a non"),
     (
         "annotation of an unknown image",
