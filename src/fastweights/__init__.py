@@ -7,8 +7,19 @@ from . import errors, per_image, progress  # noqa: F401
 from .api.config import show_config
 from .api.count import count
 from .base._version import __version__
+from .io.coco import coco_category_names, coco_instances, coco_panoptic
 from .io.readers import raw
 from .model.counts import Counts
 from .model.weights import SCHEMES
 
-__all__ = ["SCHEMES", "Counts", "__version__", "count", "raw", "show_config"]
+__all__ = [
+    "SCHEMES",
+    "Counts",
+    "__version__",
+    "coco_category_names",
+    "coco_instances",
+    "coco_panoptic",
+    "count",
+    "raw",
+    "show_config",
+]

@@ -26,6 +26,7 @@ OPTIONAL = [
     "PIL",
     "tifffile",
     "cupy",
+    "pycocotools",
 ]
 
 
@@ -36,7 +37,17 @@ def test_import_pulls_in_no_optional_dependency() -> None:
 
 
 def test_public_surface() -> None:
-    assert sorted(fastweights.__all__) == ["Counts", "SCHEMES", "__version__", "count", "raw", "show_config"]
+    assert sorted(fastweights.__all__) == [
+        "Counts",
+        "SCHEMES",
+        "__version__",
+        "coco_category_names",
+        "coco_instances",
+        "coco_panoptic",
+        "count",
+        "raw",
+        "show_config",
+    ]
     assert set(fastweights.SCHEMES) >= {"inverse", "balanced", "median", "enet", "sqrt", "effective", "log"}
     assert all("(" in text or "et al" in text or "." in text for text in fastweights.SCHEMES.values())
 

@@ -26,6 +26,7 @@ OPTIONAL = (
     ("Dask", "distributed", "distributed"),
     ("MPI", "mpi4py", "mpi4py"),
     ("PyTorch exports", "torch", "torch"),
+    ("COCO polygons and RLE", "pycocotools", "pycocotools"),
 )
 
 

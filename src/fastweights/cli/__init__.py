@@ -29,6 +29,7 @@ from ..base._optional import MissingDependency, require
 from ..base._version import __version__
 from ..base.errors import DeviceUnavailable, InputError, Interrupted
 from ..engine.settings import MAX_CLASSES
+from ..io.coco import CocoSet, coco_instances, coco_panoptic, names_by_id
 from ..io.colormaps import BUILTIN
 from ..model.class_names import BUILTIN_NAMES, resolve_class_names, warn_if_mismatched
 from ..model.counts import Counts
@@ -51,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_undecodable_names()
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "count" and not (args.paths or args.coco_panoptic or args.coco_instances):
+        parser.error("count: give the masks to count: PATH(s), --coco-panoptic or --coco-instances")
     shown_as = warnings.formatwarning
     try:
         with warnings.catch_warnings():
@@ -171,7 +174,27 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     count = commands.add_parser("count", help="count the classes of mask files, folders or globs")
-    count.add_argument("paths", nargs="+", metavar="PATH")
+    count.add_argument("paths", nargs="*", metavar="PATH")
+    count.add_argument(
+        "--coco-panoptic",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("ANNOTATIONS.json", "PNG_FOLDER"),
+        help="a COCO-panoptic set: its JSON and PNG folder, counted by category id (repeatable)",
+    )
+    count.add_argument(
+        "--coco-instances",
+        action="append",
+        default=[],
+        metavar="ANNOTATIONS.json",
+        help="COCO instance or stuff annotations, counted by category id (repeatable; polygons need pycocotools)",
+    )
+    count.add_argument(
+        "--coco-no-crowd",
+        action="store_true",
+        help="--coco-instances: leave crowd annotations out, as cocostuffapi's PNG export does",
+    )
     count.add_argument("--num-classes", type=int, metavar="N")
     count.add_argument("--ignore-index", type=int, nargs="+", metavar="I", help="label(s) to leave out, e.g. 255")
     count.add_argument("--colormap", metavar="NAME|FILE", help="RGB masks: voc, cityscapes, camvid or a JSON file")
@@ -342,6 +365,12 @@ def _count(args: argparse.Namespace) -> int:
     if args.level is not None and args.sample is None:
         raise UsageError("--level is the confidence level of an estimate's intervals: it goes with --sample")
     _check_label_map(args)
+    if args.coco_no_crowd and not args.coco_instances:
+        raise UsageError("--coco-no-crowd goes with --coco-instances")
+    coco: list[CocoSet] = [coco_panoptic(annotations, folder) for annotations, folder in args.coco_panoptic]
+    coco += [coco_instances(annotations, include_crowd=not args.coco_no_crowd) for annotations in args.coco_instances]
+    if class_names is None and coco:
+        class_names = _coco_names(coco)
     comm = None
     if args.mpi:
         if args.checkpoint or args.cache or args.sample is not None or args.shard:
@@ -350,7 +379,7 @@ def _count(args: argparse.Namespace) -> int:
             )
         comm = require("mpi4py.MPI", "mpi", "--mpi").COMM_WORLD
     counts = count(
-        args.paths,
+        [*args.paths, *coco],
         num_classes=args.num_classes,
         ignore_index=args.ignore_index,
         threads=args.threads,
@@ -403,7 +432,9 @@ def _count(args: argparse.Namespace) -> int:
     if args.plot:
         from ..api.plot import plot_counts
 
-        plot_counts(args.plot, counts, weights, args.scheme, title=_title(args.paths))
+        plot_counts(
+            args.plot, counts, weights, args.scheme, title=_title([*args.paths, *(data.annotations for data in coco)])
+        )
         print(f"fastweights: chart saved to {args.plot}", file=sys.stderr)
     return EXIT_OK
 
@@ -571,6 +602,19 @@ def _weight_keywords(args: argparse.Namespace) -> dict[str, Any]:
         keywords[name] = value
     check_options(args.scheme, **keywords)
     return keywords
+
+
+def _coco_names(sets: list[CocoSet]) -> tuple[str, ...]:
+    """The category names of COCO annotation sets, by category id; the sets must agree."""
+    merged: dict[int, str] = {}
+    for data in sets:
+        for identity, name in data.categories.items():
+            if merged.setdefault(identity, name) != name:
+                raise UsageError(
+                    f"{data.annotations}: category {identity} is {name!r}, and {merged[identity]!r} in other "
+                    "COCO annotations counted with it; pass --class-names"
+                )
+    return tuple(names_by_id(merged))
 
 
 def _title(paths: Sequence[str]) -> str:

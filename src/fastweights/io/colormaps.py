@@ -19,7 +19,7 @@ from ..kernels._tally import Tally, merge_all, tally
 from ..model import class_names
 from .images import Image, ReadOptions, array_image
 
-__all__ = ["BUILTIN", "Colormap", "UnknownColor", "colour_image", "resolve_colormap", "rgb_tally"]
+__all__ = ["BUILTIN", "Colormap", "UnknownColor", "colour_image", "colour_tally", "resolve_colormap", "rgb_tally"]
 
 UnknownColor = Literal["error", "ignore"]
 
@@ -181,8 +181,12 @@ def rgb_tally(name: str, rgb: np.ndarray, colormap: Colormap | None, bounds: Any
             f"{name}: an RGB colour mask, and no colormap was given: pass colormap= a built-in name "
             f"({', '.join(BUILTIN)}), a JSON file or a dict {{(r, g, b): class id}}"
         )
-    colours = merge_all(tally(_packed(block), None, threads) for block in _row_blocks(rgb))
-    return colormap.translate(colours, name)
+    return colormap.translate(colour_tally(rgb, threads), name)
+
+
+def colour_tally(rgb: np.ndarray, threads: int) -> Tally:
+    """The tally of an (..., 3) uint8 colour mask by colour, each colour packed as 0xRRGGBB."""
+    return merge_all(tally(_packed(block), None, threads) for block in _row_blocks(rgb))
 
 
 def _packed(block: np.ndarray) -> np.ndarray:

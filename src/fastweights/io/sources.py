@@ -1,5 +1,6 @@
 """What the user passed -> an ordered list of inputs: files (folders walked recursively and
-sorted, globs expanded, duplicates dropped, symlink loops refused), arrays and raw files."""
+sorted, globs expanded, duplicates dropped, symlink loops refused), arrays, raw files and COCO
+annotations (one input per image)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..base.errors import InputError
 from ._device_layout import Layout
+from .coco import CocoInstances, CocoPanoptic, InstanceImage, PanopticImage, RefusedInput
 from .colormaps import colour_image
 from .device import current
 from .images import Image, ReadOptions, images_of_array
@@ -151,7 +153,19 @@ class DeviceArrayInput:
         return device.device_images(self.name, self.array, options.stack_axis)
 
 
-Input = Union[FileInput, NotAFileInput, ArrayInput, RawInput, HDF5Input, ZarrInput, ArrayLikeInput, DeviceArrayInput]
+Input = Union[
+    FileInput,
+    NotAFileInput,
+    ArrayInput,
+    RawInput,
+    HDF5Input,
+    ZarrInput,
+    ArrayLikeInput,
+    DeviceArrayInput,
+    PanopticImage,
+    InstanceImage,
+    RefusedInput,
+]
 
 
 def expand(inputs: object) -> list[Input]:
@@ -195,13 +209,15 @@ def iter_inputs(inputs: object) -> Iterator[Input]:
             arrays += 1
         elif isinstance(item, RawFile):
             yield RawInput(item)
+        elif isinstance(item, (CocoPanoptic, CocoInstances)):
+            yield from item.inputs()
         elif isinstance(item, np.ndarray) or hasattr(item, "__array__"):
             yield ArrayInput(np.asarray(item), f"<array {arrays}>")
             arrays += 1
         else:
             raise TypeError(
-                f"inputs[{position}]: expected a path, folder, glob, numpy array or fastweights.raw(...), "
-                f"got {type(item).__name__}"
+                f"inputs[{position}]: expected a path, folder, glob, numpy array, fastweights.raw(...) or "
+                f"fastweights.coco_panoptic / coco_instances(...), got {type(item).__name__}"
             )
 
 
@@ -227,7 +243,7 @@ def is_device_array(obj: object) -> bool:
 
 def _is_single(inputs: object) -> bool:
     return (
-        isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile))
+        isinstance(inputs, (str, os.PathLike, np.ndarray, RawFile, CocoPanoptic, CocoInstances))
         or is_device_array(inputs)
         or is_array_like(inputs)
         or (hasattr(inputs, "__array__") and not isinstance(inputs, (list, tuple)))
