@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from coco_helpers import instance_labels, write_instances, write_panoptic
 from helpers import assert_same_statistics, numpy_counts
 from label_map_oracles import cityscapes_oracle, reduce_oracle
 from PIL import Image
@@ -140,10 +141,41 @@ def check_camvid(out: str, names: Namespace, masks: list[np.ndarray]) -> None:
     np.testing.assert_allclose(names["segnet_weights"], expected[:11], rtol=1e-12)
 
 
+# ---- COCO: annotations/panoptic_val2017{.json,/}, annotations/stuff_val2017.json
+
+
+def write_coco(root: Path) -> list[np.ndarray]:
+    """The generated panoptic set (tests/coco_helpers.py) under COCO's names, and an instances JSON;
+    the category arrays of both, panoptic first (-1: void / unannotated)."""
+    annotations = root / "annotations"
+    annotations.mkdir()
+    json_path, folder, _, panoptic = write_panoptic(annotations, seed=5)
+    json_path.rename(annotations / "panoptic_val2017.json")
+    folder.rename(annotations / "panoptic_val2017")
+    stuff = write_instances(root, seed=6)
+    stuff.rename(annotations / "stuff_val2017.json")
+    return [*panoptic, *instance_labels(annotations / "stuff_val2017.json")]
+
+
+def check_coco(out: str, names: Namespace, labels: list[np.ndarray]) -> None:
+    counts, stuff = names["counts"], names["stuff"]
+    panoptic = labels[: counts.n_images]
+    expected = numpy_counts(panoptic, ignore=(-1,), num_classes=201)
+    assert out == "201 person\n", out
+    np.testing.assert_array_equal(counts.pixels, expected.pixels)
+    np.testing.assert_array_equal(counts.images, expected.images)
+    assert counts.ignored == expected.ignored > 0
+    expected = numpy_counts(labels[counts.n_images :], ignore=(-1,))
+    np.testing.assert_array_equal(stuff.pixels, expected.pixels)
+    np.testing.assert_array_equal(stuff.image_pixels, expected.image_pixels)
+    assert stuff.ignored == expected.ignored
+
+
 Layout = tuple[Callable[[Path], list[np.ndarray]], Callable[[str, Namespace, list[np.ndarray]], None]]
 LAYOUTS: dict[str, Layout] = {
     "README.md > Cityscapes": (write_cityscapes, check_cityscapes),
     "README.md > ADE20K": (write_ade20k, check_ade20k),
     "README.md > Pascal VOC": (write_voc, check_voc),
     "README.md > CamVid (SegNet)": (write_camvid, check_camvid),
+    "README.md > COCO": (write_coco, check_coco),
 }

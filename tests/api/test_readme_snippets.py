@@ -129,6 +129,7 @@ def test_data_set_example_runs(name: str, tmp_path: Path, monkeypatch: pytest.Mo
     (snippet,) = [snippet for snippet in doc_snippets() if snippet.name == name]
     write, check = LAYOUTS[name]
     masks = write(tmp_path)
+    capsys.readouterr()  # what writing printed (pycocotools' COCO API talks) is not the example's
     monkeypatch.chdir(tmp_path)
     script = tmp_path / "snippet.py"
     script.write_text(snippet.code)
