@@ -399,7 +399,8 @@ class Counts(WeightMethods):
             raise ValueError("cannot add Counts whose classes were renumbered (label_ids) to Counts whose were not")
         if self.label_ids is not None:  # class k of one is not class k of the other: added by label
             total = (self._by_label() + other._by_label()).compacted()
-            if other.label_ids is not None and np.array_equal(self.label_ids, other.label_ids):  # else the names of class k differ in meaning
+            # the names of class k keep their meaning only when both numbered their labels alike
+            if other.label_ids is not None and np.array_equal(self.label_ids, other.label_ids):
                 total.class_names = _names_of_sum(self.class_names, other.class_names)
             return total
         size = max(self.num_classes, other.num_classes)
