@@ -93,3 +93,17 @@ def test_label_map_errors_name_the_flags(tmp_path: Path, masks: list[np.ndarray]
     assert main(["count", str(tmp_path), "--label-map", "cityscapes"]) == 1
     assert f"{tmp_path / 'm1.npy'}: label 77 (1 pixels) is not in the cityscapes label map" in capsys.readouterr().err
     assert fastweights.count(tmp_path, label_map="cityscapes", ignore_index=77).ignored > 0
+
+
+def test_compact_counts_show_each_class_s_label_in_the_table_and_csv(tmp_path: Path) -> None:
+    from fastweights.api.export import counts_csv
+    from fastweights.api.table import format_table
+
+    counts = fastweights.count([np.array([[5, 70_000, 70_000, 9]], np.int32)], label_map="compact")
+    rows = [line.split() for line in format_table(counts).splitlines()]
+    assert rows[0][:3] == ["class", "label", "name"]
+    assert [row[:3] for row in rows[2:5]] == [["0", "5", "1"], ["1", "9", "1"], ["2", "70000", "2"]]
+    assert rows[6][:2] == ["total", "4"] and rows[7][:2] == ["ignored", "0"]
+    lines = counts_csv(counts).splitlines()
+    assert lines[0].startswith("class,label,name,pixels") and lines[3].startswith("2,70000,,2,")
+    assert "label" not in format_table(fastweights.count([np.zeros((2, 2), np.uint8)])).splitlines()[0]

@@ -115,16 +115,26 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
     Returns
     -------
     str
-        A header and one row per class: class, name, pixels, share, images[, weight].
+        A header and one row per class: class[, label], name, pixels, share, images[, weight];
+        "label" (the original label of each class) for Counts of label_map="compact".
     """
     if names is None:
         names = counts.class_names
+    labels = counts.label_ids
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["class", "name", "pixels", "share", "images", *(["weight"] if weights is not None else [])])
+    writer.writerow(
+        [
+            "class",
+            *(["label"] if labels is not None else []),
+            *("name", "pixels", "share", "images"),
+            *(["weight"] if weights is not None else []),
+        ]
+    )
     share = _share(counts)
     for c in range(counts.num_classes):
-        row = [c, _name(names, c), int(counts.pixels[c]), f"{share[c]:.9g}", int(counts.images[c])]
+        row: list[object] = [c, *([int(labels[c])] if labels is not None else [])]
+        row += [_name(names, c), int(counts.pixels[c]), f"{share[c]:.9g}", int(counts.images[c])]
         if weights is not None:
             row.append(repr(float(weights[c])))
         writer.writerow(row)

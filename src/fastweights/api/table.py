@@ -15,12 +15,16 @@ def format_table(
     counts: Counts, weights: np.ndarray | None = None, scheme: str = "", names: Sequence[str] | None = None
 ) -> str:
     """Class, name, pixels, share of the counted pixels, images containing it[, weight]; then the
-    totals, the ignored pixels and the skipped inputs. `names` default: `counts.class_names`."""
+    totals, the ignored pixels and the skipped inputs. `names` default: `counts.class_names`.
+    Compact Counts (label_map="compact") show each class's original label beside it."""
     if names is None:
         names = counts.class_names
     share = counts.pixels / counts.n_pixels if counts.n_pixels else np.zeros(counts.num_classes)
     width = _name_width(names, counts.num_classes)
-    header = f"{'class':>5}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"
+    labels = counts.label_ids
+    pad = "" if labels is None else " " * 12
+    label_head = "" if labels is None else f"  {'label':>10}"
+    header = f"{'class':>5}{label_head}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"
     if weights is not None:
         header += f"  {('weight (' + scheme + ')') if scheme else 'weight':>16}"
     interval = getattr(weights, "low", None) is not None
@@ -30,7 +34,9 @@ def format_table(
     lines = [header, rule]
     for c in range(counts.num_classes):
         name = names[c] if c < len(names) else ""
-        line = f"{c:>5}  {name:<{width}}{int(counts.pixels[c]):>16,}  {share[c]:>8.3%}  {int(counts.images[c]):>8,}"
+        label = "" if labels is None else f"  {int(labels[c]):>10}"
+        line = f"{c:>5}{label}  {name:<{width}}{int(counts.pixels[c]):>16,}"
+        line += f"  {share[c]:>8.3%}  {int(counts.images[c]):>8,}"
         if weights is not None:
             line += f"  {weights[c]:>16.4f}"
         if interval:
@@ -38,8 +44,8 @@ def format_table(
         lines.append(line)
     lines.append(rule)
     counted = 1.0 if counts.n_pixels else 0.0
-    lines.append(f"{'total':>5}  {'':<{width}}{counts.n_pixels:>16,}  {counted:>8.3%}  {counts.n_images:>8,}")
-    lines.append(f"{'':>5}  {'ignored':<{width}}{counts.ignored:>16,}")
+    lines.append(f"{'total':>5}{pad}  {'':<{width}}{counts.n_pixels:>16,}  {counted:>8.3%}  {counts.n_images:>8,}")
+    lines.append(f"{'':>5}{pad}  {'ignored':<{width}}{counts.ignored:>16,}")
     lines.append(
         f"{counts.num_classes} classes, {counts.n_images:,} images, {counts.n_pixels:,} pixels counted, "
         f"{counts.ignored:,} ignored" + (f", {len(counts.errors)} skipped:" if counts.errors else "")
