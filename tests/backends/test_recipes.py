@@ -128,13 +128,13 @@ def test_array_tasks_and_the_merge_give_the_local_count(masks: Path, cluster_pat
     assert merged.sources == expected.sources and merged == expected
     commands = (cluster_path.parent / "fastweights.log").read_text().splitlines()[tasks:]
     assert commands == [f"merge {' '.join(map(str, parts))} -o counts.json", "weights counts.json --format json"]
-    assert json.loads(result.stdout)["weights"] == pytest.approx(list(expected.weights("median")), rel=1e-12)
+    assert json.loads(result.stdout)["weights"]["values"] == pytest.approx(list(expected.weights("median")), rel=1e-12)
 
 
 def test_the_scripts_refuse_what_would_count_wrongly(masks: Path, cluster_path: Path) -> None:
     # a part missing or left from another run: merged, it would not be the count of the data set
     Path("parts").mkdir()
-    fastweights.count(masks, shard="0/2").save("parts/part-00000.json")
+    fastweights.count(masks, ignore_index=255, shard="0/2").save("parts/part-00000.json")
     result = bash("merge.sbatch", SHARDS="2")
     assert result.returncode == 1 and "1 parts in parts/, expected SHARDS=2" in result.stderr
     assert not Path("counts.json").exists()
@@ -144,11 +144,19 @@ def test_the_scripts_refuse_what_would_count_wrongly(masks: Path, cluster_path: 
     result = bash("count-array.sbatch", str(masks))
     assert result.returncode == 1 and "not an array task" in result.stderr
     result = bash("count-array.sbatch", str(masks), SLURM_ARRAY_TASK_ID="4", SLURM_ARRAY_TASK_COUNT="4")
-    assert result.returncode == 2 and "shard='4/4': expected 0 <= i < N" in result.stderr
+    assert result.returncode == 2 and "--shard 4/4: expected 0 <= i < N" in result.stderr
     # one task rerun alone counts its share of the whole array, not the whole data set
-    result = bash("count-array.sbatch", str(masks), SLURM_ARRAY_TASK_ID="1", SLURM_ARRAY_TASK_COUNT="1", SHARDS="2")
+    result = bash(
+        "count-array.sbatch",
+        str(masks),
+        "--ignore-index",
+        "255",
+        SLURM_ARRAY_TASK_ID="1",
+        SLURM_ARRAY_TASK_COUNT="1",
+        SHARDS="2",
+    )
     assert result.returncode == 0, result.stderr
-    assert Counts.load("parts/part-00001.json") == fastweights.count(masks, shard="1/2")
+    assert Counts.load("parts/part-00001.json") == fastweights.count(masks, ignore_index=255, shard="1/2")
 
 
 def test_submit_chains_the_array_and_the_merge_through_sbatch(masks: Path, cluster_path: Path) -> None:
