@@ -161,8 +161,8 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         choices=WEIGHT_FORMATS,
         default="table",
-        help="table, json, csv, or a line for torch (CrossEntropyLoss weight), keras (class_weight) or "
-        "mmseg (loss class_weight)",
+        help="table, json, csv, or a line for torch (CrossEntropyLoss weight) or mmseg (loss class_weight), or "
+        "keras: the per-pixel sample_weight recipe (Keras' class_weight does not take masks)",
     )
     weights.add_argument(
         "-o",
