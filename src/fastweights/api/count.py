@@ -4,6 +4,7 @@ this process (threads, and a GPU where `device` says), a Dask cluster (`client`)
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -100,7 +101,14 @@ def count(
     Returns
     -------
     Counts
-        The per-class statistics of every input counted (of the shard's inputs with `shard`).
+        The per-class statistics of every input counted (of the shard's inputs with `shard`), and
+        the physical volume of each class where the inputs have a voxel size (`Counts.volumes`).
+
+    Warns
+    -----
+    UserWarning
+        The inputs have more than one voxel size: `Counts.volumes` accounts for each image's own
+        size, and `Counts.voxel_sizes` lists them.
 
     Raises
     ------
@@ -129,9 +137,22 @@ def count(
     if client is not None and comm is not None:
         raise ValueError("client= and comm=: count on a Dask cluster or across MPI ranks, not both")
     if client is not None:
-        return dask.count(inputs, settings, client)
-    if comm is not None:
-        counts = mpi.count(inputs, settings, comm, root=None)
-        assert counts is not None  # without a root, every rank has them
-        return counts
-    return local.count(inputs, settings)
+        counts = dask.count(inputs, settings, client)
+    elif comm is not None:
+        shared = mpi.count(inputs, settings, comm, root=None)
+        assert shared is not None  # without a root, every rank has them
+        counts = shared
+    else:
+        counts = local.count(inputs, settings)
+    sizes = counts.voxel_sizes
+    if len(sizes) > 1:
+        shown = ", ".join(
+            f"{' x '.join(f'{length:g}' for length in size)} mm ({n} images)" for size, n in sizes.items()
+        )
+        warnings.warn(
+            f"fastweights: the masks have {len(sizes)} voxel sizes ({shown}); counts.volumes accounts for "
+            "each image's own voxel size, counts.voxel_sizes lists them",
+            UserWarning,
+            stacklevel=2,
+        )
+    return counts

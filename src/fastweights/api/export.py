@@ -99,14 +99,21 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
     Returns
     -------
     str
-        A header and one row per class: class, name, pixels, share, images[, weight].
+        A header and one row per class: class, name, pixels, share, images[, volume_mm3 (or
+        volume_mm2) when `counts.volumes` is there][, weight].
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["class", "name", "pixels", "share", "images", *(["weight"] if weights is not None else [])])
+    volumes = counts.volumes
+    volume = [] if volumes is None else [f"volume_{counts.volume_unit}".replace("³", "3").replace("²", "2")]
+    writer.writerow(
+        ["class", "name", "pixels", "share", "images", *volume, *(["weight"] if weights is not None else [])]
+    )
     share = _share(counts)
     for c in range(counts.num_classes):
         row = [c, _name(names, c), int(counts.pixels[c]), f"{share[c]:.9g}", int(counts.images[c])]
+        if volumes is not None:
+            row.append(repr(float(volumes[c])))
         if weights is not None:
             row.append(repr(float(weights[c])))
         writer.writerow(row)

@@ -20,6 +20,7 @@ from ..engine.shards import split_by_bytes
 from ..io.sources import expand, file_paths
 from ..model.counts import Counts, sum_statistics
 from ..model.per_image import PerImageTable
+from ..model.voxels import add_groups
 from . import threads as local
 
 __all__ = ["count"]
@@ -77,6 +78,7 @@ def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int)
         share_bytes,
         None if share is None else (share.num_classes, share.n_images, share.n_pixels, share.ignored),
         None if share is None else share._statistics(),
+        {} if share is None else share._voxels,
     )
     if root is None:
         names = comm.allgather(mine)
@@ -101,4 +103,5 @@ def _reduce(comm: Any, root: int | None, share: Counts | None, share_bytes: int)
         sources=[name for part in names for name in part[0]],
         errors=[error for part in names for error in part[1]],
         params={**params, "mpi": {"ranks": comm.Get_size(), "share_bytes": [part[4] for part in names]}},
+        voxels=add_groups(part[7] for part in names),
     )

@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             # The skipped files are listed in the output; the library's summary warning would repeat it.
             warnings.filterwarnings("ignore", message="fastweights: skipped")
+            # So are the voxel sizes, in the table's notes and the JSON's "voxels".
+            warnings.filterwarnings("ignore", message="fastweights: the masks have .* voxel sizes")
             return int(args.run(args))
     except Interrupted as stop:
         print(f"fastweights: {stop}", file=sys.stderr)
