@@ -5,8 +5,11 @@ shown by the command line. The oracle: numpy's bincount times the voxel volume n
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import pickle
 import signal
 import sqlite3
 import warnings
@@ -219,6 +222,7 @@ def test_volumes_add_save_and_load(mixed: tuple[Path, dict[Any, np.ndarray]], tm
     assert saved["volume_unit"] == "mm³" and saved["volumes"] == whole.volumes.tolist()
     older = {key: value for key, value in saved.items() if key not in ("voxels", "volumes", "volume_unit")}
     assert Counts.from_dict(older).volumes is None and Counts.from_dict(older).voxel_sizes == {}
+    assert pickle.loads(pickle.dumps(whole)) == whole  # as Dask and MPI move Counts
     unsized = fastweights.count(labels(30, (3, 3)))
     assert (first + unsized).volumes is None and (first + unsized).voxel_sizes == first.voxel_sizes
 
@@ -313,6 +317,9 @@ def test_cli_shows_volumes(mixed: tuple[Path, dict[Any, np.ndarray]], capsys: py
         warnings.simplefilter("ignore", UserWarning)
         counts = fastweights.count(folder)
     assert data["volumes"] == counts.volumes.tolist()
+    assert main(["count", str(folder), "-q", "--format", "csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [float(row["volume_mm3"]) for row in table] == counts.volumes.tolist()
     rows = [line.split() for line in out.splitlines()]
     shown = [float(row[-2]) for row in rows if len(row) == 6 and row[0].isdigit()]  # class, pixels ... weight
     assert shown == pytest.approx(counts.volumes.tolist(), rel=1e-5)
