@@ -126,16 +126,24 @@ def _voxel_size(tif: Any, series: Any) -> VoxelSize | None:
     if scale is None:
         return None
     lengths = [scale / _rational(x_tag.value), scale / _rational(y_tag.value)]
-    if imagej is not None and int(imagej.get("slices", 1)) > 1:
-        try:
-            lengths.append(float(imagej["spacing"]) * scale)
-        except (KeyError, TypeError, ValueError):  # slices at a depth it does not give
+    if imagej is None:
+        if len(series) > 1:  # pages of a stack, at a depth no tag gives
             return None
-    elif len(series) > 1 and imagej is None:  # pages of a stack, at a depth no tag gives
-        return None
+    else:
+        slices = _number(imagej.get("slices", 1))
+        if slices != 1:  # slices `spacing` apart: either missing or damaged (nan) leaves no size
+            lengths.append(_number(imagej.get("spacing")) * scale if slices > 1 else math.nan)
     if not all(math.isfinite(length) and length > 0 for length in lengths):
         return None
     return tuple(lengths)
+
+
+def _number(value: Any) -> float:
+    """A value of an ImageJ description as a float; nan when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _rational(value: Any) -> float:
