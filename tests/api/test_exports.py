@@ -7,6 +7,7 @@ import json
 import math
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -124,10 +125,36 @@ def test_sample_weights_need_the_per_image_table() -> None:
 def test_keras_class_weight_and_sample_weight_maps() -> None:
     weights = [0.5, 2.0, 4.0]
     assert export.keras_class_weight(weights) == {0: 0.5, 1: 2.0, 2: 4.0}
-    weigh = export.keras_sample_weight(weights, ignore_index=255)
-    labels = np.array([[[0, 1], [2, 255]], [[7, -1], [1, 1]]])
-    np.testing.assert_array_equal(weigh(labels), [[[0.5, 2.0], [4.0, 0.0]], [[0.0, 0.0], [2.0, 2.0]]])
+    weigh = export.keras_sample_weight(weights, ignore_index=[255, -1, 1])
+    labels = np.array([[[0, 1], [2, 255]], [[2, -1], [1, 0]]])
+    np.testing.assert_array_equal(weigh(labels), [[[0.5, 0.0], [4.0, 0.0]], [[4.0, 0.0], [0.0, 0.5]]])
     assert weigh(labels).dtype == np.float32
+    np.testing.assert_array_equal(export.keras_sample_weight(weights, 255)(np.array([255, 2], np.uint8)), [0.0, 4.0])
+
+
+def test_keras_sample_weight_refuses_labels_without_a_weight() -> None:
+    weigh = export.keras_sample_weight([0.5, 2.0, 4.0], ignore_index=255)
+    with pytest.raises(ValueError, match=r"label\(s\) -1, 3, 7 have no weight .* ignore_index=\[255\]"):
+        weigh(np.array([[0, 7, 3], [-1, 255, 7]]))
+    with pytest.raises(ValueError, match=r"label\(s\) 255 have no weight .* ignore_index=\[\]"):
+        export.keras_sample_weight([1.0, 1.0])(np.array([0, 255], np.uint8))
+    with pytest.raises(ValueError, match=r"label\(s\) -1, 1, 2, 3, 4, 5, 6, 7 \.\.\. \(10 in all\)"):
+        export.keras_sample_weight([1.0])(np.arange(-1, 10))
+    with pytest.raises(TypeError, match="integer labels"):
+        weigh(np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="ignore_index='void'"):
+        export.keras_sample_weight([1.0], ignore_index="void")  # type: ignore[arg-type]
+
+
+def test_keras_text_is_the_sample_weight_recipe() -> None:
+    weights = np.array([0.5, 2.0, 4.0])
+    text = export.keras_text(weights)
+    assert "class_weight =" not in text and "tf.gather(weights, y)" in text
+    y = np.array([[[0, 1], [2, 2]]])
+    scope: dict[str, Any] = {"y": y}
+    exec(text, scope)
+    assert scope["sample_weight"].dtype == np.float32
+    np.testing.assert_array_equal(scope["sample_weight"], weights[y])
 
 
 def test_keras_sample_weight_inside_tf_data() -> None:

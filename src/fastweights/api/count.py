@@ -127,7 +127,14 @@ def count(
     Returns
     -------
     Counts
-        The per-class statistics of every input counted (of the shard's inputs with `shard`).
+        The per-class statistics of every input counted (of the shard's inputs with `shard`), and
+        the physical volume of each class where the inputs have a voxel size (`Counts.volumes`).
+
+    Warns
+    -----
+    UserWarning
+        The inputs have more than one voxel size: `Counts.volumes` accounts for each image's own
+        size, and `Counts.voxel_sizes` lists them.
 
     Raises
     ------

@@ -24,7 +24,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,19 +115,23 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
     Returns
     -------
     str
-        A header and one row per class: class[, label], name, pixels, share, images[, weight];
-        "label" (the original label of each class) for Counts of label_map="compact".
+        A header and one row per class: class[, label], name, pixels, share, images[, volume_mm3 (or
+        volume_mm2) when `counts.volumes` is there][, weight]; "label" (the original label of each
+        class) for Counts of label_map="compact".
     """
     if names is None:
         names = counts.class_names
     labels = counts.label_ids
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    volumes = counts.volumes
+    volume = [] if volumes is None else [f"volume_{counts.volume_unit}".replace("³", "3").replace("²", "2")]
     writer.writerow(
         [
             "class",
             *(["label"] if labels is not None else []),
             *("name", "pixels", "share", "images"),
+            *volume,
             *(["weight"] if weights is not None else []),
         ]
     )
@@ -135,6 +139,8 @@ def counts_csv(counts: Counts, weights: np.ndarray | None = None, names: Sequenc
     for c in range(counts.num_classes):
         row: list[object] = [c, *([int(labels[c])] if labels is not None else [])]
         row += [_name(names, c), int(counts.pixels[c]), f"{share[c]:.9g}", int(counts.images[c])]
+        if volumes is not None:
+            row.append(repr(float(volumes[c])))
         if weights is not None:
             row.append(repr(float(weights[c])))
         writer.writerow(row)
@@ -219,7 +225,15 @@ def torch_text(weights: np.ndarray) -> str:
 
 
 def keras_text(weights: np.ndarray) -> str:
-    """Keras' `class_weight` as a line of Python.
+    """Keras' per-pixel `sample_weight` recipe for masks, as lines of Python.
+
+    Keras' `class_weight=` is no way to weight the classes of masks: Keras 2 refuses targets of
+    more than 2 dims ("`class_weight` not supported for 3+ dimensional targets.", in
+    `_make_class_weight_map_fn` of keras/engine/data_adapter.py), and Keras 3 takes the argmax of
+    the target's last axis as each sample's class (`class_weight_to_sample_weights` in
+    keras/src/trainers/data_adapters/data_adapter_utils.py, `make_class_weight_map_fn` in
+    tf_dataset_adapter.py), which for a (N, H, W) mask is the column of its largest label. The
+    weights reach the loss per pixel instead, as the third element of each (x, y, sample_weight).
 
     Parameters
     ----------
@@ -229,9 +243,22 @@ def keras_text(weights: np.ndarray) -> str:
     Returns
     -------
     str
-        `class_weight = {class id: weight, ...}`.
+        Comments, then `weights = np.array([...], dtype=np.float32)` and
+        `sample_weight = weights[y]` (y: a batch of integer masks), runnable as they are.
     """
-    return "class_weight = {" + ", ".join(f"{c}: {float(w)!r}" for c, w in enumerate(weights)) + "}"
+    return "\n".join(
+        [
+            "# Keras: class_weight= does not weight masks (Keras 2 refuses targets of more than 2 dims,",
+            "# Keras 3 reads the argmax of their last axis); weight each pixel through sample_weight,",
+            "# the third element of each (x, y, sample_weight) batch.",
+            "import numpy as np",
+            "",
+            f"weights = np.array([{_floats(weights)}], dtype=np.float32)",
+            "sample_weight = weights[y]  # y: integer masks, e.g. (N, H, W); model.fit(x, y, sample_weight=...)",
+            "# tf.data: dataset.map(lambda x, y: (x, y, tf.gather(weights, y)))",
+            "# labels to leave out (255...): fastweights.export.keras_sample_weight(weights, ignore_index=255)",
+        ]
+    )
 
 
 def mmseg_text(weights: np.ndarray) -> str:
@@ -437,47 +464,87 @@ def keras_class_weight(weights: npt.ArrayLike) -> dict[int, float]:
     return {index: float(value) for index, value in enumerate(_class_vector(weights))}
 
 
-def keras_sample_weight(weights: npt.ArrayLike, ignore_index: int | None = None) -> Callable[[Any], Any]:
+def keras_sample_weight(
+    weights: npt.ArrayLike, ignore_index: int | Iterable[int] | None = None
+) -> Callable[[Any], Any]:
     """Per-pixel weights for Keras' `sample_weight`, the way class weights reach a segmentation loss.
 
     Parameters
     ----------
     weights : array_like of float
         One weight per class (e.g. `Counts.weights(...)`).
-    ignore_index : int, optional
-        A label whose pixels get weight 0.
+    ignore_index : int or iterable of int, optional
+        Labels whose pixels get weight 0 (e.g. 255), whether or not they have a weight.
 
     Returns
     -------
     callable
-        From a batch of label maps to their per-pixel weights (float32): weight[label], and 0 for
-        `ignore_index` and labels outside [0, C). Takes numpy arrays, and TensorFlow tensors (also
-        inside `tf.data.Dataset.map`) when TensorFlow is there.
+        From a batch of integer label maps to their per-pixel weights (float32): weight[label],
+        and 0 for the `ignore_index` labels. A label that has no weight (outside [0, C)) and is
+        not ignored raises ValueError naming it (with TensorFlow tensors, InvalidArgumentError
+        when the map runs): weighting it 0 would drop pixels from the loss unseen. Takes numpy
+        arrays, and TensorFlow tensors (also inside `tf.data.Dataset.map`) when TensorFlow is there.
 
     Raises
     ------
     ValueError
-        `weights` is not one finite, non-negative weight per class (1-D, not empty).
+        `weights` is not one finite, non-negative weight per class (1-D, not empty), or
+        `ignore_index` is not integers; (when called) a label with no weight that is not ignored.
+    TypeError
+        (When called) labels that are not integers.
     """
     table = _class_vector(weights).astype(np.float32)
+    ignored = _ignored_labels(ignore_index)
+    size = table.size
+
+    def outside(labels: Any) -> str:
+        return (
+            f"keras_sample_weight: label(s) {labels} have no weight (there are {size}, for labels 0 to "
+            f"{size - 1}) and are not in ignore_index={list(ignored)}; pass the labels to leave out as "
+            "ignore_index, or one weight per class"
+        )
 
     def weigh(labels: Any) -> Any:
         if type(labels).__module__.startswith("tensorflow"):
             import tensorflow as tf
 
-            ids = tf.cast(labels, tf.int32)
-            valid = (ids >= 0) & (ids < table.size)
-            if ignore_index is not None:
-                valid &= ids != ignore_index
-            looked_up = tf.gather(tf.constant(table), tf.clip_by_value(ids, 0, table.size - 1))
-            return tf.where(valid, looked_up, tf.zeros_like(looked_up))
+            ids = tf.cast(labels, tf.int64)
+            inside = (ids >= 0) & (ids < size)
+            left_out = tf.zeros_like(inside)
+            for value in ignored:
+                left_out |= ids == value
+            bad = ~(inside | left_out)
+            check = tf.debugging.Assert(~tf.reduce_any(bad), [outside("below"), tf.boolean_mask(ids, bad)], summarize=8)
+            with tf.control_dependencies([check]):
+                looked_up = tf.gather(tf.constant(table), tf.clip_by_value(ids, 0, size - 1))
+            return tf.where(inside & ~left_out, looked_up, tf.zeros_like(looked_up))
         ids = np.asarray(labels)
-        valid = (ids >= 0) & (ids < table.size)
-        if ignore_index is not None:
-            valid &= ids != ignore_index
-        return np.where(valid, table[np.clip(ids, 0, table.size - 1)], np.float32(0))
+        if ids.dtype.kind not in "biu":
+            raise TypeError(f"keras_sample_weight: expected integer labels, got {ids.dtype}")
+        inside = (ids >= 0) & (ids < size)
+        left_out = np.isin(ids, ignored) if ignored else np.zeros(ids.shape, bool)
+        bad = ~(inside | left_out)
+        if bad.any():
+            found = np.unique(ids[bad])
+            shown = ", ".join(str(int(v)) for v in found[:8]) + (
+                f" ... ({found.size} in all)" if found.size > 8 else ""
+            )
+            raise ValueError(outside(shown))
+        return np.where(inside & ~left_out, table[np.clip(ids, 0, size - 1)], np.float32(0))
 
     return weigh
+
+
+def _ignored_labels(ignore_index: int | Iterable[int] | None) -> tuple[int, ...]:
+    if ignore_index is None:
+        values: list[Any] = []
+    elif isinstance(ignore_index, (int, np.integer)):
+        values = [ignore_index]
+    else:
+        values = list(ignore_index)
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
+        raise ValueError(f"ignore_index={ignore_index!r}: expected an integer label or several")
+    return tuple(int(v) for v in values)
 
 
 # ---- segmentation_models_pytorch, MONAI ---------------------------------------------------------

@@ -25,6 +25,9 @@ def format_table(
     pad = "" if labels is None else " " * 12
     label_head = "" if labels is None else f"  {'label':>10}"
     header = f"{'class':>5}{label_head}  {'name':<{width}}{'pixels':>16}  {'share':>8}  {'images':>8}"
+    volumes = counts.volumes
+    if volumes is not None:
+        header += f"  {f'volume ({counts.volume_unit})':>14}"
     if weights is not None:
         header += f"  {('weight (' + scheme + ')') if scheme else 'weight':>16}"
     interval = getattr(weights, "low", None) is not None
@@ -37,6 +40,8 @@ def format_table(
         label = "" if labels is None else f"  {int(labels[c]):>10}"
         line = f"{c:>5}{label}  {name:<{width}}{int(counts.pixels[c]):>16,}"
         line += f"  {share[c]:>8.3%}  {int(counts.images[c]):>8,}"
+        if volumes is not None:
+            line += f"  {volumes[c]:>14.6g}"
         if weights is not None:
             line += f"  {weights[c]:>16.4f}"
         if interval:
@@ -51,6 +56,7 @@ def format_table(
         f"{counts.ignored:,} ignored" + (f", {len(counts.errors)} skipped:" if counts.errors else "")
     )
     lines += [f"  skipped {name}: {reason}" for name, reason in counts.errors]
+    lines += _volume_notes(counts)
     if counts.is_estimate:
         drawn = counts.params["estimate"]
         lines.append(
@@ -58,6 +64,28 @@ def format_table(
             f"{drawn['seed']}); intervals by bootstrap over the sampled images"
         )
     return "\n".join(lines)
+
+
+def _volume_notes(counts: Counts) -> list[str]:
+    """What the voxel sizes are, and why there is no volume column when some images have one."""
+    sizes = counts.voxel_sizes
+    if not sizes:
+        return []
+    notes = [
+        "Voxel sizes: "
+        + "; ".join(f"{' x '.join(f'{length:g}' for length in size)} mm ({n:,} images)" for size, n in sizes.items())
+    ]
+    sized = sum(sizes.values())
+    if counts.volumes is None and sized < counts.n_images:
+        notes.append(
+            f"No volumes: {counts.n_images - sized:,} of {counts.n_images:,} images have no physical size "
+            "(PNG, .npy, arrays; NIfTI or TIFF of unknown unit)"
+        )
+    elif counts.volumes is None:
+        notes.append("No volumes: 2-D and 3-D voxel sizes do not add into one unit")
+    elif len(sizes) > 1:
+        notes.append("Volumes account for each image's own voxel size")
+    return notes
 
 
 def format_weights(weights: np.ndarray, scheme: str, names: Sequence[str] = ()) -> str:

@@ -20,6 +20,7 @@ from ..engine.shards import split_by_bytes
 from ..io.sources import expand, file_paths
 from ..model.counts import Counts, sum_statistics
 from ..model.per_image import PerImageTable
+from ..model.voxels import add_groups
 from . import threads as local
 
 __all__ = ["count"]
@@ -79,6 +80,7 @@ def _reduce(
         share_bytes,
         None if share is None else (share.num_classes, share.n_images, share.n_pixels, share.ignored),
         None if share is None else share._statistics(),
+        {} if share is None else share._voxels,
     )
     if root is None:
         names = comm.allgather(mine)
@@ -104,4 +106,5 @@ def _reduce(
         errors=[error for part in names for error in part[1]],
         params={**params, "mpi": {"ranks": comm.Get_size(), "share_bytes": [part[4] for part in names]}},
         class_names=class_names,
+        voxels=add_groups(part[7] for part in names),
     )

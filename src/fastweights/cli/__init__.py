@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The skipped files are listed in the output; the library's summary warning would repeat it.
             warnings.filterwarnings("ignore", message="fastweights: skipped")
             warnings.formatwarning = _one_line_warning
+            # So are the voxel sizes, in the table's notes and the JSON's "voxels".
+            warnings.filterwarnings("ignore", message="fastweights: the masks have .* voxel sizes")
             return int(args.run(args))
     except Interrupted as stop:
         print(f"fastweights: {stop}", file=sys.stderr)
@@ -258,8 +260,8 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         choices=WEIGHT_FORMATS,
         default="table",
-        help="table, json, csv, or a line for torch (CrossEntropyLoss weight), keras (class_weight) or "
-        "mmseg (loss class_weight)",
+        help="table, json, csv, or a line for torch (CrossEntropyLoss weight) or mmseg (loss class_weight), or "
+        "keras: the per-pixel sample_weight recipe (Keras' class_weight does not take masks)",
     )
     weights.add_argument(
         "-o",

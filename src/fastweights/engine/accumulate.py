@@ -9,6 +9,7 @@ import numpy as np
 from ..base._version import __version__
 from ..model.counts import Counts
 from ..model.per_image import PerImageTable
+from ..model.voxels import VoxelGroup, VoxelSize, add_groups, groups_from_json, groups_to_json
 from .classify import BatchCount, Failed, ImageCount, Result, Skipped
 from .progress import Reporter
 from .settings import Settings
@@ -34,6 +35,8 @@ class Accumulator:
         self.pending_size = 0
         self.n_pixels = 0
         self.ignored = 0
+        # voxel size -> the pixels per class of the images of that size, summed a group at a time
+        self.voxels: dict[VoxelSize, list[VoxelGroup]] = {}
         self.inputs: dict[int, str] = {}  # position -> input name, of the inputs counted
         self.names: dict[int, list[str]] = {}  # position -> names of its images
         self.rows: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = {} if per_image else None
@@ -76,6 +79,8 @@ class Accumulator:
                     self.image_pixels[where] += np.uint64(image.total)
             self.n_pixels += image.total
             self.ignored += image.ignored
+            if image.voxel is not None:
+                self._add_voxel(image.voxel, VoxelGroup(1, image.classes, image.pixels))
         self.names[index] = [image.name for image in results]
         if self.rows is not None:
             self.rows[index] = [(image.classes, image.pixels) for image in results]
@@ -99,6 +104,15 @@ class Accumulator:
             if self.rows is not None:
                 start, end = bounds[position], bounds[position + 1]
                 self.rows[index] = [(batch.classes[start:end], batch.pixels[start:end])]
+
+    def _add_voxel(self, size: VoxelSize, group: VoxelGroup) -> None:
+        pending = self.voxels.setdefault(size, [])
+        pending.append(group)
+        if len(pending) >= 64:  # summed now and then: a sort per image would cost more
+            self.voxels[size] = [add_groups([{size: part} for part in pending])[size]]
+
+    def _voxel_groups(self) -> dict[VoxelSize, VoxelGroup]:
+        return add_groups({size: part} for size, parts in self.voxels.items() for part in parts)
 
     def _known(self, classes: np.ndarray, ascending: bool) -> np.ndarray | None:
         """Where the sums of `classes` lie; None when one of them has none yet."""
@@ -154,13 +168,15 @@ class Accumulator:
             "image_pixels": self.image_pixels.tolist(),
             "n_pixels": self.n_pixels,
             "ignored": self.ignored,
+            "voxels": groups_to_json(self._voxel_groups()),
             "inputs": inputs + [entry for entry in self.restored.values() if "images" in entry],
             "skipped": skipped + [entry for entry in self.restored.values() if "reason" in entry],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         """The sums of a checkpoint; its inputs wait, by name, for the listing to meet them again.
-        A checkpoint of format version 1 holds one sum per class, version 2 those of the classes met."""
+        A checkpoint of format version 1 holds one sum per class, version 2 those of the classes met;
+        one written before voxel sizes were kept has none, and its images no physical size."""
         sums = [np.array(state[key], np.uint64) for key in ("pixels", "images", "image_pixels")]
         if "classes" in state:
             self.num_classes, self.classes = int(state["num_classes"]), np.array(state["classes"], np.int64)
@@ -170,6 +186,7 @@ class Accumulator:
             sums = [values[self.classes] for values in sums]
         self.pixels, self.images, self.image_pixels = sums
         self.n_pixels, self.ignored = int(state["n_pixels"]), int(state["ignored"])
+        self.voxels = {size: [group] for size, group in groups_from_json(state.get("voxels", [])).items()}
         for entry in (*state["inputs"], *state["skipped"]):
             self.restored[entry["name"]] = entry
 
@@ -224,4 +241,5 @@ class Accumulator:
                 "version": __version__,
             },
             class_names=settings.names,
+            voxels=self._voxel_groups(),
         )

@@ -14,9 +14,11 @@ import random
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
+
+from ..model.voxels import VoxelSize
 
 __all__ = ["Cache", "CachedImage"]
 
@@ -33,7 +35,8 @@ CREATE TABLE IF NOT EXISTS counts (
 # Seconds a process waits for another one's write before giving up.
 BUSY_TIMEOUT = 600
 
-CachedImage = tuple[str, np.ndarray, np.ndarray, int, int]  # name, classes, pixels, total, ignored
+# name, classes, pixels, total, ignored, voxel size (mm per axis, or None)
+CachedImage = tuple[str, np.ndarray, np.ndarray, int, int, Optional[VoxelSize]]
 
 
 class Cache:
@@ -75,10 +78,20 @@ class Cache:
         ).fetchone()
         if row is None or (row[0], row[1]) != (size, mtime_ns):
             return None
+        images = json.loads(row[2])
+        if any(len(image) != 6 for image in images):  # written before voxel sizes were kept: count again
+            return None
         self.reused += 1
         return [
-            (name, np.array(classes, np.int64), np.array(pixels, np.uint64), total, ignored)
-            for name, classes, pixels, total, ignored in json.loads(row[2])
+            (
+                name,
+                np.array(classes, np.int64),
+                np.array(pixels, np.uint64),
+                total,
+                ignored,
+                None if voxel is None else tuple(float(length) for length in voxel),
+            )
+            for name, classes, pixels, total, ignored, voxel in images
         ]
 
     def store(self, entries: Sequence[tuple[str, int, int, list[CachedImage]]]) -> None:
@@ -91,7 +104,12 @@ class Cache:
                 self.settings,
                 size,
                 mtime_ns,
-                json.dumps([[name, c.tolist(), p.tolist(), total, ignored] for name, c, p, total, ignored in images]),
+                json.dumps(
+                    [
+                        [name, c.tolist(), p.tolist(), total, ignored, None if voxel is None else list(voxel)]
+                        for name, c, p, total, ignored, voxel in images
+                    ]
+                ),
             )
             for path, size, mtime_ns, images in entries
         ]

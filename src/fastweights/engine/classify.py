@@ -14,6 +14,7 @@ from ..base.errors import InputError
 from ..io.images import Image
 from ..io.sources import FileInput, Input
 from ..kernels._tally import Tally
+from ..model.voxels import VoxelSize
 from .settings import MAX_CLASSES, Settings
 
 __all__ = [
@@ -36,6 +37,7 @@ class ImageCount:
     pixels: np.ndarray  # uint64: the pixels of each of them
     total: int  # pixels counted (ignored ones excluded)
     ignored: int
+    voxel: VoxelSize | None = None  # the image's voxel size in mm, when it has one
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ Outcome = Union[list[ImageCount], Skipped, Failed]
 @dataclass(frozen=True)
 class BatchCount:
     """The images of several inputs (one image each) classified together: a batch of decoded PNGs
-    costs a handful of numpy calls instead of a handful per image, all under the GIL."""
+    costs a handful of numpy calls instead of a handful per image, all under the GIL. The formats
+    counted in batches (PNG, .npy) have no physical size: no voxel sizes travel with them."""
 
     indices: list[int]  # the inputs' positions
     names: list[str]
@@ -75,8 +78,8 @@ class BatchCount:
         """Where each image's entries start (and the last one ends) in classes and pixels."""
         return np.searchsorted(self.owner, np.arange(len(self.indices) + 1))
 
-    def split(self) -> list[tuple[int, list[tuple[str, np.ndarray, np.ndarray, int, int]]]]:
-        """Per input: (position, [(name, classes, pixels, total, ignored)])."""
+    def split(self) -> list[tuple[int, list[tuple[str, np.ndarray, np.ndarray, int, int, VoxelSize | None]]]]:
+        """Per input: (position, [(name, classes, pixels, total, ignored, no voxel size)])."""
         bounds = self.bounds()
         return [
             (
@@ -88,6 +91,7 @@ class BatchCount:
                         self.pixels[bounds[position] : bounds[position + 1]],
                         int(self.totals[position]),
                         int(self.ignored[position]),
+                        None,
                     )
                 ],
             )
@@ -181,10 +185,10 @@ def _check_unchanged(item: FileInput) -> None:
 
 
 def _count_image(image: Image, settings: Settings, kernel_threads: int) -> ImageCount:
-    return classify(image.name, image.tally(settings.bounds, kernel_threads), settings)
+    return classify(image.name, image.tally(settings.bounds, kernel_threads), settings, image.voxel)
 
 
-def classify(name: str, total: Tally, settings: Settings) -> ImageCount:
+def classify(name: str, total: Tally, settings: Settings, voxel: VoxelSize | None = None) -> ImageCount:
     """Splits an image's label tally into class counts and ignored pixels; refuses bad labels."""
     values, counts, ignored = total.values, total.counts, total.ignored
     label_map = settings.label_map
@@ -219,7 +223,7 @@ def classify(name: str, total: Tally, settings: Settings) -> ImageCount:
             f"{name}: label {values[-1]} is too large for a class id (at most {MAX_CLASSES - 1}); "
             "pass ignore_index if it marks pixels to leave out"
         )
-    return ImageCount(name, values, counts, int(counts.sum(dtype=np.uint64)), ignored)
+    return ImageCount(name, values, counts, int(counts.sum(dtype=np.uint64)), ignored, voxel)
 
 
 def _fold_batch(

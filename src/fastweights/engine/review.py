@@ -1,6 +1,7 @@
 """What a finished count may have got wrong, said once at its end from the classes of its Counts
 (so it costs nothing per file): label 255 that most likely marks void pixels, a sample that cannot
-know the classes it missed, class names that do not match the classes counted.
+know the classes it missed, class names that do not match the classes counted, masks of
+several voxel sizes (their volumes are exact, each image at its own size, but worth knowing).
 
 The 255 rule: with no `ignore_index` and no `num_classes`, label 255 present, no label above it and
 none from 101 to 254 reads as "a few classes plus void" (VOC, Cityscapes trainIds, ADE20K with
@@ -46,6 +47,17 @@ def review(counts: Counts, settings: Settings, stacklevel: int = 2) -> None:
         )
     if settings.class_names is not None:
         warn_if_mismatched(settings.class_names, counts.num_classes, stacklevel=level)
+    sizes = counts.voxel_sizes
+    if len(sizes) > 1:
+        shown = ", ".join(
+            f"{' x '.join(f'{length:g}' for length in size)} mm ({n} images)" for size, n in sizes.items()
+        )
+        warnings.warn(
+            f"fastweights: the masks have {len(sizes)} voxel sizes ({shown}); counts.volumes accounts for "
+            "each image's own voxel size, counts.voxel_sizes lists them",
+            UserWarning,
+            stacklevel=level,
+        )
 
 
 def _void_label(counts: Counts, stacklevel: int) -> None:

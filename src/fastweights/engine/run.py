@@ -155,7 +155,7 @@ class Run:
 
 
 def _cached(image: ImageCount) -> CachedImage:
-    return (image.name, image.classes, image.pixels, image.total, image.ignored)
+    return (image.name, image.classes, image.pixels, image.total, image.ignored, image.voxel)
 
 
 # Small inputs go to the workers in batches: one task per input costs a future, a wake-up of the

@@ -7,7 +7,7 @@ tallied chunk by chunk; a decoder that counts as it decodes (the fast PNG path) 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from ..base.errors import InputError
 from ..kernels._chunks import contiguous_chunks
 from ..kernels._tally import Tally, countable, merge_all, tally
+from ..model.voxels import VoxelSize
 from .device import current
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ __all__ = [
     "images_of_array",
     "stream_chunks",
     "tally_chunks",
+    "with_voxel",
 ]
 
 # Elements of one chunk handed to the kernel: big enough to amortise a call, small enough that
@@ -54,6 +56,19 @@ class ReadOptions:
 class Image:
     name: str
     tally: Callable[[Bounds, int], Tally]  # (label bounds, kernel threads) -> exact label counts
+    voxel: VoxelSize | None = None  # mm along each spatial axis; None: no physical size
+
+
+def with_voxel(images: Iterator[Image], voxel: VoxelSize | None) -> Iterator[Image]:
+    """A reader's images, each with the voxel size of the file they come from (slices along
+    `stack_axis` keep the voxel of their volume). Closing it closes the reader, and its file."""
+    try:
+        for image in images:
+            yield image if voxel is None else replace(image, voxel=voxel)
+    finally:
+        close = getattr(images, "close", None)
+        if close is not None:
+            close()
 
 
 def tally_chunks(name: str, chunks: Iterator[np.ndarray], bounds: Bounds, threads: int) -> Tally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from ..base._atomic import write_json
 from .counts_file import STATISTIC_NAMES, decode, encode, read_json
 from .counts_weights import WeightMethods
 from .per_image import DENSE_LIMIT, PerImageTable
+from .voxels import VoxelGroup, VoxelSize, add_groups, check_size, groups_from_json, groups_to_json, volumes_of
 
 __all__ = ["Counts"]
 
@@ -45,6 +47,9 @@ class Counts(WeightMethods):
         The settings of the count.
     class_names : sequence of str, default ()
         The name of each class, by class id (`fastweights.model.class_names`).
+    voxels : mapping of voxel size to VoxelGroup, optional
+        {voxel size in mm: the images of that size and the pixels of each class in them}, for the
+        images that have a physical size (`fastweights.model.voxels`).
 
     Raises
     ------
@@ -82,6 +87,17 @@ class Counts(WeightMethods):
     label_ids : ndarray of int64 or None
         With label_map="compact": the original label of each class (class k is label label_ids[k]);
         None otherwise.
+    voxel_sizes : dict of tuple of float to int
+        {voxel size (mm along each spatial axis, x first): images of that size}, of the images
+        with a physical size (NIfTI, TIFF with resolution tags; docs/count.md).
+    voxel_pixels : dict of tuple of float to ndarray of uint64
+        {voxel size: pixels of each class in the images of that size}, exact.
+    volumes : ndarray of float64 or None
+        volumes[c]: the physical volume of class c in `volume_unit` (mm³; mm² for 2-D images),
+        the sum over voxel sizes of pixels times voxel volume. None unless every image counted
+        has a size and the sizes have the same number of axes.
+    volume_unit : str or None
+        "mm³" (or "mm²", "mm" for 2-D, 1-D sizes) when `volumes` is there.
     """
 
     def __init__(
@@ -98,6 +114,7 @@ class Counts(WeightMethods):
         errors: Sequence[tuple[str, str]] = (),
         params: Mapping[str, Any] | None = None,
         class_names: Sequence[str] = (),
+        voxels: Mapping[VoxelSize, VoxelGroup] | None = None,
     ) -> None:
         dense_pixels = _counts_array("pixels", pixels)
         dense = (
@@ -118,6 +135,7 @@ class Counts(WeightMethods):
             errors,
             params,
             class_names,
+            voxels,
         )
 
     @classmethod
@@ -136,13 +154,25 @@ class Counts(WeightMethods):
         params: Mapping[str, Any] | None = None,
         class_names: Sequence[str] = (),
         label_ids: Any = None,
+        voxels: Mapping[VoxelSize, VoxelGroup] | None = None,
     ) -> Counts:
         """Counts from the statistics of the classes present only (ascending `classes` and the
         pixels, images and image_pixels of each), without arrays of length num_classes;
         `label_ids`: the original label of each class, when they were renumbered ("compact")."""
         counts = cls.__new__(cls)
         counts._setup(
-            num_classes, classes, values, n_images, n_pixels, ignored, per_image, sources, errors, params, class_names
+            num_classes,
+            classes,
+            values,
+            n_images,
+            n_pixels,
+            ignored,
+            per_image,
+            sources,
+            errors,
+            params,
+            class_names,
+            voxels,
         )
         if label_ids is not None:
             counts.label_ids = _label_ids(label_ids, counts.num_classes)
@@ -161,6 +191,7 @@ class Counts(WeightMethods):
         errors: Sequence[tuple[str, str]],
         params: Mapping[str, Any] | None,
         class_names: Sequence[str],
+        voxels: Mapping[VoxelSize, VoxelGroup] | None = None,
     ) -> None:
         # The statistics are kept by the classes present: their memory follows the data, not the
         # largest label; the dense arrays are made when they are read.
@@ -188,6 +219,7 @@ class Counts(WeightMethods):
         self.params = dict(params or {})
         self.class_names = _names(class_names)
         self.label_ids: np.ndarray | None = None
+        self._voxels = add_groups([{check_size(size): group for size, group in (voxels or {}).items()}])
         _check_consistent(self)
 
     @property
@@ -227,6 +259,36 @@ class Counts(WeightMethods):
             dense.flags.writeable = False
             self._dense_stats[name] = dense
         return dense
+
+    @property
+    def voxel_sizes(self) -> dict[VoxelSize, int]:
+        """{voxel size (mm along each spatial axis, x first): images of that size}, ascending;
+        images without a physical size are not in it."""
+        return {size: group.images for size, group in self._voxels.items()}
+
+    @property
+    def voxel_pixels(self) -> dict[VoxelSize, np.ndarray]:
+        """{voxel size: pixels of each class (num_classes entries) in the images of that size}."""
+        tables = {}
+        for size, group in self._voxels.items():
+            table = np.zeros(self._num_classes, np.uint64)
+            table[group.classes] = group.pixels
+            tables[size] = table
+        return tables
+
+    @property
+    def volumes(self) -> np.ndarray | None:
+        """Each class's physical volume in `volume_unit`: the sum over voxel sizes of its pixels
+        times that size's voxel volume. None unless every image has a physical size (PNG, .npy
+        and arrays have none) and the sizes have the same number of axes."""
+        return volumes_of(self._voxels, self.n_images, self._num_classes)
+
+    @property
+    def volume_unit(self) -> str | None:
+        """The unit of `volumes`: "mm³" for volumes, "mm²" for 2-D images; None without volumes."""
+        if self.volumes is None:
+            return None
+        return "mm" + {1: "", 2: "²", 3: "³"}[len(next(iter(self._voxels)))]
 
     @property
     def per_image_sparse(self) -> PerImageTable | None:
@@ -360,6 +422,10 @@ class Counts(WeightMethods):
             params=self.params,
             class_names=self.class_names,
             label_ids=ids,
+            voxels={
+                size: replace(group, classes=np.searchsorted(self._classes, group.classes))
+                for size, group in self._voxels.items()
+            },
         )
 
     def _by_label(self) -> Counts:
@@ -384,6 +450,7 @@ class Counts(WeightMethods):
             sources=self.sources,
             errors=self.errors,
             params=self.params,
+            voxels={size: replace(group, classes=ids[group.classes]) for size, group in self._voxels.items()},
         )
 
     # -- arithmetic ----------------------------------------------------------------------------
@@ -420,6 +487,7 @@ class Counts(WeightMethods):
             errors=self.errors + other.errors,
             params=self.params,
             class_names=_names_of_sum(self.class_names, other.class_names),
+            voxels=add_groups([self._voxels, other._voxels]),
         )
 
     def __radd__(self, other: object) -> Counts:
@@ -448,6 +516,7 @@ class Counts(WeightMethods):
                 if self.label_ids is None
                 else other.label_ids is not None and np.array_equal(self.label_ids, other.label_ids)
             )
+            and _same_voxels(self._voxels, other._voxels)
             and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
             and self.class_names == other.class_names
         )
@@ -471,7 +540,15 @@ class Counts(WeightMethods):
             (format_version 2), or, when fewer than half of at least 4096 classes are present,
             lists over the classes present, which "classes" names (format_version 3); with
             `label_ids` (label_map="compact"), format_version 4 and either layout.
+            With images of a physical size, "voxels" lists each size's images and pixels per
+            class, and "volumes" and "volume_unit" the volumes they make (derived: not read back).
         """
+        sized: dict[str, Any] = {}
+        if self._voxels:
+            sized["voxels"] = groups_to_json(self._voxels)
+            volumes = self.volumes
+            if volumes is not None:
+                sized["volumes"], sized["volume_unit"] = volumes.tolist(), self.volume_unit
         return {
             **encode(self.num_classes, self._classes, self._stats, self.label_ids),
             "n_images": self.n_images,
@@ -482,6 +559,7 @@ class Counts(WeightMethods):
             "errors": [list(error) for error in self.errors],
             "params": self.params,
             "class_names": list(self.class_names),
+            **sized,
         }
 
     @classmethod
@@ -521,6 +599,7 @@ class Counts(WeightMethods):
                 params=data.get("params", {}),
                 class_names=data.get("class_names", ()),
                 label_ids=label_ids,
+                voxels=groups_from_json(data.get("voxels", [])),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             if str(error).startswith(origin):  # decode's own message: the format is not ours
@@ -670,6 +749,38 @@ def _check_consistent(counts: Counts) -> None:
         raise ValueError(f"image_pixels: class {classes[short[0]]} has fewer image pixels than pixels")
     if counts.sources and len(counts.sources) != counts.n_images:
         raise ValueError(f"sources: {len(counts.sources)} names for {counts.n_images} images")
+    if counts._voxels:
+        _check_voxels(counts)
+
+
+def _check_voxels(counts: Counts) -> None:
+    """The pixels kept by voxel size are part of the class totals: never more, and all of them
+    when every image has a size."""
+    sized = sum(group.images for group in counts._voxels.values())
+    if sized > counts.n_images:
+        raise ValueError(f"voxels: {sized} images have a voxel size, but n_images={counts.n_images}")
+    total = add_groups([{(1.0,): VoxelGroup(0, group.classes, group.pixels)} for group in counts._voxels.values()])
+    summed = next(iter(total.values()))
+    where = np.searchsorted(counts._classes, summed.classes)
+    known = where < counts._classes.size
+    known[known] = counts._classes[where[known]] == summed.classes[known]
+    if not known.all():
+        raise ValueError(f"voxels: class {summed.classes[~known][0]} has pixels of a voxel size but none in all")
+    pixels = counts._stats[0][where]
+    all_sized = sized == counts.n_images
+    if np.any(summed.pixels > pixels) or (
+        all_sized and int(summed.pixels.sum(dtype=np.uint64)) != int(counts._stats[0].sum(dtype=np.uint64))
+    ):
+        raise ValueError("voxels: the pixels kept by voxel size do not add up to the pixels of each class")
+
+
+def _same_voxels(mine: Mapping[VoxelSize, VoxelGroup], theirs: Mapping[VoxelSize, VoxelGroup]) -> bool:
+    return mine.keys() == theirs.keys() and all(
+        mine[size].images == theirs[size].images
+        and np.array_equal(mine[size].classes, theirs[size].classes)
+        and np.array_equal(mine[size].pixels, theirs[size].pixels)
+        for size in mine
+    )
 
 
 def sum_statistics(parts: Sequence[tuple[np.ndarray, Statistics]]) -> tuple[np.ndarray, Statistics]:

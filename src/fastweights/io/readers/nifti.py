@@ -10,6 +10,10 @@ and length.
 
 `scl_slope` / `scl_inter` are applied when set; scaled or float voxels must be integral, else the
 file is an intensity image, not a label volume, and is refused.
+
+Each image carries the file's voxel size: pixdim[1..3] (of the spatial dims among dim[1..dim[0]])
+in mm, converted from the xyzt_units length unit (metres, microns). Unknown units (0) or a pixdim
+that is not a positive number give no size: a count's volumes are then None (docs/count.md).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ...base._optional import require
 from ...base.errors import InputError
 from ...kernels._chunks import contiguous_chunks
 from ...kernels._tally import Tally
+from ...model.voxels import VoxelSize
 from ..images import (
     CHUNK_BYTES,
     Bounds,
@@ -37,6 +42,7 @@ from ..images import (
     images_of_array,
     stream_chunks,
     tally_chunks,
+    with_voxel,
 )
 from ._mapped import MappedFile
 
@@ -94,19 +100,19 @@ def open_nifti(path: str, options: ReadOptions) -> Iterator[Image]:
     else:
         with open(path, "rb") as file:
             block = file.read(540)
-    shape, dtype, offset, scale = _header(nibabel, path, block)
+    shape, dtype, offset, scale, voxel = _header(nibabel, path, block)
     check_stack_axis(path, shape, options.stack_axis)
     if compressed:
-        yield from _gzip_images(path, shape, dtype, offset, scale, options.stack_axis)
+        yield from with_voxel(_gzip_images(path, shape, dtype, offset, scale, options.stack_axis), voxel)
         return
     mapped = MappedFile(path)
     _check_size(path, shape, dtype, offset, mapped.size)
     array = mapped.array(dtype, shape, offset, True)
-    yield from _voxel_images(path, array, scale, options.stack_axis, mapped.release)
+    yield from with_voxel(_voxel_images(path, array, scale, options.stack_axis, mapped.release), voxel)
 
 
-def _header(nibabel: Any, path: str, block: bytes) -> tuple[tuple[int, ...], np.dtype, int, Scale]:
-    """The shape, dtype, data offset and scaling of a NIfTI-1 or NIfTI-2 header, each field checked
+def _header(nibabel: Any, path: str, block: bytes) -> tuple[tuple[int, ...], np.dtype, int, Scale, VoxelSize | None]:
+    """The shape, dtype, data offset, scaling and voxel size of a NIfTI-1 or NIfTI-2 header, each field checked
     against the NIfTI standard (docs/input-rules.md). nibabel only lays out the bytes: its header
     checks would mend some broken fields (a vox_offset inside the header, say), as far as its
     global error_level lets them, so none of them is run."""
@@ -162,7 +168,23 @@ def _header(nibabel: Any, path: str, block: bytes) -> tuple[tuple[int, ...], np.
     else:
         scale = None if slope == 1 and inter == 0 else (slope, inter)
     shape = tuple(dim[1 : dim[0] + 1])
-    return shape, np.dtype(numpy_type).newbyteorder(order), int(vox_offset), scale
+    return shape, np.dtype(numpy_type).newbyteorder(order), int(vox_offset), scale, _voxel_size(header, dim[0])
+
+
+# xyzt_units & 7 (the code of pixdim[1..3]'s unit, NIfTI-1 and -2) -> mm per unit; 0 is unknown.
+_MM_PER_UNIT = {1: 1000.0, 2: 1.0, 3: 1e-3}
+
+
+def _voxel_size(header: Any, ndim: int) -> VoxelSize | None:
+    """pixdim[1..3] of the spatial dims, in mm; None when the unit is unknown or a pixdim is not a
+    positive number. Dims past the third (time, components) repeat the voxels, not their size."""
+    scale = _MM_PER_UNIT.get(int(header["xyzt_units"]) & 7)
+    if scale is None:
+        return None
+    lengths = [float(header["pixdim"][axis]) for axis in range(1, min(ndim, 3) + 1)]
+    if not all(math.isfinite(length) and length > 0 for length in lengths):
+        return None
+    return tuple(length * scale for length in lengths)
 
 
 def _check_size(path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int, size: int) -> None:

@@ -6,10 +6,18 @@ where the map reads them.
 Anything else is decoded one page at a time (a page bigger than a chunk: strip by strip or tile by
 tile), so memory stays bounded by a page or a chunk, never the whole volume. A multi-page series
 is one image (a volume) unless `stack_axis` makes each slice one.
+
+Each image carries its series' voxel size, when the tags give one (docs/count.md): the pixel width
+and height are 1 / XResolution and 1 / YResolution in the unit of ResolutionUnit (inch, the
+default, or centimetre; tifffile's millimetre and micrometre codes too), or of the ImageJ
+description's `unit` in an ImageJ file; a stack of ImageJ slices adds the description's `spacing`
+as depth. A series of several pages with no ImageJ slice spacing, a unit of none or one not known,
+or a resolution that is not a positive number give no size.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import struct
@@ -21,8 +29,18 @@ import numpy as np
 from ...base._optional import require
 from ...base.errors import InputError
 from ...kernels._tally import Tally, merge_all
+from ...model.voxels import VoxelSize
 from ..colormaps import rgb_tally
-from ..images import CHUNK_BYTES, Bounds, Image, ReadOptions, check_stack_axis, images_of_array, tally_chunks
+from ..images import (
+    CHUNK_BYTES,
+    Bounds,
+    Image,
+    ReadOptions,
+    check_stack_axis,
+    images_of_array,
+    tally_chunks,
+    with_voxel,
+)
 from ._mapped import MappedFile
 from ._tiff_rules import Layout, check_tiff
 
@@ -68,7 +86,73 @@ def open_tiff(path: str, options: ReadOptions) -> Iterator[Image]:
             _check_shaped(tifffile, series, path)
         for index, one in enumerate(series):
             name = path if len(series) == 1 else f"{path}:series{index}"
-            yield from _series_images(tif, one, name, path, options, layouts, chain)
+            images = _series_images(tif, one, name, path, options, layouts, chain)
+            yield from with_voxel(images, _voxel_size(tif, one))
+
+
+# ResolutionUnit -> mm per unit: inch (the TIFF default), centimetre; 4 and 5 are the millimetre
+# and micrometre codes tifffile reads and some microscopes write. 1 (none) has no length.
+_RESOLUTION_UNITS = {2: 25.4, 3: 10.0, 4: 1.0, 5: 1e-3}
+# The `unit` of an ImageJ description -> mm per unit ("pixel", ImageJ's default, has no length).
+_IMAGEJ_UNITS = {
+    "nm": 1e-6,
+    "um": 1e-3,
+    "µm": 1e-3,
+    "\\u00b5m": 1e-3,
+    "micron": 1e-3,
+    "microns": 1e-3,
+    "mm": 1.0,
+    "cm": 10.0,
+    "m": 1000.0,
+    "inch": 25.4,
+}
+
+
+def _voxel_size(tif: Any, series: Any) -> VoxelSize | None:
+    """The series' pixel width and height (and, for ImageJ slices, their spacing) in mm, or None."""
+    tags = series.keyframe.tags
+    x_tag, y_tag = tags.get("XResolution"), tags.get("YResolution")
+    if x_tag is None or y_tag is None:
+        return None
+    try:
+        imagej = tif.imagej_metadata if tif.is_imagej else None
+    except _DAMAGED:
+        imagej = None
+    if imagej is not None and "unit" in imagej:
+        scale = _IMAGEJ_UNITS.get(str(imagej["unit"]).strip().lower())
+    else:
+        unit = tags.get("ResolutionUnit")
+        scale = _RESOLUTION_UNITS.get(2 if unit is None else int(unit.value))
+    if scale is None:
+        return None
+    lengths = [scale / _rational(x_tag.value), scale / _rational(y_tag.value)]
+    if imagej is None:
+        if len(series) > 1:  # pages of a stack, at a depth no tag gives
+            return None
+    else:
+        slices = _number(imagej.get("slices", 1))
+        if slices != 1:  # slices `spacing` apart: either missing or damaged (nan) leaves no size
+            lengths.append(_number(imagej.get("spacing")) * scale if slices > 1 else math.nan)
+    if not all(math.isfinite(length) and length > 0 for length in lengths):
+        return None
+    return tuple(lengths)
+
+
+def _number(value: Any) -> float:
+    """A value of an ImageJ description as a float; nan when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _rational(value: Any) -> float:
+    """A TIFF RATIONAL (numerator, denominator) as a float; nan when it is not a positive one."""
+    try:
+        numerator, denominator = (float(part) for part in value)
+    except (TypeError, ValueError):
+        return math.nan
+    return numerator / denominator if numerator > 0 and denominator > 0 else math.nan
 
 
 def _check_shaped(tifffile: Any, series: list[Any], path: str) -> None:
