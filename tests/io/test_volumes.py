@@ -323,3 +323,25 @@ def test_cli_shows_volumes(mixed: tuple[Path, dict[Any, np.ndarray]], capsys: py
     rows = [line.split() for line in out.splitlines()]
     shown = [float(row[-2]) for row in rows if len(row) == 6 and row[0].isdigit()]  # class, pixels ... weight
     assert shown == pytest.approx(counts.volumes.tolist(), rel=1e-5)
+
+
+def test_volumes_follow_a_label_map(mixed: tuple[Path, dict[Any, np.ndarray]]) -> None:
+    """Compact renumbers the voxel groups' classes with the rest; a map folds their pixels as it
+    folds the counts (the oracle: the numpy pixels per size, relabelled by hand)."""
+    folder, by_size = mixed
+    with pytest.warns(UserWarning, match="2 voxel sizes"):
+        plain = fastweights.count(folder, ignore_index=[0, 2])
+    with pytest.warns(UserWarning, match="2 voxel sizes"):
+        compact = fastweights.count(folder, ignore_index=[0, 2], label_map="compact")
+    present = [1, 3, 4, 5, 6]
+    assert compact.label_ids.tolist() == present
+    np.testing.assert_allclose(compact.volumes, plain.volumes[present], rtol=1e-12)
+    for size, pixels in by_size.items():
+        np.testing.assert_array_equal(compact.voxel_pixels[size], pixels[present])
+    with pytest.warns(UserWarning, match="2 voxel sizes"):
+        merged = fastweights.count(folder, label_map={0: 0, 1: 0, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2})
+    for size, pixels in by_size.items():
+        folded = [pixels[:2].sum(), pixels[2:5].sum(), pixels[5:7].sum()]
+        np.testing.assert_array_equal(merged.voxel_pixels[size], folded)
+    again = compact + compact
+    np.testing.assert_allclose(again.volumes, 2 * compact.volumes, rtol=1e-12)
