@@ -17,7 +17,7 @@ from helpers import assert_same_statistics, numpy_counts
 import fastweights
 from fastweights.base._optional import MissingDependency
 from fastweights.errors import InputError
-from fastweights.io.coco import _compressed_runs
+from fastweights.io.coco.masks import compressed_runs
 
 mask_api = pytest.importorskip("pycocotools.mask")
 
@@ -53,10 +53,10 @@ def test_compressed_rle_runs_are_read_as_pycocotools_writes_them() -> None:
         for density in (0.0, 0.02, 0.5, 0.98, 1.0):
             mask = (rng.random(shape) < density).astype(np.uint8)
             text = mask_api.encode(np.asfortranarray(mask))["counts"]
-            assert _compressed_runs(text).tolist() == runs_of(mask)
+            assert compressed_runs(text).tolist() == runs_of(mask)
     long = np.zeros((2000, 2000), np.uint8)
     long[1500:, 1700:] = 1  # runs of millions: numbers of several characters, negative differences
-    assert _compressed_runs(mask_api.encode(np.asfortranarray(long))["counts"]).tolist() == runs_of(long)
+    assert compressed_runs(mask_api.encode(np.asfortranarray(long))["counts"]).tolist() == runs_of(long)
 
 
 def one_image(root: Path, segmentation: Any, height: int = 4, width: int = 5, **annotation: Any) -> Path:
