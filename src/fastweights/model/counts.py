@@ -10,6 +10,16 @@ from typing import Any
 import numpy as np
 
 from ..base._atomic import write_json
+from .counts_checks import (
+    check_consistent,
+    checked_count,
+    checked_counts_array,
+    checked_label_ids,
+    checked_names,
+    checked_per_image,
+    names_of_sum,
+    same_voxels,
+)
 from .counts_file import STATISTIC_NAMES, decode, encode, read_json
 from .counts_weights import WeightMethods
 from .per_image import DENSE_LIMIT, PerImageTable
@@ -116,11 +126,11 @@ class Counts(WeightMethods):
         class_names: Sequence[str] = (),
         voxels: Mapping[VoxelSize, VoxelGroup] | None = None,
     ) -> None:
-        dense_pixels = _counts_array("pixels", pixels)
+        dense_pixels = checked_counts_array("pixels", pixels)
         dense = (
             dense_pixels,
-            _counts_array("images", images, len(dense_pixels)),
-            _counts_array("image_pixels", image_pixels, len(dense_pixels)),
+            checked_counts_array("images", images, len(dense_pixels)),
+            checked_counts_array("image_pixels", image_pixels, len(dense_pixels)),
         )
         classes = np.flatnonzero(dense[0] | dense[1] | dense[2])
         self._setup(
@@ -175,7 +185,7 @@ class Counts(WeightMethods):
             voxels,
         )
         if label_ids is not None:
-            counts.label_ids = _label_ids(label_ids, counts.num_classes)
+            counts.label_ids = checked_label_ids(label_ids, counts.num_classes)
         return counts
 
     def _setup(
@@ -195,32 +205,32 @@ class Counts(WeightMethods):
     ) -> None:
         # The statistics are kept by the classes present: their memory follows the data, not the
         # largest label; the dense arrays are made when they are read.
-        self._num_classes = _count("num_classes", num_classes)
+        self._num_classes = checked_count("num_classes", num_classes)
         classes = np.asarray(classes)
         if classes.ndim != 1 or (classes.dtype.kind not in "iu" and classes.size):
             raise ValueError(f"classes: expected a 1-D array of class ids, got {classes.dtype} {classes.shape}")
         classes = classes.astype(np.int64)
         if classes.size and (classes[0] < 0 or classes[-1] >= self._num_classes or np.any(np.diff(classes) <= 0)):
             raise ValueError(f"classes: expected distinct increasing class ids in [0, {self._num_classes})")
-        stats = [_counts_array(name, array, classes.size) for name, array in zip(STATISTIC_NAMES, values)]
+        stats = [checked_counts_array(name, array, classes.size) for name, array in zip(STATISTIC_NAMES, values)]
         kept = (stats[0] | stats[1] | stats[2]) != 0
         if not kept.all():
             classes, stats = classes[kept], [array[kept] for array in stats]
         self._classes = classes
         self._stats = (stats[0], stats[1], stats[2])
         self._dense_stats: dict[str, np.ndarray] = {}
-        self.n_images = _count("n_images", n_images)
-        self.n_pixels = _count("n_pixels", n_pixels)
-        self.ignored = _count("ignored", ignored)
-        self._per_image = None if per_image is None else _per_image(per_image, self.n_images, self._num_classes)
+        self.n_images = checked_count("n_images", n_images)
+        self.n_pixels = checked_count("n_pixels", n_pixels)
+        self.ignored = checked_count("ignored", ignored)
+        self._per_image = None if per_image is None else checked_per_image(per_image, self.n_images, self._num_classes)
         self._dense: np.ndarray | None = None
         self.sources = tuple(sources)
         self.errors = [(str(name), str(reason)) for name, reason in errors]
         self.params = dict(params or {})
-        self.class_names = _names(class_names)
+        self.class_names = checked_names(class_names)
         self.label_ids: np.ndarray | None = None
         self._voxels = add_groups([{check_size(size): group for size, group in (voxels or {}).items()}])
-        _check_consistent(self)
+        check_consistent(self)
 
     @property
     def num_classes(self) -> int:
@@ -373,10 +383,10 @@ class Counts(WeightMethods):
         ValueError
             Negative, non-integral or inconsistent statistics, or arrays of different lengths.
         """
-        pixels = _counts_array("pixels", pixels)
+        pixels = checked_counts_array("pixels", pixels)
         present = (pixels > 0).astype(np.uint64)
         n_pixels = int(pixels.sum(dtype=np.uint64))
-        images = present if images is None else _counts_array("images", images, len(pixels))
+        images = present if images is None else checked_counts_array("images", images, len(pixels))
         if n_images is None:
             n_images = int(images.max()) if images.size else 0
         if image_pixels is None:
@@ -468,7 +478,7 @@ class Counts(WeightMethods):
             total = (self._by_label() + other._by_label()).compacted()
             # the names of class k keep their meaning only when both numbered their labels alike
             if other.label_ids is not None and np.array_equal(self.label_ids, other.label_ids):
-                total.class_names = _names_of_sum(self.class_names, other.class_names)
+                total.class_names = names_of_sum(self.class_names, other.class_names)
             return total
         size = max(self.num_classes, other.num_classes)
         per_image = None
@@ -486,7 +496,7 @@ class Counts(WeightMethods):
             sources=self.sources + other.sources,
             errors=self.errors + other.errors,
             params=self.params,
-            class_names=_names_of_sum(self.class_names, other.class_names),
+            class_names=names_of_sum(self.class_names, other.class_names),
             voxels=add_groups([self._voxels, other._voxels]),
         )
 
@@ -516,7 +526,7 @@ class Counts(WeightMethods):
                 if self.label_ids is None
                 else other.label_ids is not None and np.array_equal(self.label_ids, other.label_ids)
             )
-            and _same_voxels(self._voxels, other._voxels)
+            and same_voxels(self._voxels, other._voxels)
             and all(self.params.get(key) == other.params.get(key) for key in _SETTINGS)
             and self.class_names == other.class_names
         )
@@ -668,119 +678,6 @@ class Counts(WeightMethods):
             if self.num_classes > shown:
                 lines.append(f"  ... {self.num_classes - shown} more classes")
         return "\n".join(lines)
-
-
-def _counts_array(name: str, values: Any, length: int | None = None) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.trunc(array)):
-        array = array.astype(np.uint64)
-    if array.ndim != 1 or (array.dtype.kind not in "iu" and array.size):
-        raise ValueError(f"{name}: expected a 1-D array of integer counts, got {array.dtype} of shape {array.shape}")
-    if array.size and array.dtype.kind == "i" and array.min() < 0:
-        raise ValueError(f"{name}: counts cannot be negative (found {array.min()})")
-    if length is not None and array.size != length:
-        raise ValueError(f"{name}: {array.size} entries, expected one per class ({length})")
-    return array.astype(np.uint64)
-
-
-def _names(names: Any) -> tuple[str, ...]:
-    if isinstance(names, (str, bytes)):
-        raise TypeError(f"class_names={names!r}: expected a sequence of str, one per class")
-    checked: tuple[str, ...] = tuple(names)
-    for name in checked:
-        if not isinstance(name, str):
-            raise TypeError(f"class_names: {name!r} is not a str")
-    return checked
-
-
-def _names_of_sum(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
-    """The names of a + b: the same names, or those of the one that has names (a part counted
-    without names adds to one with them); different names are refused, as they would mislabel
-    classes that add up."""
-    if mine and theirs and mine != theirs:
-        differ = next(
-            (c for c, (one, other) in enumerate(zip(mine, theirs)) if one != other), min(len(mine), len(theirs))
-        )
-        raise ValueError(
-            f"cannot add Counts with different class names: {len(mine)} names and {len(theirs)}, "
-            f"class {differ} is {_shown(mine, differ)} and {_shown(theirs, differ)}"
-        )
-    return mine or theirs
-
-
-def _shown(names: tuple[str, ...], c: int) -> str:
-    return repr(names[c]) if c < len(names) else "unnamed"
-
-
-def _per_image(values: Any, n_images: int, num_classes: int) -> PerImageTable:
-    if not isinstance(values, PerImageTable):
-        return PerImageTable.from_dense(values, (n_images, num_classes))
-    if values.shape != (n_images, num_classes):
-        raise ValueError(f"per_image: expected a ({n_images}, {num_classes}) table, got {values.shape}")
-    return values
-
-
-def _label_ids(values: Any, num_classes: int) -> np.ndarray:
-    ids = np.asarray(values)
-    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu") or ids.size != num_classes:
-        raise ValueError(f"label_ids: expected one integer label per class ({num_classes})")
-    ids = ids.astype(np.int64)
-    if np.any(np.diff(ids) <= 0):
-        raise ValueError("label_ids: expected distinct increasing labels")
-    ids.flags.writeable = False
-    return ids
-
-
-def _count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}={value!r}: expected a non-negative integer")
-    return int(value)
-
-
-def _check_consistent(counts: Counts) -> None:
-    classes, (pixels, images, image_pixels) = counts._classes, counts._stats
-    if images.size and int(images.max()) > counts.n_images:
-        raise ValueError(f"images: a class is in {int(images.max())} images, but n_images={counts.n_images}")
-    missing = np.flatnonzero((pixels > 0) & (images == 0))
-    if missing.size:
-        raise ValueError(f"images: class {classes[missing[0]]} has pixels but is in no image")
-    short = np.flatnonzero(image_pixels < pixels)
-    if short.size:
-        raise ValueError(f"image_pixels: class {classes[short[0]]} has fewer image pixels than pixels")
-    if counts.sources and len(counts.sources) != counts.n_images:
-        raise ValueError(f"sources: {len(counts.sources)} names for {counts.n_images} images")
-    if counts._voxels:
-        _check_voxels(counts)
-
-
-def _check_voxels(counts: Counts) -> None:
-    """The pixels kept by voxel size are part of the class totals: never more, and all of them
-    when every image has a size."""
-    sized = sum(group.images for group in counts._voxels.values())
-    if sized > counts.n_images:
-        raise ValueError(f"voxels: {sized} images have a voxel size, but n_images={counts.n_images}")
-    total = add_groups([{(1.0,): VoxelGroup(0, group.classes, group.pixels)} for group in counts._voxels.values()])
-    summed = next(iter(total.values()))
-    where = np.searchsorted(counts._classes, summed.classes)
-    known = where < counts._classes.size
-    known[known] = counts._classes[where[known]] == summed.classes[known]
-    if not known.all():
-        raise ValueError(f"voxels: class {summed.classes[~known][0]} has pixels of a voxel size but none in all")
-    pixels = counts._stats[0][where]
-    all_sized = sized == counts.n_images
-    if np.any(summed.pixels > pixels) or (
-        all_sized and int(summed.pixels.sum(dtype=np.uint64)) != int(counts._stats[0].sum(dtype=np.uint64))
-    ):
-        raise ValueError("voxels: the pixels kept by voxel size do not add up to the pixels of each class")
-
-
-def _same_voxels(mine: Mapping[VoxelSize, VoxelGroup], theirs: Mapping[VoxelSize, VoxelGroup]) -> bool:
-    return mine.keys() == theirs.keys() and all(
-        mine[size].images == theirs[size].images
-        and np.array_equal(mine[size].classes, theirs[size].classes)
-        and np.array_equal(mine[size].pixels, theirs[size].pixels)
-        for size in mine
-    )
 
 
 def sum_statistics(parts: Sequence[tuple[np.ndarray, Statistics]]) -> tuple[np.ndarray, Statistics]:
