@@ -26,6 +26,8 @@ OPTIONAL = [
     "PIL",
     "tifffile",
     "cupy",
+    "fsspec",
+    "s3fs",
 ]
 
 
