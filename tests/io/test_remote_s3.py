@@ -5,8 +5,11 @@ missing bucket or object, denied access and a corrupt object name the s3:// URL.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +23,7 @@ import fastweights
 from fastweights import Counts
 from fastweights.base._optional import MissingDependency
 from fastweights.cli import main
+from fastweights.engine import run
 from fastweights.errors import InputError, Interrupted
 
 moto_server = pytest.importorskip("moto.server")
@@ -131,6 +135,51 @@ def test_objects_globs_and_a_prefix_without_its_slash(s3: Server) -> None:
     # The same object named twice counts once, as a local file does.
     twice = fastweights.count([f"s3://{BUCKET}/set/sub/", f"s3://{BUCKET}/set/sub/m_000.npy"], **options)
     assert twice.n_images == 8
+
+
+def test_slices_big_objects_and_shards_count_as_local_files(s3: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"s3://{BUCKET}/set/"
+    options: dict[str, Any] = {"ignore_index": 255, "per_image": True}
+    remote: dict[str, Any] = {"storage_options": s3.options(), **options}
+    # Each row its own image: read through RemoteInput.images, not the batch path.
+    sliced = fastweights.count(f"{url}sub/", stack_axis=0, **remote)
+    assert sliced.n_images == 8 * 20
+    assert_same_counts(sliced, fastweights.count(s3.local / "sub", stack_axis=0, **options), url, s3.local)
+    shard = fastweights.count(url, shard="1/3", **remote)
+    assert 0 < shard.n_images < 24
+    assert_same_counts(shard, fastweights.count(s3.local, shard="1/3", **options), url, s3.local)
+    monkeypatch.setattr(run, "CHUNK_BYTES", 0)  # every object a big input, counted on the calling thread
+    assert_same_counts(fastweights.count(url, **remote), fastweights.count(s3.local, **options), url, s3.local)
+
+
+def test_a_dask_cluster_reads_the_objects_of_its_tasks(s3: Server) -> None:
+    distributed = pytest.importorskip("distributed")
+    url = f"s3://{BUCKET}/set/"
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
+        remote = fastweights.count(url, ignore_index=255, client=client, storage_options=s3.options())
+    assert remote.params["dask"]["tasks"] > 1
+    assert_same_counts(remote, fastweights.count(s3.local, ignore_index=255), url, s3.local)
+
+
+def test_an_http_folder_counts_as_the_local_one(s3: Server) -> None:
+    """An http(s) page of links is a prefix too; its objects' sizes come from one request each."""
+    pytest.importorskip("aiohttp")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(s3.local)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        remote = fastweights.count(url, ignore_index=255, per_image=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert_same_counts(remote, fastweights.count(s3.local, ignore_index=255, per_image=True), url, s3.local)
 
 
 def test_the_command_line_with_storage_options(s3: Server, capsys: pytest.CaptureFixture[str]) -> None:

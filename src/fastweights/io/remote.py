@@ -14,6 +14,7 @@ import io
 import math
 import re
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +38,10 @@ REMOTE_EXTENSIONS = (".npy", ".png")
 _VERSION_KEYS = (
     ("VersionId", "version"),  # s3fs with version_aware=True
     ("generation", "generation"),  # gcsfs
-    ("ETag", "etag"),  # s3fs, http
+    ("ETag", "etag"),  # s3fs, http(s)
     ("etag", "etag"),  # gcsfs, adlfs
     ("LastModified", "modified"),
+    ("Last-Modified", "modified"),  # http(s) without an ETag
     ("last_modified", "modified"),
     ("updated", "modified"),
     ("mtime", "modified"),
@@ -98,9 +100,11 @@ def list_objects(url: str, storage_options: Mapping[str, Any] | None) -> Iterato
         if glob.has_magic(path):
             raise FileNotFoundError(f"{url}: no object matches this pattern")
         raise FileNotFoundError(f"{url}: no such object or prefix")
-    for name in sorted(found, key=lambda key: key.split("/")):
+    names = sorted(found, key=lambda key: key.split("/"))
+    _complete(fs, found, url)
+    for name in names:
         info = found[name]
-        yield RemoteInput(fs.unstrip_protocol(name), name, int(info.get("size") or 0), _version(info), fs)
+        yield RemoteInput(fs.unstrip_protocol(name), name, int(info["size"]), _version(info), fs)
 
 
 def fetch(items: list[RemoteInput]) -> list[bytes | InputError]:
@@ -194,6 +198,22 @@ def _masks_under(found: dict[str, dict[str, Any]], prefix: str, url: str) -> dic
     if found and not kept:
         raise InputError(f"{url}: holds no masks (fastweights reads {supported_extensions()})")
     return kept
+
+
+def _complete(fs: Any, found: dict[str, dict[str, Any]], url: str) -> None:
+    """Sizes (and ETags) of the objects whose listing gave none: an http(s) page's links, or an
+    object that fsspec's find names without its details. One request each, several in flight."""
+    missing = [name for name, info in found.items() if info.get("size") is None]
+    if not missing:
+        return
+    with ThreadPoolExecutor(max_workers=min(16, len(missing))) as pool:
+        for name, info in zip(missing, pool.map(fs.info, missing)):
+            found[name] = {**found[name], **info}
+            if info.get("size") is None:
+                raise InputError(
+                    f"{fs.unstrip_protocol(name)}: the server gives no size for it (no Content-Length), "
+                    "which fastweights needs to tell a complete object"
+                )
 
 
 def _strip(fs: Any, path: str) -> str:
