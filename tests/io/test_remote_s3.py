@@ -248,6 +248,12 @@ def test_a_missing_bucket_prefix_or_object_is_named(s3: Server) -> None:
         fastweights.count(f"s3://{BUCKET}/set/*.tif", storage_options=options)
     with pytest.raises(InputError, match=rf"s3://{BUCKET}/set/README\.txt: unknown extension"):
         fastweights.count(f"s3://{BUCKET}/set/README.txt", storage_options=options)
+    s3.put("tiff/a.tif", b"II*\x00")
+    with pytest.raises(InputError, match=rf"s3://{BUCKET}/tiff/a\.tif: \.tif masks are read from local files only"):
+        fastweights.count(f"s3://{BUCKET}/tiff/", storage_options=options)
+    s3.put("empty/a.npy", b"")
+    with pytest.raises(InputError, match=rf"s3://{BUCKET}/empty/a\.npy: 0-byte file"):
+        fastweights.count(f"s3://{BUCKET}/empty/", storage_options=options)
 
 
 def test_a_corrupt_object_is_named_and_can_be_skipped(s3: Server) -> None:

@@ -25,7 +25,7 @@ from ..base.errors import InputError
 from ..kernels._tally import Tally
 from .images import Image, ReadOptions, array_image, images_of_array
 from .readers import is_mask_file, supported_extensions
-from .readers._magic import extension_of
+from .readers._magic import check_magic, extension_of
 from .readers.numpy_files import NPY_MAGIC, read_npy_header
 from .readers.png import png_images, tally_png_bytes
 
@@ -67,10 +67,11 @@ class RemoteInput:
         return self.url
 
     def images(self, options: ReadOptions) -> Iterator[Image]:
+        _check_readable(self.url)  # before fetching what would be refused
         data = fetch([self])[0]
         if isinstance(data, InputError):
             raise data
-        yield from images_of_bytes(self.url, data, options)
+        yield from _images_of_bytes(self.url, data, options)
 
 
 def list_objects(url: str, storage_options: Mapping[str, Any] | None) -> Iterator[RemoteInput]:
@@ -90,6 +91,7 @@ def list_objects(url: str, storage_options: Mapping[str, Any] | None) -> Iterato
             single = len(found) == 1 and _strip(fs, next(iter(found))) == _strip(fs, path)
             if not single:
                 found = _masks_under(found, path, url)
+        _complete(fs, found)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"{url}: {_reason(error, 'no such bucket or container')}") from error
     except PermissionError as error:
@@ -100,9 +102,7 @@ def list_objects(url: str, storage_options: Mapping[str, Any] | None) -> Iterato
         if glob.has_magic(path):
             raise FileNotFoundError(f"{url}: no object matches this pattern")
         raise FileNotFoundError(f"{url}: no such object or prefix")
-    names = sorted(found, key=lambda key: key.split("/"))
-    _complete(fs, found, url)
-    for name in names:
+    for name in sorted(found, key=lambda key: key.split("/")):
         info = found[name]
         yield RemoteInput(fs.unstrip_protocol(name), name, int(info["size"]), _version(info), fs)
 
@@ -110,7 +110,7 @@ def list_objects(url: str, storage_options: Mapping[str, Any] | None) -> Iterato
 def fetch(items: list[RemoteInput]) -> list[bytes | InputError]:
     """The bytes of each object, fetched concurrently (one call per file system); an InputError
     naming the object in place of one that cannot be read."""
-    fetched: list[bytes | InputError] = [InputError("not fetched")] * len(items)
+    fetched: dict[int, bytes | InputError] = {}
     groups: dict[int, list[int]] = {}
     for position, item in enumerate(items):
         groups.setdefault(id(item.fs), []).append(position)
@@ -120,7 +120,7 @@ def fetch(items: list[RemoteInput]) -> list[bytes | InputError]:
         found = fs.cat_ranges([items[p].path for p in positions], None, None, on_error="return")
         for position, data in zip(positions, found):
             fetched[position] = _checked(items[position], data)
-    return fetched
+    return [fetched[position] for position in range(len(items))]
 
 
 def tally_objects(items: list[RemoteInput], options: ReadOptions) -> dict[int, Tally | InputError]:
@@ -138,19 +138,25 @@ def tally_objects(items: list[RemoteInput], options: ReadOptions) -> dict[int, T
             if extension_of(url) == ".png":
                 tallied[position] = tally_png_bytes(url, data, options)
             else:
-                (image,) = images_of_bytes(url, data, options)
+                (image,) = _images_of_bytes(url, data, options)
                 tallied[position] = image.tally(None, 1)
         except InputError as error:
             tallied[position] = error
     return tallied
 
 
-def images_of_bytes(url: str, data: bytes, options: ReadOptions) -> Iterator[Image]:
-    extension = extension_of(url)
-    if extension == ".png":
+def _images_of_bytes(url: str, data: bytes, options: ReadOptions) -> Iterator[Image]:
+    """The images of a .png or .npy object (`_check_readable` has passed it)."""
+    if extension_of(url) == ".png":
         return png_images(url, data, options)
-    if extension == ".npy":
-        return _npy_images(url, data, options)
+    return _npy_images(url, data, options)
+
+
+def _check_readable(url: str) -> None:
+    """Refuses an object of a format that is read from local files only, or of none."""
+    extension = extension_of(url)
+    if extension in REMOTE_EXTENSIONS:
+        return
     if is_mask_file(url):
         raise InputError(
             f"{url}: {extension} masks are read from local files only; from object storage fastweights reads "
@@ -161,8 +167,7 @@ def images_of_bytes(url: str, data: bytes, options: ReadOptions) -> Iterator[Ima
 
 def _npy_images(url: str, data: bytes, options: ReadOptions) -> Iterator[Image]:
     """A .npy held in memory: its header checked as a file's, its data viewed, never copied."""
-    if not data.startswith(NPY_MAGIC[:6]):
-        raise InputError(f"{url}: not a .npy file (it does not start with {NPY_MAGIC!r})")
+    check_magic(url, data[: len(NPY_MAGIC)], NPY_MAGIC)
     header = read_npy_header(io.BytesIO(data), url, len(data), "the object")
     array = np.frombuffer(data, header.dtype, math.prod(header.shape), header.offset)
     array = array.reshape(header.shape, order="F" if header.fortran else "C")
@@ -200,7 +205,7 @@ def _masks_under(found: dict[str, dict[str, Any]], prefix: str, url: str) -> dic
     return kept
 
 
-def _complete(fs: Any, found: dict[str, dict[str, Any]], url: str) -> None:
+def _complete(fs: Any, found: dict[str, dict[str, Any]]) -> None:
     """Sizes (and ETags) of the objects whose listing gave none: an http(s) page's links, or an
     object that fsspec's find names without its details. One request each, several in flight."""
     missing = [name for name, info in found.items() if info.get("size") is None]
