@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import json
 import sys
 import threading
@@ -166,6 +167,8 @@ def test_an_http_folder_counts_as_the_local_one(s3: Server) -> None:
     pytest.importorskip("aiohttp")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as aiohttp's pooled connections expect
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -173,13 +176,14 @@ def test_an_http_folder_counts_as_the_local_one(s3: Server) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        url = f"http://127.0.0.1:{server.server_address[1]}/sub/"
         remote = fastweights.count(url, ignore_index=255, per_image=True)
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
-    assert_same_counts(remote, fastweights.count(s3.local, ignore_index=255, per_image=True), url, s3.local)
+    local = fastweights.count(s3.local / "sub", ignore_index=255, per_image=True)
+    assert_same_counts(remote, local, url, s3.local / "sub")
 
 
 def test_the_command_line_with_storage_options(s3: Server, capsys: pytest.CaptureFixture[str]) -> None:
@@ -302,6 +306,15 @@ def test_a_missing_fsspec_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
         fastweights.count("s3://b/x/")
     with pytest.raises(TypeError, match="storage_options"):
         fastweights.count(tmp_path, storage_options=["anon"])  # type: ignore[arg-type]
+
+
+def test_a_protocol_without_its_package_or_unknown_is_named() -> None:
+    with pytest.raises(ValueError, match=r"nosuch://x/y: Protocol not known"):
+        fastweights.count("nosuch://x/y")
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed: gs:// has its package here")
+    with pytest.raises(MissingDependency, match=r"gs://b/x/: .*gcsfs.*pip install"):
+        fastweights.count("gs://b/x/")
 
 
 def _npy(array: np.ndarray) -> bytes:
