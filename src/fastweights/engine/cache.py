@@ -3,8 +3,8 @@ that grew counts only the new or changed files.
 
 An entry is keyed by the file's absolute path (an object's URL) and the settings that change its
 counts, and is used only while the file's size and modification time (the object's size and ETag or
-version) are those it was counted with. Several processes
-may share one cache: SQLite serialises their writes (write-ahead log, a busy timeout).
+version) are those it was counted with. Several processes may share one cache: SQLite serialises
+their writes (write-ahead log, a busy timeout).
 """
 
 from __future__ import annotations
