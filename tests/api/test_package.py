@@ -27,6 +27,8 @@ OPTIONAL = [
     "tifffile",
     "cupy",
     "pycocotools",
+    "fsspec",
+    "s3fs",
 ]
 
 

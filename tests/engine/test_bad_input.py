@@ -118,8 +118,8 @@ def test_a_file_deleted_between_listing_and_reading_is_named(tmp_path: Path, mon
         np.save(tmp_path / name, np.zeros(3, np.uint8))
     listed = plan.iter_inputs
 
-    def list_then_delete(inputs: object) -> list:
-        items = list(listed(inputs))
+    def list_then_delete(inputs: object, storage_options: object) -> list:
+        items = list(listed(inputs, storage_options))
         (tmp_path / "b.npy").unlink()
         return items
 

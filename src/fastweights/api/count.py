@@ -4,7 +4,7 @@ this process (threads, and a GPU where `device` says), a Dask cluster (`client`)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..backends import dask, mpi
@@ -45,14 +45,17 @@ def count(
     class_names: ClassNamesSpec = None,
     label_map: LabelMapSpec = None,
     reduce_zero_label: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
     Parameters
     ----------
-    inputs : path, array, RawFile or list of them
+    inputs : path, URL, array, RawFile or list of them
         A path, a folder (walked recursively, sorted), a glob pattern, a numpy array,
         `fastweights.raw(...)`, or a list mixing them. Each file or array is one image (or volume).
+        A URL (s3://bucket/prefix/, gs://, az://, https://..., any fsspec protocol) names an
+        object, a prefix (its masks, sorted as a folder's) or a glob of them (docs/remote.md).
     num_classes : int, optional
         Labels must lie in [0, num_classes); if None, it is the largest label seen + 1.
     ignore_index : int or iterable of int, optional
@@ -123,6 +126,11 @@ def count(
     reduce_zero_label : bool, default False
         mmsegmentation's convention (after label_map): 0 ignored, k -> k - 1, 255 ignored; labels
         outside 0..255 are an error. Recorded, with label_map, in params.
+    storage_options : dict, optional
+        For URLs: handed to fsspec as it is (e.g. {"anon": True}, {"profile": "x"},
+        {"client_kwargs": {"endpoint_url": "http://minio:9000"}}); needs `pip install
+        "fastweights[remote]"` (gcsfs for gs://, adlfs for az://). Never saved with the Counts, a
+        checkpoint or the cache; objects are known there by URL, size and ETag (or version).
 
     Returns
     -------
@@ -142,7 +150,9 @@ def count(
         An input cannot be counted (a damaged file, a negative or out-of-range label...), with
         on_error="raise": the first bad input in input order, named in the message.
     FileNotFoundError
-        A path, folder or pattern that names nothing.
+        A path, folder, pattern, URL or bucket that names nothing.
+    PermissionError
+        A URL whose listing is denied (an object whose reading is denied is an InputError).
     ValueError, TypeError
         A keyword out of its range or of the wrong type, named in the message (also client= and
         comm= together).

@@ -39,7 +39,7 @@ def count(inputs: object, settings: Settings, client: Any = None) -> Counts:
         if getattr(settings, option) is not None:
             raise ValueError(f"fastweights.count: {option}= is not available on a Dask cluster (client=)")
     client = distributed.default_client() if client is None else client
-    listed = expand(inputs)
+    listed = expand(inputs, settings.storage_options)
     paths = file_paths(listed, "fastweights.count(client=)")
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     shares = [share for share in split_by_bytes([item.nbytes for item in listed], workers * TASKS_PER_WORKER) if share]

@@ -39,7 +39,7 @@ def count(inputs: object, settings: Settings, comm: Any, root: int | None) -> Co
     share: Counts | None = None
     failure: str | None = None
     try:
-        listed = expand(inputs)
+        listed = expand(inputs, settings.storage_options)
         mine = split_by_bytes([item.nbytes for item in listed], size)[rank]
         share_bytes = sum(listed[position].nbytes for position in mine)
         if len(mine):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
+import json
 import os
 import re
 import sys
@@ -245,6 +246,16 @@ def _parser() -> argparse.ArgumentParser:
         "--shard", metavar="i/N", help="count only the i-th of N shares balanced by bytes (a job array's task)"
     )
     count.add_argument("--mpi", action="store_true", help="count across the ranks of mpiexec / srun (needs mpi4py)")
+    count.add_argument(
+        "--storage-option",
+        "--storage-options",  # the keyword's spelling, which messages about storage_options= name
+        dest="storage_options",
+        action="append",
+        type=_storage_option,
+        metavar="KEY=VALUE",
+        help="for s3:// gs:// az:// https:// paths, an fsspec option (repeatable); VALUE as JSON when it parses "
+        "(true, 3, {...}), else a string: --storage-option anon=true",
+    )
     _weight_options(count)
     count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
     count.add_argument("--format", choices=COUNT_FORMATS, default="table", help="what to print (default: table)")
@@ -336,6 +347,16 @@ def _names_option(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
+def _storage_option(text: str) -> tuple[str, Any]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def _absent(text: str) -> float | str:
     if text in ("max", "error"):
         return text
@@ -403,6 +424,7 @@ def _count(args: argparse.Namespace) -> int:
         class_names=class_names,
         label_map=args.label_map,
         reduce_zero_label=args.reduce_zero_label,
+        storage_options=None if args.storage_options is None else dict(args.storage_options),
     )
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK

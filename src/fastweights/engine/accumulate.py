@@ -41,7 +41,8 @@ class Accumulator:
         self.names: dict[int, list[str]] = {}  # position -> names of its images
         self.rows: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = {} if per_image else None
         self.skipped: dict[int, Skipped] = {}
-        self.stamps: dict[int, tuple[int, int]] = {}  # position -> (size, mtime_ns) of a file input
+        # position -> (size, mtime_ns) of a file input, (size, "etag:...") of an object
+        self.stamps: dict[int, tuple[int, int | str]] = {}
         self.restored: dict[str, dict[str, Any]] = {}  # input name -> its part of a checkpoint
         self.n_inputs = n_inputs
         self.report = report
@@ -190,7 +191,7 @@ class Accumulator:
         for entry in (*state["inputs"], *state["skipped"]):
             self.restored[entry["name"]] = entry
 
-    def adopt(self, index: int, name: str, stamp: tuple[int, int] | None) -> bool:
+    def adopt(self, index: int, name: str, stamp: tuple[int, int | str] | None) -> bool:
         """Takes the restored entry of the input `name`, met at `index` in this listing; False when
         the checkpoint does not hold it. Refuses a file that changed since it was counted."""
         entry = self.restored.pop(name, None)
@@ -198,7 +199,7 @@ class Accumulator:
             return False
         if entry["stamp"] is not None and stamp is not None and tuple(entry["stamp"]) != stamp:
             raise ValueError(
-                f"{name}: changed since the checkpoint counted it (size and modification time differ); "
+                f"{name}: changed since the checkpoint counted it ({_what_differs(stamp)} differ); "
                 "delete the checkpoint to count everything again"
             )
         if stamp is not None:
@@ -243,3 +244,7 @@ class Accumulator:
             class_names=settings.names,
             voxels=self._voxel_groups(),
         )
+
+
+def _what_differs(stamp: tuple[int, int | str]) -> str:
+    return "size and modification time" if isinstance(stamp[1], int) else "size and ETag or version"

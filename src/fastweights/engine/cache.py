@@ -1,9 +1,10 @@
 """An incremental cache of per-input counts (the standard library's sqlite3): a rerun over a data set
 that grew counts only the new or changed files.
 
-An entry is keyed by the file's absolute path and the settings that change its counts, and is used
-only while the file's size and modification time are those it was counted with. Several processes
-may share one cache: SQLite serialises their writes (write-ahead log, a busy timeout).
+An entry is keyed by the file's absolute path (an object's URL) and the settings that change its
+counts, and is used only while the file's size and modification time (the object's size and ETag or
+version) are those it was counted with. Several processes may share one cache: SQLite serialises
+their writes (write-ahead log, a busy timeout).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..io.remote import is_url
 from ..model.voxels import VoxelSize
 
 __all__ = ["Cache", "CachedImage"]
@@ -27,7 +29,7 @@ CREATE TABLE IF NOT EXISTS counts (
     path TEXT NOT NULL,
     settings TEXT NOT NULL,
     size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,  -- an object's "etag:..." or "version:..." (text, never a number)
     images TEXT NOT NULL,
     PRIMARY KEY (path, settings)
 )
@@ -71,7 +73,7 @@ class Cache:
     def open(cls, path: str | os.PathLike[str], settings: dict[str, Any]) -> Cache:
         return cls(os.fspath(path), settings)
 
-    def lookup(self, path: str, size: int, mtime_ns: int) -> list[CachedImage] | None:
+    def lookup(self, path: str, size: int, mtime_ns: int | str) -> list[CachedImage] | None:
         row = self.connection.execute(
             "SELECT size, mtime_ns, images FROM counts WHERE path = ? AND settings = ?",
             (_key(path), self.settings),
@@ -94,7 +96,7 @@ class Cache:
             for name, classes, pixels, total, ignored, voxel in images
         ]
 
-    def store(self, entries: Sequence[tuple[str, int, int, list[CachedImage]]]) -> None:
+    def store(self, entries: Sequence[tuple[str, int, int | str, list[CachedImage]]]) -> None:
         """(path, size, mtime_ns, images) of inputs just counted, in one transaction."""
         if not entries:
             return
@@ -127,8 +129,10 @@ class Cache:
 
 
 def _key(path: str) -> str | bytes:
-    """The absolute path; as the file system's bytes (an SQLite blob, never equal to a text key)
-    when it is not valid UTF-8, which SQLite text cannot hold."""
+    """The absolute path (a URL as it is); as the file system's bytes (an SQLite blob, never equal to
+    a text key) when it is not valid UTF-8, which SQLite text cannot hold."""
+    if is_url(path):
+        return path
     absolute = os.path.abspath(path)
     try:
         absolute.encode("utf-8")

@@ -26,8 +26,9 @@ class Plan:
 def plan(inputs: object, settings: Settings) -> Plan:
     if settings.sample is None and settings.shard is None:
         # Listing streams into counting, unless a progress bar needs the total first.
-        return Plan(expand(inputs) if settings.progress else iter_inputs(inputs))
-    listed = expand(inputs)
+        options = settings.storage_options
+        return Plan(expand(inputs, options) if settings.progress else iter_inputs(inputs, options))
+    listed = expand(inputs, settings.storage_options)
     chosen: Sequence[int] = range(len(listed))
     drawn: dict[str, Any] = {}
     estimate = None

@@ -16,7 +16,8 @@ from typing import Union
 from ..base.errors import InputError
 from ..io.images import CHUNK_BYTES
 from ..io.readers import tally_files
-from ..io.sources import FileInput, Input
+from ..io.remote import tally_objects
+from ..io.sources import FileInput, Input, RemoteInput
 from ..kernels._tally import Tally
 from .accumulate import Accumulator
 from .cache import Cache, CachedImage
@@ -25,6 +26,8 @@ from .classify import BatchCount, Failed, ImageCount, Result, classify_batch, co
 from .settings import Settings
 
 __all__ = ["Run"]
+
+Known = tuple[str, int, Union[int, str]]  # path or URL, size, modification time or ETag (version)
 
 
 class Run:
@@ -41,7 +44,8 @@ class Run:
     ) -> None:
         self.settings, self.workers, self.total = settings, workers, total
         self.checkpoint, self.cache = checkpoint, cache
-        self.in_flight: dict[int, FileInput] = {}  # with a cache: files handed out, not yet taken
+        # with a cache: what the files and objects handed out, not yet taken, are known by
+        self.in_flight: dict[int, Known] = {}
         self.failed: tuple[int, Failed] | None = None  # the first bad input met, by input position
 
     def count_all(self, items: Iterable[Input]) -> None:
@@ -95,18 +99,19 @@ class Run:
         """The inputs left to count, with their positions: not those the checkpoint has done, nor
         the files the cache holds (their counts go straight to the total)."""
         for index, item in enumerate(items):
+            known = _known_by(item)
             if self.checkpoint is not None:
-                stamp = (item.nbytes, item.mtime_ns) if isinstance(item, FileInput) else None
+                stamp = None if known is None else known[1:]
                 if self.total.restored and self.total.adopt(index, item.name, stamp):
                     continue
                 if stamp is not None:
                     self.total.stamps[index] = stamp
-            if self.cache is not None and isinstance(item, FileInput):
-                images = self.cache.lookup(item.path, item.nbytes, item.mtime_ns)
+            if self.cache is not None and known is not None:
+                images = self.cache.lookup(*known)
                 if images is not None and self._fits(images):
                     self._take([(index, item.name, [ImageCount(*image) for image in images])])
                     continue
-                self.in_flight[index] = item  # what its cache entry is keyed by, once counted
+                self.in_flight[index] = known  # its cache entry's key, once counted
             yield index, item
         if self.checkpoint is not None and self.total.restored:
             gone = sorted(self.total.restored)
@@ -138,7 +143,7 @@ class Run:
                 self.checkpoint.write(self.total.state())
             self.checkpoint.stop_if_asked(self.total.state, self.total.seen)
 
-    def _new_entries(self, results: list[Result]) -> list[tuple[str, int, int, list[CachedImage]]]:
+    def _new_entries(self, results: list[Result]) -> list[tuple[str, int, int | str, list[CachedImage]]]:
         entries = []
         for result in results:
             if isinstance(result, BatchCount):
@@ -148,10 +153,21 @@ class Run:
             else:  # skipped: counted again next time
                 continue
             for index, images in per_input:
-                item = self.in_flight.get(index)
-                if item is not None:
-                    entries.append((item.path, item.nbytes, item.mtime_ns, images))
+                known = self.in_flight.get(index)
+                if known is not None:
+                    entries.append((*known, images))
         return entries
+
+
+def _known_by(item: Input) -> Known | None:
+    """What a checkpoint and the cache know an input by: a file's path, size and modification time;
+    an object's URL, size and ETag (or version). None for the others (and an object whose listing
+    gave no version): a checkpoint knows them by name only, the cache not at all."""
+    if isinstance(item, FileInput):
+        return item.path, item.nbytes, item.mtime_ns
+    if isinstance(item, RemoteInput) and item.version is not None:
+        return item.url, item.nbytes, item.version
+    return None
 
 
 def _cached(image: ImageCount) -> CachedImage:
@@ -198,6 +214,10 @@ def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[Res
     files = [(index, item.path) for index, item in work if isinstance(item, FileInput)]
     decoded = tally_files([path for _, path in files], settings.read)
     tallied = {files[position][0]: result for position, result in decoded.items()}
+    remote = [(index, item) for index, item in work if isinstance(item, RemoteInput)]
+    if remote:  # fetched together: many objects in flight at once
+        fetched = tally_objects([item for _, item in remote], settings.read)
+        tallied.update((remote[position][0], result) for position, result in fetched.items())
     clean: list[tuple[int, Input, Tally]] = []
     for index, item in work:
         result = tallied.get(index)

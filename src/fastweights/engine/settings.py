@@ -10,9 +10,9 @@ and, where it has one, in its command-line flag.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Optional, TypeVar, Union
+from typing import Any, Literal, Optional, TypeVar, Union
 
 import numpy as np
 
@@ -70,6 +70,8 @@ class Settings:
     class_names: tuple[str, ...] | None = None  # None: not given (a built-in colormap's names, if any)
     label_map: LabelMap | None = None  # with reduce_zero_label folded in
     reduce_zero_label: bool = False
+    # Handed to fsspec as they are, for URLs; never in a checkpoint, the cache or the Counts (they may hold secrets).
+    storage_options: dict[str, Any] | None = None
 
     @classmethod
     def build(
@@ -95,6 +97,7 @@ class Settings:
         class_names: ClassNamesSpec,
         label_map: LabelMapSpec,
         reduce_zero_label: object,
+        storage_options: object,
     ) -> Settings:
         """The Settings of `count()`'s keywords (every one of them, by name), each checked."""
         classes, ignore = _check_num_classes(num_classes), _check_ignore(ignore_index)
@@ -119,6 +122,7 @@ class Settings:
             class_names=resolve_class_names(class_names),
             label_map=resolved,
             reduce_zero_label=resolved is not None and resolved.reduce_zero_label,
+            storage_options=_check_storage_options(storage_options),
         )
 
     @property
@@ -225,6 +229,14 @@ def _check_shard(shard: object) -> tuple[int, int]:
     ):
         raise TypeError(f"shard={shard!r}: expected (i, N) or 'i/N'")
     return parse_shard(f"{shard[0]}/{shard[1]}")
+
+
+def _check_storage_options(options: object) -> dict[str, Any] | None:
+    if options is None:
+        return None
+    if not isinstance(options, Mapping) or not all(isinstance(key, str) for key in options):
+        raise TypeError(f"storage_options: expected a dict of fsspec options (str keys), got {type(options).__name__}")
+    return dict(options)
 
 
 def _check_choice(name: str, value: object, choices: tuple[Choice, ...]) -> Choice:

@@ -1,13 +1,13 @@
 """What the user passed -> an ordered list of inputs: files (folders walked recursively and
-sorted, globs expanded, duplicates dropped, symlink loops refused), arrays, raw files and COCO
-annotations (one input per image)."""
+sorted, globs expanded, duplicates dropped, symlink loops refused), objects behind URLs (listed
+once, through fsspec: `remote`), arrays, raw files and COCO annotations (one input per image)."""
 
 from __future__ import annotations
 
 import glob
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -21,8 +21,9 @@ from .device import current
 from .images import Image, ReadOptions, images_of_array
 from .readers import RawFile, is_mask_file, open_path, supported_extensions
 from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
+from .remote import RemoteInput, is_url, list_objects
 
-__all__ = ["Input", "expand", "is_device_array", "iter_inputs"]
+__all__ = ["Input", "RemoteInput", "expand", "is_device_array", "iter_inputs"]
 
 
 @dataclass(frozen=True)
@@ -165,29 +166,39 @@ Input = Union[
     PanopticImage,
     InstanceImage,
     RefusedInput,
+    RemoteInput,
 ]
+StorageOptions = Union[Mapping[str, Any], None]
 
 
-def expand(inputs: object) -> list[Input]:
+def expand(inputs: object, storage_options: StorageOptions = None) -> list[Input]:
     """The inputs in order: each file and array once, folders' files sorted."""
-    expanded = list(iter_inputs(inputs))
+    expanded = list(iter_inputs(inputs, storage_options))
     if not expanded:
         raise ValueError("inputs: nothing to count (an empty list)")
     return expanded
 
 
-def iter_inputs(inputs: object) -> Iterator[Input]:
+def iter_inputs(inputs: object, storage_options: StorageOptions = None) -> Iterator[Input]:
     """The inputs in order, as they are found: counting can start before a big folder is listed.
-    Folders are walked in tree order, each folder's entries sorted by name."""
+    Folders are walked in tree order, each folder's entries sorted by name; a URL's objects are
+    listed through fsspec, with `storage_options`."""
     if _is_single(inputs):
         inputs = [inputs]
     if not isinstance(inputs, Iterable):
         raise TypeError(f"inputs: expected a path, folder, glob, array or a list of them, got {type(inputs).__name__}")
     seen_files: set[tuple[int, int]] = set()
+    seen_objects: set[str] = set()
     arrays = 0
     for position, item in enumerate(inputs):
         if isinstance(item, (str, os.PathLike)):
             text = os.fspath(item)
+            if is_url(text):
+                for remote in list_objects(text, storage_options):
+                    if remote.url not in seen_objects:
+                        seen_objects.add(remote.url)
+                        yield remote
+                continue
             hdf5 = split_hdf5_path(text)
             if hdf5 is not None and not os.path.exists(text):
                 yield HDF5Input(*hdf5, _size(hdf5[0]))
@@ -222,10 +233,16 @@ def iter_inputs(inputs: object) -> Iterator[Input]:
 
 
 def file_paths(items: list[Input], who: str) -> list[str]:
-    """The paths of listed inputs that another process will open itself; arrays cannot go there."""
-    if not all(isinstance(item, FileInput) for item in items):
-        raise TypeError(f"{who} counts files: pass paths, folders or globs, not arrays")
-    return [item.path for item in items]  # type: ignore[union-attr]
+    """The paths (or URLs) of listed inputs that another process will open itself; arrays cannot go there."""
+    paths = []
+    for item in items:
+        if isinstance(item, FileInput):
+            paths.append(item.path)
+        elif isinstance(item, RemoteInput):
+            paths.append(item.url)
+        else:
+            raise TypeError(f"{who} counts files: pass paths, folders, globs or URLs, not arrays")
+    return paths
 
 
 def is_device_array(obj: object) -> bool:

@@ -25,7 +25,7 @@ from ..colormaps import rgb_tally
 from ..images import Bounds, Image, ReadOptions, array_image, check_stack_axis, images_of_array
 from ._magic import check_magic
 
-__all__ = ["MAX_PIXELS", "PNG_MAGIC", "decode_png", "open_png", "tally_png_files"]
+__all__ = ["MAX_PIXELS", "PNG_MAGIC", "decode_png", "open_png", "png_images", "tally_png_bytes", "tally_png_files"]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -41,16 +41,26 @@ _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 def open_png(path: str, options: ReadOptions) -> Iterator[Image]:
     # One read of the whole file (masks are small). It happens when the engine asks for the images,
     # in the worker thread that then tallies them, and gives the size without a second open().
-    data = _read(path)
-    check_magic(path, data[: len(PNG_MAGIC)], PNG_MAGIC)
+    yield from png_images(path, _read(path), options)
+
+
+def png_images(name: str, data: bytes, options: ReadOptions) -> Iterator[Image]:
+    """The images of a PNG held in memory (a file read whole, or an object fetched from storage)."""
+    check_magic(name, data[: len(PNG_MAGIC)], PNG_MAGIC)
     if options.stack_axis is not None:
-        yield from _stacked_images(path, _labels(path, data), options)
+        yield from _stacked_images(name, _labels(name, data), options)
         return
 
     def tally_png(bounds: Bounds, threads: int) -> Tally:
-        return _tally(path, data, options, bounds, threads)
+        return _tally(name, data, options, bounds, threads)
 
-    yield Image(path, tally_png)
+    yield Image(name, tally_png)
+
+
+def tally_png_bytes(name: str, data: bytes, options: ReadOptions) -> Tally:
+    """The tally of a PNG held in memory, decoded and counted in one pass without the GIL."""
+    check_magic(name, data[: len(PNG_MAGIC)], PNG_MAGIC)
+    return _tally(name, data, options, None, 1)
 
 
 def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | InputError]:
