@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,15 @@ def stop_after(inputs: int, number: int = signal.SIGINT) -> Callable[[fastweight
             os.kill(os.getpid(), number)
 
     return report
+
+
+def mpiexec() -> str:
+    """The mpiexec beside this python (pip install mpich) or on PATH; skips the test without one."""
+    pytest.importorskip("mpi4py")
+    found = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if found is None:
+        pytest.skip("no mpiexec (pip install mpich gives one next to python)")
+    return found
 
 
 def numpy_counts(

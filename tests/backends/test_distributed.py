@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import mpiexec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,14 +81,6 @@ def test_job_array_shards_merge_to_the_full_count(masks: Path, tmp_path: Path) -
 
 
 # ---- MPI ---------------------------------------------------------------------------------------
-
-
-def mpiexec() -> str:
-    pytest.importorskip("mpi4py")
-    found = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-    if found is None:
-        pytest.skip("no mpiexec (pip install mpich gives one next to python)")
-    return found
 
 
 @pytest.mark.parametrize("ranks", [2, 3])  # 3: more ranks than this machine's cores

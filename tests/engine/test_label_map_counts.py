@@ -5,15 +5,13 @@ MPI; oracles are numpy over the official tables (tests/label_map_oracles.py)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_same_statistics, numpy_counts, stop_after
+from helpers import assert_same_statistics, mpiexec, numpy_counts, stop_after
 from label_map_oracles import (
     OFFICIAL_TRAIN_IDS,
     cityscapes_oracle,
@@ -251,14 +249,6 @@ def test_dask_counts_through_the_map(in_process, tmp_path: Path, label_map: str)
     assert counts == fastweights.count(tmp_path, label_map=label_map, per_image=True)
     expected = cityscapes_oracle(masks) if label_map == "cityscapes" else compact_oracle(masks)[0]
     assert_same_statistics(counts, expected)
-
-
-def mpiexec() -> str:
-    pytest.importorskip("mpi4py")
-    found = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-    if found is None:
-        pytest.skip("no mpiexec (pip install mpich gives one next to python)")
-    return found
 
 
 @pytest.mark.parametrize("label_map", ["cityscapes", "compact"])

@@ -10,7 +10,6 @@ import io
 import json
 import math
 import pickle
-import signal
 import sqlite3
 import warnings
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import stop_after
 
 import fastweights
 from fastweights import Counts
@@ -246,18 +246,6 @@ def test_counts_refuse_inconsistent_voxel_groups() -> None:
 
 
 # ---- checkpoint and cache ----------------------------------------------------------------------
-
-
-def stop_after(inputs: int) -> Any:
-    """A progress callable that interrupts the count once `inputs` inputs are done."""
-    sent: list[bool] = []
-
-    def report(progress: fastweights.progress.Progress) -> None:
-        if progress.done >= inputs and not sent:
-            sent.append(True)
-            signal.raise_signal(signal.SIGINT)
-
-    return report
 
 
 def test_volumes_survive_a_checkpoint(mixed: tuple[Path, dict[Any, np.ndarray]], tmp_path: Path) -> None:
