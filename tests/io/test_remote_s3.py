@@ -284,7 +284,8 @@ def test_denied_access_is_named(s3: Server) -> None:
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"},
+            # s3:List*: moto 5.2 checks a listing against "s3:ListObjectsV2", AWS against "s3:ListBucket"
+            {"Effect": "Allow", "Action": ["s3:List*", "s3:GetObject"], "Resource": "*"},
             {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/private/secret/*"},
         ],
     }
