@@ -201,3 +201,24 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def small_files(paths: list[str], kind: int = 1, threads: int = 1):  # type: ignore[no-untyped-def]
+    """The C++ batch reader's result for these files as listed now (kind 0: PNG, 1: .npy)."""
+    from fastweights.io.images import ReadOptions
+    from fastweights.io.readers.small_files import tally_small_files
+
+    stats = [os.stat(path) for path in paths]
+    return tally_small_files(
+        paths,
+        np.array([info.st_size for info in stats], np.int64),
+        np.array([info.st_mtime_ns for info in stats], np.int64),
+        np.full(len(paths), kind, np.uint8),
+        ReadOptions(),
+        threads,
+    )
+
+
+def counted_in_batch(paths: list[str]) -> set[str]:
+    """The stems of the .npy files the C++ batch reader counts itself (the rest go to the general reader)."""
+    return {Path(paths[position]).stem for position in small_files(paths).counted.tolist()}

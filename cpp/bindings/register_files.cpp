@@ -1,4 +1,4 @@
-// Files: small .npy masks read and counted in batches, CRC-32 for zip members, and the guarded map
+// Files: folders listed, small PNG and .npy masks read and counted in batches, CRC-32 for zip members, and the guarded map
 // that survives a file shrinking under it.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "common.hpp"
+#include "fastweights/file_batch.hpp"
 #include "fastweights/files.hpp"
+#include "fastweights/listing.hpp"
 #include "fastweights/mapping.hpp"
 #include "fastweights/npy.hpp"
 
@@ -21,29 +23,117 @@ namespace fastweights::bindings {
 
 namespace {
 
+ResultType file_batch_type;
+ResultType folder_listing_type;
+
+// str -> the file system's bytes, as os.fsencode gives them (names that are not valid UTF-8 too).
+std::string fs_bytes(const py::handle& path) {
+    PyObject* encoded = PyUnicode_EncodeFSDefault(path.ptr());
+    if (encoded == nullptr) throw py::error_already_set();
+    const py::bytes bytes = py::reinterpret_steal<py::bytes>(encoded);
+    return std::string(bytes);
+}
+
+// The file system's bytes -> str, as os.fsdecode gives it.
+py::str fs_str(const std::string& bytes) {
+    PyObject* decoded = PyUnicode_DecodeFSDefaultAndSize(bytes.data(), static_cast<py::ssize_t>(bytes.size()));
+    if (decoded == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::str>(decoded);
+}
+
+template <class T>
+py::array_t<T> array_of(const std::vector<T>& values) {
+    py::array_t<T> out(static_cast<py::ssize_t>(values.size()));
+    std::copy(values.begin(), values.end(), out.mutable_data());
+    return out;
+}
+
+// A batch of small PNG and .npy files (paths as str; their listed sizes and modification times;
+// kinds 0 PNG, 1 .npy) read and counted on `threads` threads with the GIL released once. The
+// result holds arrays, one entry per file, and the labels of all of them end to end.
+py::object count_files(const py::list& paths, const py::array_t<std::int64_t, py::array::c_style>& sizes,
+                       const py::array_t<std::int64_t, py::array::c_style>& mtimes,
+                       const py::array_t<std::uint8_t, py::array::c_style>& kinds, std::uint64_t max_pixels,
+                       int threads) {
+    const std::size_t n = paths.size();
+    if (sizes.size() != static_cast<py::ssize_t>(n) || mtimes.size() != static_cast<py::ssize_t>(n) ||
+        kinds.size() != static_cast<py::ssize_t>(n)) {
+        throw py::value_error("count_files: paths, sizes, mtimes and kinds differ in length");
+    }
+    std::vector<batch::Listed> files(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        files[i].path = fs_bytes(paths[i]);
+        files[i].size = sizes.at(static_cast<py::ssize_t>(i));
+        files[i].mtime_ns = mtimes.at(static_cast<py::ssize_t>(i));
+        files[i].kind = kinds.at(static_cast<py::ssize_t>(i)) == 1 ? batch::Kind::npy : batch::Kind::png;
+    }
+    std::vector<batch::Counted> results;
+    {
+        py::gil_scoped_release release;
+        results = batch::count_files(files, max_pixels, threads);
+    }
+    std::vector<std::int32_t> errors(n);
+    std::vector<std::uint8_t> changed(n), statuses(n);
+    std::vector<std::int64_t> read_sizes(n), offsets(n + 1, 0), values;
+    std::vector<std::uint64_t> counts;
+    py::dict messages;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& result = results[i];
+        errors[i] = result.error;
+        changed[i] = result.changed;
+        statuses[i] = static_cast<std::uint8_t>(result.status);
+        read_sizes[i] = result.size;
+        if (!result.message.empty()) messages[py::int_(i)] = result.message;
+        for (const auto& [label, pixels] : result.labels) {
+            values.push_back(label);
+            counts.push_back(pixels);
+        }
+        offsets[i + 1] = static_cast<std::int64_t>(values.size());
+    }
+    py::array_t<bool> changed_array(static_cast<py::ssize_t>(n));
+    std::copy(changed.begin(), changed.end(), changed_array.mutable_data());
+    return file_batch_type(array_of(errors), changed_array, array_of(read_sizes), array_of(statuses), messages,
+                           array_of(offsets), array_of(values), array_of(counts));
+}
+
+#if !defined(_WIN32)
+// One folder's entries (hidden ones left out), each stat'ed once, in the file system's order: full
+// paths as os.path.join(folder, name) gives them, and per entry its stat fields and the position of
+// its extension in `extensions` (-1: none). OSError when the folder cannot be read.
+py::object list_folder(const py::str& folder, const std::vector<std::string>& extensions) {
+    const std::string root = fs_bytes(folder);
+    int error = 0;
+    std::vector<listing::Entry> entries;
+    {
+        py::gil_scoped_release release;
+        entries = listing::list_folder(root, extensions, error);
+    }
+    if (error != 0) {
+        errno = error;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, folder.ptr());
+        throw py::error_already_set();
+    }
+    const std::string prefix = root.empty() || root.back() == '/' ? root : root + "/";
+    py::list paths, errors, modes, sizes, mtimes, devices, inodes, positions;
+    for (const auto& entry : entries) {
+        paths.append(fs_str(prefix + entry.name));
+        errors.append(entry.error);
+        modes.append(entry.mode);
+        sizes.append(entry.size);
+        mtimes.append(entry.mtime_ns);
+        devices.append(entry.device);
+        inodes.append(entry.inode);
+        positions.append(entry.extension);
+    }
+    return folder_listing_type(paths, errors, modes, sizes, mtimes, devices, inodes, positions);
+}
+#endif
+
 // The CRC-32 of a bytes-like object (a memory-mapped zip member, say), continuing from `value`.
 std::uint32_t crc32(const py::object& data, std::uint32_t value) {
     const ByteView bytes(data);
     py::gil_scoped_release release;
     return libdeflate_crc32(value, bytes.data(), bytes.size());
-}
-
-// Many small .npy files (paths as file-system bytes) read and counted with the GIL released once.
-// Each result: None when the file is not a plain little-endian integer array this counts (the
-// general reader takes it, and says what is wrong with a bad one), else LabelCounts.
-py::list count_npy_files(const std::vector<std::string>& paths) {
-    std::vector<npy::Result> results(paths.size());
-    {
-        py::gil_scoped_release release;
-        for (std::size_t i = 0; i < paths.size(); ++i) {
-            const auto file = read_file(paths[i]);
-            // A file that changed while read goes to the general reader, which reads it again.
-            if (file.error == 0 && !file.changed) results[i] = npy::count_npy(file.bytes.data(), file.bytes.size());
-        }
-    }
-    py::list out;
-    for (const auto& result : results) out.append(result.counted ? label_counts(result.tally) : py::none());
-    return out;
 }
 
 #if !defined(_WIN32)
@@ -78,9 +168,23 @@ void register_guarded_map(py::module_& m) {
 void register_files(py::module_& m) {
     m.def("crc32", &crc32, py::arg("data"), py::arg("value") = 0,
           "The CRC-32 (zlib's) of a bytes-like object, continuing from `value` (GIL released).");
-    m.def("count_npy_files", &count_npy_files, py::arg("paths"),
-          "Reads and counts many small .npy files (paths as bytes, os.fsencode) with the GIL released once: "
-          "per file LabelCounts, or None for one the general reader must take.");
+    file_batch_type = ResultType(
+        m, "FileBatch", "errors changed sizes statuses messages offsets values counts",
+        "Small files read and counted together: per file the errno of reading it (or 0), whether it "
+        "changed while read, its size, its PngStatus value (.npy: ok, or unsupported for the general "
+        "reader), and where its labels lie in values and counts (offsets[i]:offsets[i + 1]); messages "
+        "by position, for the files that have one.");
+    m.def("count_files", &count_files, py::arg("paths"), py::arg("sizes"), py::arg("mtimes"), py::arg("kinds"),
+          py::arg("max_pixels"), py::arg("threads"),
+          "Reads and counts many small PNG (kind 0) and .npy (kind 1) files on `threads` threads with the GIL "
+          "released once; each file is checked against its listed size and modification time.");
+#if !defined(_WIN32)
+    folder_listing_type = ResultType(m, "FolderListing", "paths errors modes sizes mtimes devices inodes extensions",
+                                     "A folder's entries, hidden ones left out, each stat'ed once (following "
+                                     "symbolic links): lists, one item per entry.");
+    m.def("list_folder", &list_folder, py::arg("folder"), py::arg("extensions"),
+          "Lists a folder in one pass (readdir, then one fstatat per entry) with the GIL released.");
+#endif
 #if !defined(_WIN32)
     register_guarded_map(m);
 #endif

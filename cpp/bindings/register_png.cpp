@@ -1,5 +1,5 @@
-// PNG masks decoded and counted without the GIL (fastweights/png/): one file held in memory, or a
-// batch of files read here. Results carry a PngStatus and the kernel's message.
+// PNG masks decoded and counted without the GIL (fastweights/png/), held in memory (files in
+// batches: register_files.cpp). Results carry a PngStatus and the kernel's message.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "common.hpp"
-#include "fastweights/files.hpp"
 #include "fastweights/png/chunks.hpp"
 #include "fastweights/png/count.hpp"
 #include "fastweights/png/decode.hpp"
@@ -22,7 +21,6 @@ namespace {
 ResultType png_header_type;
 ResultType png_count_type;
 ResultType png_samples_type;
-ResultType png_file_count_type;
 
 py::object png_header(const py::object& data) {
     const ByteView bytes(data);
@@ -55,47 +53,6 @@ py::object decode_png(const py::object& data, std::uint64_t max_pixels) {
                             h.height, h.bit_depth, h.color_type, h.interlace);
 }
 
-// The labels present in a table of counts and their counts.
-std::vector<std::pair<std::int64_t, std::uint64_t>> present(const std::vector<std::uint64_t>& table) {
-    std::vector<std::pair<std::int64_t, std::uint64_t>> found;
-    for (std::size_t label = 0; label < table.size(); ++label) {
-        if (table[label] != 0) found.emplace_back(static_cast<std::int64_t>(label), table[label]);
-    }
-    return found;
-}
-
-// Many PNG files read and counted in one call that releases the GIL once: a worker thread gets
-// through a batch of small masks without handing the GIL back and forth per file. The paths come as
-// the file system's bytes (os.fsencode), valid UTF-8 or not.
-py::list count_png_files(const std::vector<std::string>& paths, std::uint64_t max_pixels) {
-    struct Result {
-        int error = 0;
-        std::size_t size = 0;
-        bool changed = false;
-        png::CountResult count;
-    };
-    std::vector<Result> results(paths.size());
-    {
-        py::gil_scoped_release release;
-        for (std::size_t i = 0; i < paths.size(); ++i) {
-            auto file = read_file(paths[i]);
-            results[i].error = file.error;
-            results[i].size = file.bytes.size();
-            results[i].changed = file.changed;
-            if (file.error == 0 && !file.changed && !file.bytes.empty()) {
-                results[i].count = png::count_png(file.bytes.data(), file.bytes.size(), max_pixels);
-            }
-        }
-    }
-    py::list out;
-    for (const auto& result : results) {
-        const auto [values, counts] = label_arrays(present(result.count.table));
-        out.append(png_file_count_type(result.error, result.size, result.changed, result.count.status,
-                                       result.count.message, values, counts));
-    }
-    return out;
-}
-
 }  // namespace
 
 void register_png(py::module_& m) {
@@ -123,17 +80,11 @@ void register_png(py::module_& m) {
         ResultType(m, "PngSamples", "status message samples width height bit_depth color_type interlace",
                     "A PNG's samples in raster order (uint8, two big-endian bytes each at bit depth 16; None "
                     "unless ok), and its header.");
-    png_file_count_type = ResultType(m, "PngFileCount", "error size changed status message values counts",
-                                      "A PNG file read and counted: the errno of reading it (or 0), its size in "
-                                      "bytes, whether it changed while it was read (then not counted), and its "
-                                      "labels and their pixels when the status is ok.");
     m.def("png_header", &png_header, py::arg("data"), "The signature and IHDR of a PNG held in a bytes-like object.");
     m.def("count_png", &count_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object and counts its pixels by value (GIL released).");
     m.def("decode_png", &decode_png, py::arg("data"), py::arg("max_pixels"),
           "Decodes a PNG held in a bytes-like object to its samples in raster order (GIL released).");
-    m.def("count_png_files", &count_png_files, py::arg("paths"), py::arg("max_pixels"),
-          "Reads and counts many PNG files (paths as bytes, os.fsencode) with the GIL released once.");
 }
 
 }  // namespace fastweights::bindings

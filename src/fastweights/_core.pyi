@@ -50,6 +50,7 @@ class PngStatus:
     bad_filter: ClassVar[PngStatus]
     out_of_memory: ClassVar[PngStatus]
     internal_error: ClassVar[PngStatus]
+    def __init__(self, value: int) -> None: ...
     @property
     def name(self) -> str: ...
     @property
@@ -84,23 +85,43 @@ class PngSamples(NamedTuple):
     color_type: int
     interlace: int
 
-class PngFileCount(NamedTuple):
-    error: int  # errno of reading the file, or 0
-    size: int
-    changed: bool  # its size or modification time changed while it was read (then not counted)
-    status: PngStatus
-    message: str
-    values: npt.NDArray[np.int64]
-    counts: npt.NDArray[np.uint64]
-
 def png_header(data: _Bytes) -> PngHeader: ...
 def count_png(data: _Bytes, max_pixels: int) -> PngCount: ...
 def decode_png(data: _Bytes, max_pixels: int) -> PngSamples: ...
-def count_png_files(paths: list[bytes], max_pixels: int) -> list[PngFileCount]: ...
 
 # Files.
 def crc32(data: _Bytes, value: int = 0) -> int: ...
-def count_npy_files(paths: list[bytes]) -> list[LabelCounts | None]: ...
+
+class FileBatch(NamedTuple):
+    errors: npt.NDArray[np.int32]
+    changed: npt.NDArray[np.bool_]
+    sizes: npt.NDArray[np.int64]
+    statuses: npt.NDArray[np.uint8]
+    messages: dict[int, str]
+    offsets: npt.NDArray[np.int64]
+    values: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.uint64]
+
+def count_files(
+    paths: list[str],
+    sizes: npt.NDArray[np.int64],
+    mtimes: npt.NDArray[np.int64],
+    kinds: npt.NDArray[np.uint8],
+    max_pixels: int,
+    threads: int,
+) -> FileBatch: ...
+
+class FolderListing(NamedTuple):
+    paths: list[str]
+    errors: list[int]
+    modes: list[int]
+    sizes: list[int]
+    mtimes: list[int]
+    devices: list[int]
+    inodes: list[int]
+    extensions: list[int]
+
+def list_folder(folder: str, extensions: list[str]) -> FolderListing: ...
 
 class GuardedMap:
     """A read-only map of a whole file (not on Windows); reads past the end of a file that shrank

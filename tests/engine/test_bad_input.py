@@ -106,7 +106,7 @@ def test_an_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
         monkeypatch.setattr("fastweights.io.readers.numpy_files.open", refuse, raising=False)
         # The batch reader (C++) would read it too: leave the file to the general reader.
-        monkeypatch.setattr("fastweights.io.readers.tally_npy_files", lambda paths: [None] * len(paths))
+        monkeypatch.setattr("fastweights.engine.run.batch_kind", lambda path: None)
     with pytest.raises(InputError, match=r"locked\.npy: cannot be read: Permission denied"):
         fastweights.count(path)
 

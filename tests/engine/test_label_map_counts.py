@@ -63,15 +63,15 @@ def write(folder: Path, masks: list[np.ndarray], start: int = 0) -> list[Path]:
 def batches_used(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many inputs each batch classified at once held (the small-file path)."""
     sizes: list[int] = []
-    original = engine_run.classify_batch
+    original = engine_run.classify_tallies
 
-    def spy(entries, settings):  # type: ignore[no-untyped-def]
-        batch = original(entries, settings)
+    def spy(*arguments):  # type: ignore[no-untyped-def]
+        batch = original(*arguments)
         if batch is not None:
             sizes.append(len(batch.indices))
         return batch
 
-    monkeypatch.setattr(engine_run, "classify_batch", spy)
+    monkeypatch.setattr(engine_run, "classify_tallies", spy)
     return sizes
 
 

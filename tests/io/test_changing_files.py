@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import small_files
 
 import fastweights
 from fastweights.errors import InputError
-from fastweights.io.images import CHUNK_BYTES
+from fastweights.io.images import CHUNK_BYTES, ReadOptions
+from fastweights.io.readers.small_files import tally_small_files
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Windows refuses to shrink a mapped file")
 
@@ -163,33 +165,42 @@ def _fed_through_a_fifo(path: Path, data: bytes) -> threading.Thread:
 def test_a_file_changed_while_a_batch_reads_it_is_refused(tmp_path: Path) -> None:
     from PIL import Image
 
-    from fastweights import _core
-    from fastweights.io.images import ReadOptions
-    from fastweights.io.readers import png
-
     mask = tmp_path / "mask.png"
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(mask)
-    writer = _fed_through_a_fifo(tmp_path / "fifo.png", mask.read_bytes())
-    [found] = _core.count_png_files([os.fsencode(tmp_path / "fifo.png")], png.MAX_PIXELS)
+    fifo = str(tmp_path / "fifo.png")
+    writer = _fed_through_a_fifo(Path(fifo), mask.read_bytes())
+    found = small_files([fifo, str(mask)], kind=0)  # listed as 0 bytes, then it gave more
     writer.join()
-    assert found.changed and found.error == 0 and found.values.size == 0
-    [steady] = _core.count_png_files([os.fsencode(mask)], png.MAX_PIXELS)
-    assert not steady.changed and steady.values.size == 64
-
-    writer = _fed_through_a_fifo(tmp_path / "again.png", mask.read_bytes())
-    [refused] = png.tally_png_files([str(tmp_path / "again.png")], ReadOptions())
-    writer.join()
+    assert found.counted.tolist() == [1] and np.diff(found.offsets).tolist() == [64]
+    refused = found.others[0]
     assert isinstance(refused, InputError)
-    assert str(refused).startswith(f"{tmp_path / 'again.png'}: changed while it was being read")
+    assert str(refused).startswith(f"{fifo}: changed while it was being read")
+
+
+def test_a_file_changed_since_it_was_listed_is_read_again(tmp_path: Path) -> None:
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(mask)
+    before = os.stat(mask)
+    Image.fromarray(np.ones((16, 8), np.uint8)).save(mask)  # rewritten after its listing
+    found = tally_small_files(
+        [str(mask)],
+        np.array([before.st_size], np.int64),
+        np.array([before.st_mtime_ns - 1], np.int64),
+        np.zeros(1, np.uint8),
+        ReadOptions(),
+        1,
+    )
+    assert found.counted.tolist() == [0] and found.values.tolist() == [1] and found.counts.tolist() == [128]
 
 
 def test_a_npy_changed_while_a_batch_reads_it_goes_to_the_general_reader(tmp_path: Path) -> None:
-    from fastweights import _core
-
     small = tmp_path / "small.npy"
     np.save(small, np.ones((4, 4), np.uint8))
-    writer = _fed_through_a_fifo(tmp_path / "fifo.npy", small.read_bytes())
-    found = _core.count_npy_files([os.fsencode(tmp_path / "fifo.npy"), os.fsencode(small)])
+    fifo = str(tmp_path / "fifo.npy")
+    writer = _fed_through_a_fifo(Path(fifo), small.read_bytes())
+    found = small_files([fifo, str(small)])
     writer.join()
-    assert found[0] is None  # the general reader reads it again, and checks it
-    assert found[1] is not None and found[1].counts.tolist() == [16]
+    assert found.counted.tolist() == [1] and found.counts.tolist() == [16]
+    assert found.others == {}  # the general reader reads it again, and checks it

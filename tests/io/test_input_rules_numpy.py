@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import refused_matching, write
+from helpers import counted_in_batch, refused_matching, write
 
 import fastweights
 from fastweights.errors import InputError
@@ -141,7 +141,6 @@ def test_npy_header_rules(tmp_path: Path, header: str, data: bytes, match: str, 
 
 def test_the_batch_path_counts_only_numpy_s_plain_spelling_of_the_exact_size(tmp_path: Path) -> None:
     """The C++ batch path leaves every other file to the general reader, which checks it."""
-    from fastweights.io.readers.numpy_files import tally_npy_files
 
     files = {
         "plain": npy_bytes(PLAIN),
@@ -160,8 +159,7 @@ def test_the_batch_path_counts_only_numpy_s_plain_spelling_of_the_exact_size(tmp
         "empty_past_numpy_s_size": npy_bytes(PLAIN.replace("(2, 3)", "(0, 9223372036854775808)"), b""),
     }
     paths = [str(write(tmp_path, f"{name}.npy", data)) for name, data in files.items()]
-    counted = {Path(path).stem for path, tally in zip(paths, tally_npy_files(paths)) if tally is not None}
-    assert counted == {"plain", "plain_v2", "plain_v3", "one_dim"}
+    assert counted_in_batch(paths) == {"plain", "plain_v2", "plain_v3", "one_dim"}
 
 
 @pytest.mark.parametrize("stack_axis", [None, 0])

@@ -5,6 +5,7 @@ with the file and the value, and the error policy (on_error) applied."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -26,6 +27,7 @@ __all__ = [
     "Skipped",
     "classify",
     "classify_batch",
+    "classify_tallies",
     "count_input",
 ]
 
@@ -102,16 +104,48 @@ class BatchCount:
 Result = Union[tuple[int, str, Outcome], BatchCount]  # (input position, input name, outcome)
 
 
-def classify_batch(entries: list[tuple[int, Input, Tally]], settings: Settings) -> BatchCount | None:
-    """`_classify` of many one-image inputs at once; None when one of them has a label to refuse
+def classify_batch(entries: Sequence[tuple[int, Input, Tally]], settings: Settings) -> BatchCount | None:
+    """`classify` of many one-image inputs at once; None when one of them has a label to refuse
     (they are then classified one by one, so that the error names the right file)."""
     if not entries:
         return None
     tallies = [tally for _, _, tally in entries]
-    values = np.concatenate([tally.values for tally in tallies])
-    counts = np.concatenate([tally.counts for tally in tallies])
-    owner = np.repeat(np.arange(len(tallies)), [tally.values.size for tally in tallies])
-    ignored = np.array([tally.ignored for tally in tallies], np.uint64)
+    return _classify_entries(
+        [index for index, _, _ in entries],
+        [item.name for _, item, _ in entries],
+        np.repeat(np.arange(len(tallies)), [tally.values.size for tally in tallies]),
+        np.concatenate([tally.values for tally in tallies]),
+        np.concatenate([tally.counts for tally in tallies]),
+        np.array([tally.ignored for tally in tallies], np.uint64),
+        settings,
+    )
+
+
+def classify_tallies(
+    indices: list[int],
+    names: list[str],
+    offsets: np.ndarray,
+    values: np.ndarray,
+    counts: np.ndarray,
+    settings: Settings,
+) -> BatchCount | None:
+    """classify_batch of images whose labels lie end to end (image k's at offsets[k]:offsets[k + 1]),
+    as a batch of small files comes back from the C++ reader."""
+    if not indices:
+        return None
+    owner = np.repeat(np.arange(len(indices)), np.diff(offsets))
+    return _classify_entries(indices, names, owner, values, counts, np.zeros(len(indices), np.uint64), settings)
+
+
+def _classify_entries(
+    indices: list[int],
+    names: list[str],
+    owner: np.ndarray,
+    values: np.ndarray,
+    counts: np.ndarray,
+    ignored: np.ndarray,
+    settings: Settings,
+) -> BatchCount | None:
     label_map = settings.label_map
     if label_map is not None and label_map.folds:
         targets, left_out, named = label_map.lookup(values)
@@ -127,17 +161,9 @@ def classify_batch(entries: list[tuple[int, Input, Tally]], settings: Settings) 
     limit = settings.num_classes if settings.num_classes is not None else MAX_CLASSES
     if values.size and (values.min() < 0 or values.max() >= limit):
         return None
-    totals = np.zeros(len(tallies), np.uint64)
+    totals = np.zeros(len(indices), np.uint64)
     np.add.at(totals, owner, counts)
-    return BatchCount(
-        [index for index, _, _ in entries],
-        [item.name for _, item, _ in entries],
-        owner,
-        values,
-        counts,
-        totals,
-        ignored,
-    )
+    return BatchCount(indices, names, owner, values, counts, totals, ignored)
 
 
 def count_input(

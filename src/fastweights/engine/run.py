@@ -13,16 +13,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
 from typing import Union
 
+import numpy as np
+
 from ..base.errors import InputError
 from ..io.images import CHUNK_BYTES
-from ..io.readers import tally_files
+from ..io.readers.small_files import batch_kind, tally_small_files
 from ..io.remote import tally_objects
 from ..io.sources import FileInput, Input, RemoteInput
 from ..kernels._tally import Tally
 from .accumulate import Accumulator
 from .cache import Cache, CachedImage
 from .checkpoint import Checkpoint
-from .classify import BatchCount, Failed, ImageCount, Result, classify_batch, count_input
+from .classify import BatchCount, Failed, ImageCount, Result, classify_batch, classify_tallies, count_input
 from .settings import Settings
 
 __all__ = ["Run"]
@@ -77,10 +79,14 @@ class Run:
                         if isinstance(piece, tuple):  # one big input
                             self._take(_count_work(piece, self.settings, self.workers))
                             continue
-                        if len(pending) >= 2 * self.workers:
+                        # A batch of PNG and .npy files is spread over every thread in C++: two
+                        # such batches in flight (one counted while the other is handed over and
+                        # summed), not two per worker.
+                        threads = self.workers if _all_small(piece, self.settings) else 1
+                        while len(pending) >= (2 if threads > 1 else 2 * self.workers):
                             collect(wait(pending, return_when=FIRST_COMPLETED).done)
                         # The count's placement (a context variable) goes with the work to the worker.
-                        pending.add(pool.submit(copy_context().run, _count_work, piece, self.settings, 1))
+                        pending.add(pool.submit(copy_context().run, _count_work, piece, self.settings, threads))
                 except InputError:
                     # The listing met a bad path, after every input handed out: one of those may
                     # be bad too, and comes first.
@@ -175,9 +181,12 @@ def _cached(image: ImageCount) -> CachedImage:
 
 
 # Small inputs go to the workers in batches: one task per input costs a future, a wake-up of the
-# calling thread and GIL hand-overs, as much as decoding a small PNG; a batch of PNGs is decoded
-# in one call that releases the GIL once.
-BATCH_INPUTS = 32
+# calling thread and GIL hand-overs, more than decoding a small PNG; a batch of PNG and .npy files is
+# read, decoded and counted in one C++ call that releases the GIL once. While a folder is still being
+# listed, batches start small (the first counts, progress and checkpoint come at once) and double
+# up to BATCH_INPUTS.
+BATCH_INPUTS = 512
+FIRST_BATCH_INPUTS = 8
 BATCH_BYTES = 1 << 20
 
 Work = Union[tuple[int, Input], list[tuple[int, Input]]]  # one big input, or a batch of small ones
@@ -187,8 +196,8 @@ def _batches(items: Iterable[tuple[int, Input]], workers: int, listed: int | Non
     # Enough batches for every worker to get several, so that none waits long on the last one.
     if listed is not None:
         size = max(1, min(BATCH_INPUTS, listed // (4 * workers)))
-    else:  # still being listed: smaller batches keep the last one short
-        size = BATCH_INPUTS // 2
+    else:
+        size = FIRST_BATCH_INPUTS
     batch: list[tuple[int, Input]] = []
     queued = 0
     for index, item in items:
@@ -203,32 +212,89 @@ def _batches(items: Iterable[tuple[int, Input]], workers: int, listed: int | Non
         if len(batch) >= size or queued >= BATCH_BYTES:
             yield batch
             batch, queued = [], 0
+            if listed is None:
+                size = min(2 * size, BATCH_INPUTS)
     if batch:
         yield batch
 
 
+def _all_small(work: list[tuple[int, Input]], settings: Settings) -> bool:
+    """Whether every input of a batch is a file the C++ batch reader takes."""
+    return settings.read.stack_axis is None and all(
+        isinstance(item, FileInput) and batch_kind(item.path) is not None for _, item in work
+    )
+
+
 def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[Result]:
+    """One big input on `kernel_threads` threads; or a batch of small ones: the PNG and .npy files
+    read and counted together on `kernel_threads` threads, the objects fetched together, the rest
+    one by one."""
     if isinstance(work, tuple):
         index, item = work
         return [(index, item.name, count_input(item, settings, kernel_threads))]
-    files = [(index, item.path) for index, item in work if isinstance(item, FileInput)]
-    decoded = tally_files([path for _, path in files], settings.read)
-    tallied = {files[position][0]: result for position, result in decoded.items()}
+    results: list[Result] = []
+    tallied: dict[int, Tally | InputError] = {}
+    small = _small_files(work, settings)
+    if small:
+        batch, rest = _count_small_files(small, settings, kernel_threads)
+        if batch is not None:
+            results.append(batch)
+        tallied.update(rest)
     remote = [(index, item) for index, item in work if isinstance(item, RemoteInput)]
     if remote:  # fetched together: many objects in flight at once
         fetched = tally_objects([item for _, item in remote], settings.read)
-        tallied.update((remote[position][0], result) for position, result in fetched.items())
-    clean: list[tuple[int, Input, Tally]] = []
-    for index, item in work:
-        result = tallied.get(index)
-        if isinstance(result, Tally):
-            clean.append((index, item, result))
-    batch = classify_batch(clean, settings)
-    done = set(batch.indices) if batch is not None else set()
-    results: list[Result] = [batch] if batch is not None else []
+        found = {remote[position][0]: result for position, result in fetched.items()}
+        clean = [(index, item, result) for index, item in remote if isinstance(result := found.get(index), Tally)]
+        objects = classify_batch(clean, settings)
+        if objects is not None:
+            results.append(objects)
+            found = {index: result for index, result in found.items() if index not in set(objects.indices)}
+        tallied.update(found)
+    done = {index for result in results if isinstance(result, BatchCount) for index in result.indices}
     results += [
         (index, item.name, count_input(item, settings, 1, tallied.get(index)))
         for index, item in work
         if index not in done
     ]
     return results
+
+
+def _small_files(work: list[tuple[int, Input]], settings: Settings) -> list[tuple[int, FileInput, int]]:
+    """The files of a batch the C++ batch reader takes (PNG and .npy, one image each), with their kind."""
+    if settings.read.stack_axis is not None:
+        return []
+    return [
+        (index, item, kind)
+        for index, item in work
+        if isinstance(item, FileInput) and (kind := batch_kind(item.path)) is not None
+    ]
+
+
+def _count_small_files(
+    small: list[tuple[int, FileInput, int]], settings: Settings, kernel_threads: int
+) -> tuple[BatchCount | None, dict[int, Tally | InputError]]:
+    """The batch of the files counted and classified together, and by input position the tallies
+    or errors of the others (a file with a label to refuse: all of them, classified one by one)."""
+    found = tally_small_files(
+        [item.path for _, item, _ in small],
+        np.array([item.nbytes for _, item, _ in small], np.int64),
+        np.array([item.mtime_ns for _, item, _ in small], np.int64),
+        np.array([kind for _, _, kind in small], np.uint8),
+        settings.read,
+        kernel_threads,
+    )
+    rest = {small[position][0]: outcome for position, outcome in found.others.items()}
+    counted = found.counted.tolist()
+    batch = classify_tallies(
+        [small[position][0] for position in counted],
+        [small[position][1].path for position in counted],
+        found.offsets,
+        found.values,
+        found.counts,
+        settings,
+    )
+    if batch is None:
+        for k, position in enumerate(counted):
+            start, end = found.offsets[k], found.offsets[k + 1]
+            rest[small[position][0]] = Tally(found.values[start:end], found.counts[start:end])
+    return batch, rest

@@ -4,6 +4,7 @@ once, through fsspec: `remote`), arrays, raw files and COCO annotations (one inp
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import stat
@@ -13,15 +14,19 @@ from typing import Any, Union
 
 import numpy as np
 
+from .. import _core
 from ..base.errors import InputError
 from ._device_layout import Layout
 from .coco import CocoInstances, CocoPanoptic, InstanceImage, PanopticImage, RefusedInput
 from .colormaps import colour_image
 from .device import current
 from .images import Image, ReadOptions, images_of_array
-from .readers import RawFile, is_mask_file, open_path, supported_extensions
+from .readers import LISTED_EXTENSIONS, RawFile, extension_of, is_mask_extension, open_path, supported_extensions
 from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
 from .remote import RemoteInput, is_url, list_objects
+
+_list_folder = getattr(_core, "list_folder", None)  # POSIX
+S_ISDIR, S_ISREG = stat.S_ISDIR, stat.S_ISREG
 
 __all__ = ["Input", "RemoteInput", "expand", "is_device_array", "iter_inputs"]
 
@@ -203,15 +208,15 @@ def iter_inputs(inputs: object, storage_options: StorageOptions = None) -> Itera
             if hdf5 is not None and not os.path.exists(text):
                 yield HDF5Input(*hdf5, _size(hdf5[0]))
                 continue
-            for path, info in _files_of(text):
-                if info is None or not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
-                    yield NotAFileInput(path, _kind(info))
+            for path, facts in _files_of(text):
+                if facts is None or not (S_ISREG(facts[0]) or S_ISDIR(facts[0])):
+                    yield NotAFileInput(path, _kind(facts))
                     continue
-                identity = (info.st_dev, info.st_ino)  # the same file under two names counts once
-                if identity not in seen_files:
+                mode, size, mtime_ns, identity = facts
+                if identity not in seen_files:  # the same file under two names counts once
                     seen_files.add(identity)
-                    is_store = stat.S_ISDIR(info.st_mode)  # folders were walked: a folder here is a Zarr store
-                    yield ZarrInput(path) if is_store else FileInput(path, info.st_size, info.st_mtime_ns)
+                    # Folders were walked: a folder here is a Zarr store.
+                    yield ZarrInput(path) if S_ISDIR(mode) else FileInput(path, size, mtime_ns)
         elif is_device_array(item):
             yield DeviceArrayInput(item, f"<array {arrays}>")
             arrays += 1
@@ -267,15 +272,17 @@ def _is_single(inputs: object) -> bool:
     )
 
 
-def _stat_or_none(entry: os.DirEntry[str]) -> os.stat_result | None:
-    try:
-        return entry.stat()
-    except FileNotFoundError:  # a broken symbolic link
-        return None
+# What the listing knows of a file, following symbolic links: its mode, size, modification time and
+# (device, inode); None for a broken symbolic link.
+Facts = Union[tuple[int, int, int, tuple[int, int]], None]
 
 
-def _kind(info: os.stat_result | None) -> str:
-    if info is None:
+def _facts(info: os.stat_result) -> Facts:
+    return info.st_mode, info.st_size, info.st_mtime_ns, (info.st_dev, info.st_ino)
+
+
+def _kind(facts: Facts) -> str:
+    if facts is None:
         return "broken symbolic link"
     for test, kind in (
         (stat.S_ISFIFO, "FIFO (named pipe)"),
@@ -283,7 +290,7 @@ def _kind(info: os.stat_result | None) -> str:
         (stat.S_ISBLK, "block device"),
         (stat.S_ISSOCK, "socket"),
     ):
-        if test(info.st_mode):
+        if test(facts[0]):
             return kind
     return "special file"
 
@@ -300,8 +307,8 @@ def _array_like_name(array: Any, position: int) -> str:
     return f"{file}:{array.name}" if file else f"<{type(array).__name__} {position}>"
 
 
-def _files_of(path: str) -> Iterator[tuple[str, os.stat_result | None]]:
-    """The files a path names, with their stat: itself, a folder's masks, or a glob's matches."""
+def _files_of(path: str) -> Iterator[tuple[str, Facts]]:
+    """The files a path names, with what is known of them: itself, a folder's masks, or a glob's matches."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -314,7 +321,7 @@ def _files_of(path: str) -> Iterator[tuple[str, os.stat_result | None]]:
             return
         raise FileNotFoundError(f"{path}: no such file or folder") from None
     if not stat.S_ISDIR(info.st_mode) or is_zarr_store(path):
-        yield path, info
+        yield path, _facts(info)
         return
     found = False
     for file in _walk(path):
@@ -324,19 +331,53 @@ def _files_of(path: str) -> Iterator[tuple[str, os.stat_result | None]]:
         raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
 
 
-def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, os.stat_result | None]]:
-    """Files below `folder`, following symbolic links but refusing a link back to an ancestor."""
+def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, Facts]]:
+    """Files below `folder`, following symbolic links but refusing a link back to an ancestor; each
+    folder's entries in name order, hidden ones left out."""
     info = os.stat(folder)
     identity = (info.st_dev, info.st_ino)
     if identity in ancestors:
         raise InputError(f"{folder}: symbolic link loop (this folder contains itself)")
-    with os.scandir(folder) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
+    for path, error, facts, extension in _entries(folder):
+        if facts is not None and S_ISDIR(facts[0]):
+            if is_zarr_store(path):
+                yield path, facts
+            else:
+                yield from _walk(path, (*ancestors, identity))
+        elif extension is not None and is_mask_extension(path, extension):
+            # A FIFO or a broken link with a mask's name too: refused.
+            if error is not None and error.errno != errno.ENOENT:
+                raise error
+            yield path, facts
+
+
+def _entries(folder: str) -> Iterator[tuple[str, OSError | None, Facts, str | None]]:
+    """A folder's entries by name, hidden ones left out: path, the error of its stat (following
+    links), what it knows of the entry, and its extension when it is one a mask may have. One pass
+    in C++ where the extension module lists folders (POSIX), else os.scandir."""
+    if _list_folder is not None:
+        listing = _list_folder(folder, LISTED_EXTENSIONS)
+        paths = listing.paths
+        for position in sorted(range(len(paths)), key=paths.__getitem__):
+            error = listing.errors[position]
+            if error:
+                yield paths[position], OSError(error, os.strerror(error), paths[position]), None, None
+                continue
+            facts = (
+                listing.modes[position],
+                listing.sizes[position],
+                listing.mtimes[position],
+                (listing.devices[position], listing.inodes[position]),
+            )
+            code = listing.extensions[position]
+            yield paths[position], None, facts, LISTED_EXTENSIONS[code] if code >= 0 else None
+        return
+    with os.scandir(folder) as scanned:
+        for entry in sorted(scanned, key=lambda e: e.name):
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir() and is_zarr_store(entry.path):
-                yield entry.path, entry.stat()
-            elif entry.is_dir():
-                yield from _walk(entry.path, (*ancestors, identity))
-            elif is_mask_file(entry.path):  # a FIFO or a broken link with a mask's name too: refused
-                yield entry.path, _stat_or_none(entry)
+            extension = extension_of(entry.path)
+            try:
+                yield entry.path, None, _facts(entry.stat()), extension or None
+            except OSError as error:
+                yield entry.path, error, None, extension or None

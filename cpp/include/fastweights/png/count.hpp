@@ -120,6 +120,25 @@ bool count_samples(unsigned char* image, const Layout& layout, Outcome& out, std
     return ok;
 }
 
+// Rows this short (tiles, thumbnails) cost the run kernel more in setting up than its runs save:
+// they are counted byte by byte, one replica per byte position.
+constexpr std::size_t short_row_bytes = 256;
+
+inline void count_row_bytes(const unsigned char* row, std::size_t n, std::uint32_t* tables) noexcept {
+    if (n >= short_row_bytes) {
+        fastweights::detail::count_bytes(row, n, tables);
+        return;
+    }
+    std::size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        ++tables[row[k]];
+        ++tables[256 + row[k + 1]];
+        ++tables[512 + row[k + 2]];
+        ++tables[768 + row[k + 3]];
+    }
+    for (; k < n; ++k) ++tables[row[k]];
+}
+
 // Gray or palette samples of 1 to 8 bits. Whole bytes are counted as bytes and split into pixels at
 // the end; the last byte of a row holds padding bits when the row does not fill it, so its pixels
 // are counted one by one.
@@ -137,7 +156,7 @@ inline bool count_packed(unsigned char* image, const Layout& layout, Outcome& ou
     const bool ok = unfilter_passes<1>(
         image, layout,
         [&](const unsigned char* row, int p, std::size_t) {
-            fastweights::detail::count_bytes(row, whole[p], bytes.tables_for(whole[p]));
+            count_row_bytes(row, whole[p], bytes.tables_for(whole[p]));
             if (tail_pixels[p]) {
                 const unsigned last = row[whole[p]];
                 for (std::size_t k = 0; k < tail_pixels[p]; ++k) {

@@ -6,17 +6,26 @@ from collections.abc import Iterator
 from typing import Callable
 
 from ...base.errors import InputError
-from ...kernels._tally import Tally
 from ..images import Image, ReadOptions
 from ._magic import check_magic, extension_of, magic_choices
 from .arrays import open_hdf5
 from .lossy import JPEG_MAGIC, open_jpeg
 from .nifti import GZIP_MAGIC, NII_MAGICS, open_nifti
-from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw, tally_npy_files
-from .png import PNG_MAGIC, open_png, tally_png_files
+from .numpy_files import NPY_MAGIC, ZIP_MAGIC, RawFile, open_npy, open_npz, raw
+from .png import PNG_MAGIC, open_png
 from .tiff import TIFF_MAGICS, open_tiff
 
-__all__ = ["READERS", "RawFile", "is_mask_file", "open_path", "raw", "supported_extensions", "tally_files"]
+__all__ = [
+    "LISTED_EXTENSIONS",
+    "READERS",
+    "RawFile",
+    "extension_of",
+    "is_mask_extension",
+    "is_mask_file",
+    "open_path",
+    "raw",
+    "supported_extensions",
+]
 
 Reader = Callable[[str, ReadOptions], Iterator[Image]]
 
@@ -55,9 +64,17 @@ def supported_extensions() -> str:
     return ", ".join(sorted(READERS)) + " and raw binary files through fastweights.raw(path, dtype, shape)"
 
 
+# The extensions a folder's listing looks for: the readers' and those refused.
+LISTED_EXTENSIONS = sorted(READERS) + sorted(UNREADABLE_MASK_EXTENSIONS)
+
+
 def is_mask_file(path: str) -> bool:
     """Whether a file found in a folder is a mask to count; refuses masks it cannot read."""
-    extension = extension_of(path)
+    return is_mask_extension(path, extension_of(path))
+
+
+def is_mask_extension(path: str, extension: str) -> bool:
+    """is_mask_file, the extension known."""
     if extension in UNREADABLE_MASK_EXTENSIONS:
         raise InputError(
             f"{path}: {extension} masks cannot be read by this version of fastweights; "
@@ -77,21 +94,3 @@ def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
         with open(path, "rb") as file:
             check_magic(path, file.read(max(len(m) for m in magic_choices(magic))), magic)
     return reader(path, options)
-
-
-def tally_files(paths: list[str], options: ReadOptions) -> dict[int, Tally | InputError]:
-    """Tallies of the files among `paths` (by position) whose format is read and counted many files
-    at a time without the GIL (PNG, plain .npy); the others are left to their readers."""
-    if options.stack_axis is not None:
-        return {}
-    tallied: dict[int, Tally | InputError] = {}
-    extensions = [extension_of(path) for path in paths]
-    png = [position for position, extension in enumerate(extensions) if extension == ".png"]
-    if png:
-        tallied.update(zip(png, tally_png_files([paths[position] for position in png], options)))
-    npy = [position for position, extension in enumerate(extensions) if extension == ".npy"]
-    if npy:
-        for position, tally in zip(npy, tally_npy_files([paths[position] for position in npy])):
-            if tally is not None:
-                tallied[position] = tally
-    return tallied

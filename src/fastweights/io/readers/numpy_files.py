@@ -27,7 +27,7 @@ from ._mapped import MappedFile, byte_bounds
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard  # typing.TypeGuard is Python >= 3.10
 
-__all__ = ["RawFile", "open_npy", "open_npz", "raw", "tally_npy_files"]
+__all__ = ["RawFile", "open_npy", "open_npz", "raw"]
 
 NPY_MAGIC = b"\x93NUMPY"
 _DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError)
@@ -207,14 +207,6 @@ def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
     mapped = MappedFile(path)
     array = mapped.array(header.dtype, header.shape, header.offset, header.fortran)
     yield from images_of_array(path, array, options.stack_axis, mapped.release)
-
-
-def tally_npy_files(paths: list[str]) -> list[Tally | None]:
-    """The tallies of many small .npy files, read and counted in one call that releases the GIL once;
-    None for a file that needs the general reader (not a plain integer array, or damaged). The paths
-    go as the file system's bytes, so that names that are not valid UTF-8 get there too."""
-    found = _core.count_npy_files([os.fsencode(path) for path in paths])
-    return [None if result is None else Tally(*result) for result in found]
 
 
 def open_npz(path: str, options: ReadOptions) -> Iterator[Image]:

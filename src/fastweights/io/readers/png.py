@@ -10,7 +10,6 @@ alpha to 8 bits, which would merge labels.
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,17 @@ from ..colormaps import rgb_tally
 from ..images import Bounds, Image, ReadOptions, array_image, check_stack_axis, images_of_array
 from ._magic import check_magic
 
-__all__ = ["MAX_PIXELS", "PNG_MAGIC", "decode_png", "open_png", "png_images", "tally_png_bytes", "tally_png_files"]
+__all__ = [
+    "MAX_PIXELS",
+    "PNG_MAGIC",
+    "decode_png",
+    "general_tally",
+    "open_png",
+    "png_error",
+    "png_images",
+    "read_whole",
+    "tally_png_bytes",
+]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -41,7 +50,7 @@ _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 def open_png(path: str, options: ReadOptions) -> Iterator[Image]:
     # One read of the whole file (masks are small). It happens when the engine asks for the images,
     # in the worker thread that then tallies them, and gives the size without a second open().
-    yield from png_images(path, _read(path), options)
+    yield from png_images(path, read_whole(path), options)
 
 
 def png_images(name: str, data: bytes, options: ReadOptions) -> Iterator[Image]:
@@ -63,49 +72,18 @@ def tally_png_bytes(name: str, data: bytes, options: ReadOptions) -> Tally:
     return _tally(name, data, options, None, 1)
 
 
-def tally_png_files(paths: list[str], options: ReadOptions) -> list[Tally | InputError]:
-    """The tallies of many PNG files, read and decoded in one call that releases the GIL once (what
-    a worker does with a batch of small masks); an error in place of the tally of a bad file."""
-    results: list[Tally | InputError] = []
-    # As the file system's bytes: a name that is not valid UTF-8 (a str with surrogate escapes)
-    # cannot become a C++ string any other way.
-    found = _core.count_png_files([os.fsencode(path) for path in paths], MAX_PIXELS)
-    for path, (error, size, changed, status, message, values, counts) in zip(paths, found):
-        try:
-            if error:
-                raise InputError(f"{path}: cannot be read: {os.strerror(error)}")
-            if changed:
-                raise InputError(
-                    f"{path}: changed while it was being read (its size or modification time); "
-                    "count it once it is complete"
-                )
-            if size < len(PNG_MAGIC) or status == _Status.not_png:
-                check_magic(path, _read(path)[: len(PNG_MAGIC)], PNG_MAGIC)
-            if status == _Status.ok:
-                results.append(Tally(values, counts))
-            elif status == _Status.unsupported:  # the general decoder's kinds: rare in mask sets
-                results.append(_general_tally(path, _read(path), options, None, 1))
-            else:
-                raise _error(path, status, message)
-        except InputError as bad:
-            results.append(bad)
-        except OSError as bad:  # changed since it was read
-            results.append(InputError(f"{path}: cannot be read: {bad.strerror or bad}"))
-    return results
-
-
 def decode_png(path: str) -> np.ndarray:
     """The labels of a PNG as an array: (height, width) for gray and palette images (palette indices,
     never colours; gray + alpha gives its gray channel), (height, width, 3) for colour images."""
-    return _labels(path, _read(path))
+    return _labels(path, read_whole(path))
 
 
-def _read(path: str) -> bytes:
+def read_whole(path: str) -> bytes:
     with open(path, "rb", buffering=0) as file:
         return file.readall()
 
 
-def _error(path: str, status: _Status, message: str) -> InputError:
+def png_error(path: str, status: _Status, message: str) -> InputError:
     if status == _Status.too_large:
         message += " (fastweights.io.readers.png.MAX_PIXELS)"
     return InputError(f"{path}: {message}")
@@ -118,11 +96,11 @@ def _tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads
         values = found.table.nonzero()[0]
         return Tally(values.astype(np.int64), found.table[values])
     if found.status != _Status.unsupported:
-        raise _error(path, found.status, found.message)
-    return _general_tally(path, data, options, bounds, threads)
+        raise png_error(path, found.status, found.message)
+    return general_tally(path, data, options, bounds, threads)
 
 
-def _general_tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads: int) -> Tally:
+def general_tally(path: str, data: bytes, options: ReadOptions, bounds: Bounds, threads: int) -> Tally:
     """The kinds the fast path leaves to the general decoders: decoded to an array, then counted."""
     labels = _labels(path, data)
     if labels.ndim == 3:
@@ -135,7 +113,7 @@ def _labels(path: str, data: bytes) -> np.ndarray:
     if found.status == _Status.unsupported:
         return _pillow_labels(path, data)
     if found.status != _Status.ok:
-        raise _error(path, found.status, found.message)
+        raise png_error(path, found.status, found.message)
     assert found.samples is not None
     channels = _CHANNELS[found.color_type]
     array = found.samples.view(">u2" if found.bit_depth == 16 else np.uint8)
@@ -183,7 +161,7 @@ def _pillow_labels(path: str, data: bytes) -> np.ndarray:
     pil = require("PIL.Image", "png", "reading this PNG")
     status, _, width, height, depth, color_type, _ = _core.png_header(data)
     if status == _Status.ok and width * height > MAX_PIXELS:
-        raise _error(
+        raise png_error(
             path, _Status.too_large, f"PNG header claims {width} x {height} pixels, more than the limit of {MAX_PIXELS}"
         )
     if status == _Status.ok and depth == 16 and color_type in (2, 4, 6):

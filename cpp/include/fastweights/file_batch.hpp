@@ -1,0 +1,170 @@
+// A batch of small mask files (PNG, .npy) read and counted in one call, spread over threads: what
+// millions of small files need, where the cost per file (open, read, close, Python) dwarfs the
+// decode. Each file is read with the size and modification time its listing gave: open, one read,
+// fstat, close, and the file is known unchanged when the fstat after the read still says what the
+// listing said; a file that differs from its listing is read again the careful way (read_file).
+// No Python in here.
+#pragma once
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "files.hpp"
+#include "npy.hpp"
+#include "png/count.hpp"
+
+namespace fastweights::batch {
+
+enum class Kind : std::uint8_t { png = 0, npy = 1 };
+
+struct Listed {
+    std::string path;
+    std::int64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    Kind kind = Kind::png;
+};
+
+struct Counted {
+    int error = 0;         // errno of reading it; 0 when read whole
+    bool changed = false;  // changed while it was read: not counted
+    std::int64_t size = 0;
+    // PNG: the decoder's status. .npy: ok, or unsupported when the general reader must take it.
+    png::Status status = png::Status::ok;
+    std::string message;
+    std::vector<std::pair<std::int64_t, std::uint64_t>> labels;  // label, pixels; ascending
+};
+
+namespace detail {
+
+inline std::int64_t mtime_ns_of(const struct stat& info) noexcept {
+#if defined(__APPLE__)
+    return static_cast<std::int64_t>(info.st_mtimespec.tv_sec) * 1000000000 + info.st_mtimespec.tv_nsec;
+#elif defined(_WIN32)
+    return static_cast<std::int64_t>(info.st_mtime) * 1000000000;
+#else
+    return static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+#endif
+}
+
+// The file into `buffer` (resized to what was read). False when it differs from its listing, or
+// could not be read as listed: the caller reads it the careful way then.
+inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffer) noexcept {
+#if defined(_WIN32)
+    (void)file;
+    (void)buffer;
+    return false;
+#else
+    if (file.size < 0) return false;
+    const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO put in its place does not block
+    if (fd < 0) return false;
+    std::size_t got = 0;
+    bool ok = true;
+    try {
+        // One byte more than listed: reading it means the file grew.
+        buffer.resize(static_cast<std::size_t>(file.size) + 1);
+    } catch (...) {
+        ok = false;
+    }
+    while (ok && got < buffer.size()) {
+        const ssize_t n = ::read(fd, buffer.data() + got, buffer.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) ok = false;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+        // All it had when listed: whether it grew since, the fstat below tells without another read.
+        if (got == static_cast<std::size_t>(file.size)) break;
+    }
+    struct stat info;
+    ok = ok && ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && got == static_cast<std::size_t>(file.size) &&
+         info.st_size == file.size && mtime_ns_of(info) == file.mtime_ns;
+    ::close(fd);
+    if (ok) buffer.resize(got);
+    return ok;
+#endif
+}
+
+inline void present(const std::vector<std::uint64_t>& table, std::vector<std::pair<std::int64_t, std::uint64_t>>& out) {
+    for (std::size_t label = 0; label < table.size(); ++label) {
+        if (table[label] != 0) out.emplace_back(static_cast<std::int64_t>(label), table[label]);
+    }
+}
+
+inline void count_one(const Listed& file, std::uint64_t max_pixels, std::vector<unsigned char>& buffer,
+                      Counted& out) {
+    const unsigned char* data = nullptr;
+    std::size_t size = 0;
+    FileContents careful;
+    if (read_as_listed(file, buffer)) {
+        data = buffer.data();
+        size = buffer.size();
+    } else {
+        careful = read_file(file.path);
+        out.error = careful.error;
+        out.changed = careful.changed;
+        data = careful.bytes.data();
+        size = careful.bytes.size();
+    }
+    out.size = static_cast<std::int64_t>(size);
+    if (out.error != 0 || out.changed) return;
+    if (file.kind == Kind::npy) {
+        npy::Result counted = npy::count_npy(data, size);
+        if (counted.counted) {
+            out.labels = std::move(counted.tally);
+        } else {
+            out.status = png::Status::unsupported;
+        }
+        return;
+    }
+    if (size == 0) {
+        out.status = png::Status::not_png;
+        return;
+    }
+    png::CountResult counted = png::count_png(data, size, max_pixels);
+    out.status = counted.status;
+    out.message = std::move(counted.message);
+    if (counted.status == png::Status::ok) present(counted.table, out.labels);
+}
+
+}  // namespace detail
+
+// Every file of the batch read and counted, on `threads` threads taking files in turn.
+inline std::vector<Counted> count_files(const std::vector<Listed>& files, std::uint64_t max_pixels, int threads) {
+    std::vector<Counted> results(files.size());
+    std::atomic<std::size_t> next{0};
+    const auto work = [&]() {
+        std::vector<unsigned char> buffer;
+        for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < files.size();) {
+            try {
+                detail::count_one(files[i], max_pixels, buffer, results[i]);
+            } catch (...) {  // out of memory: nothing may leave a thread
+                results[i].labels.clear();
+                results[i].status = png::Status::out_of_memory;
+                results[i].message = "out of memory while counting it";
+            }
+        }
+    };
+    const std::size_t helpers = std::min<std::size_t>(threads > 1 ? static_cast<std::size_t>(threads) - 1 : 0,
+                                                       files.size() > 1 ? files.size() - 1 : 0);
+    std::vector<std::thread> pool;
+    try {
+        for (std::size_t t = 0; t < helpers; ++t) pool.emplace_back(work);
+    } catch (...) {  // no thread to be had: the calling thread does the rest
+    }
+    work();
+    for (auto& thread : pool) thread.join();
+    return results;
+}
+
+}  // namespace fastweights::batch

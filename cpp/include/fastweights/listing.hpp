@@ -1,0 +1,103 @@
+// One folder's entries in one pass: readdir, then fstatat on the open folder (one stat per entry,
+// following symbolic links, as os.scandir's DirEntry.stat does). Hidden entries (a leading dot) are
+// left out. Each entry's extension is matched against the caller's list, so that a folder of a
+// million masks is filtered without a Python call per file. POSIX only; no Python in here.
+#pragma once
+
+#if !defined(_WIN32)
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fastweights::listing {
+
+struct Entry {
+    std::string name;
+    int error = 0;  // errno of its stat (ENOENT: a broken symbolic link); the fields below are 0 then
+    std::uint32_t mode = 0;
+    std::int64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    int extension = -1;  // its position in the caller's list of extensions; -1 for none of them
+};
+
+// The extension as fastweights' Python extension_of gives it (lower case, ".nii.gz" whole, none
+// when the only dots lead the name). ASCII lower case is enough: the readers' extensions are ASCII
+// and none holds a letter whose Unicode lower case is ASCII from outside ASCII.
+inline std::string extension_of(const std::string& name) {
+    std::string lower = name;
+    for (char& c : lower) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    static const std::string nii_gz = ".nii.gz";
+    if (lower.size() >= nii_gz.size() && lower.compare(lower.size() - nii_gz.size(), nii_gz.size(), nii_gz) == 0) {
+        return nii_gz;
+    }
+    const std::size_t dot = lower.rfind('.');
+    if (dot == std::string::npos || dot == 0) return {};
+    if (lower.find_first_not_of('.') >= dot) return {};  // only dots before it
+    return lower.substr(dot);
+}
+
+inline int position_of(const std::string& extension, const std::vector<std::string>& extensions) {
+    if (extension.empty()) return -1;
+    for (std::size_t i = 0; i < extensions.size(); ++i) {
+        if (extensions[i] == extension) return static_cast<int>(i);
+    }
+    return -1;
+}
+
+// The entries of `folder`, in the order the file system gives them; `error` the errno of opening
+// or reading the folder (0 when it was read whole).
+inline std::vector<Entry> list_folder(const std::string& folder, const std::vector<std::string>& extensions,
+                                      int& error) {
+    std::vector<Entry> entries;
+    error = 0;
+    DIR* dir = ::opendir(folder.c_str());
+    if (dir == nullptr) {
+        error = errno ? errno : EIO;
+        return entries;
+    }
+    const int fd = ::dirfd(dir);
+    for (;;) {
+        errno = 0;
+        const dirent* found = ::readdir(dir);
+        if (found == nullptr) {
+            error = errno;
+            break;
+        }
+        if (found->d_name[0] == '.') continue;  // hidden, and "." and ".."
+        Entry entry;
+        entry.name = found->d_name;
+        struct stat info;
+        if (::fstatat(fd, found->d_name, &info, 0) != 0) {
+            entry.error = errno ? errno : EIO;
+        } else {
+            entry.mode = static_cast<std::uint32_t>(info.st_mode);
+            entry.size = static_cast<std::int64_t>(info.st_size);
+#if defined(__APPLE__)
+            entry.mtime_ns = static_cast<std::int64_t>(info.st_mtimespec.tv_sec) * 1000000000 + info.st_mtimespec.tv_nsec;
+#else
+            entry.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+#endif
+            entry.device = static_cast<std::uint64_t>(info.st_dev);
+            entry.inode = static_cast<std::uint64_t>(info.st_ino);
+        }
+        entry.extension = position_of(extension_of(entry.name), extensions);
+        entries.push_back(std::move(entry));
+    }
+    ::closedir(dir);
+    return entries;
+}
+
+}  // namespace fastweights::listing
+
+#endif
