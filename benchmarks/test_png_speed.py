@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -150,37 +150,37 @@ def test_png_pillow_loop(benchmark, png_folder: PngFolder) -> None:
     assert same_counts(result, png_folder.expected)
 
 
+def decoder_alone(paths: list[Path]) -> Callable[[int], np.ndarray]:
+    """The C++ batch reader and decoder on its own (the files listed beforehand), on `threads`
+    threads: the pixels of every label, summed over the files."""
+    from fastweights import _core
+    from fastweights.io.readers.png import MAX_PIXELS
+
+    names = [str(path) for path in paths]
+    stats = [os.stat(path) for path in paths]
+    sizes = np.array([info.st_size for info in stats], np.int64)
+    mtimes = np.array([info.st_mtime_ns for info in stats], np.int64)
+    kinds = np.zeros(len(paths), np.uint8)
+
+    def decode(threads: int) -> np.ndarray:
+        found = _core.count_files(names, sizes, mtimes, kinds, MAX_PIXELS, threads)
+        assert (found.statuses == int(_core.PngStatus.ok)).all() and not found.errors.any()
+        pixels = np.zeros(65536, np.int64)
+        np.add.at(pixels, found.values, found.counts.astype(np.int64))
+        return pixels
+
+    return decode
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("png_folder", folders(), indirect=True)
 def test_png_decoder_alone(benchmark, png_folder: PngFolder, threads: int) -> None:
     """The ceiling of the two-thread gain: the C++ reader and decoder on their own, with no Python
     between files (how much the second core adds to reading and decoding itself)."""
-    from fastweights import _core
-    from fastweights.io.readers.png import MAX_PIXELS
-
-    paths = [str(path) for path in png_folder.paths]
-    parts = [paths[start::threads] for start in range(threads)]
-
-    def decode() -> np.ndarray:
-        results: list[list] = [[] for _ in parts]
-
-        def work(slot: int) -> None:
-            results[slot] = _core.count_png_files(parts[slot], MAX_PIXELS)
-
-        workers = [threading.Thread(target=work, args=(slot,)) for slot in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        total = np.zeros(65536, np.int64)
-        for part in results:
-            for *_, values, counts in part:
-                total[values] += counts.astype(np.int64)
-        return total
-
+    decode = decoder_alone(png_folder.paths)
     result = run(
         benchmark,
-        decode,
+        lambda: decode(threads),
         variant=f"C++ reader and decoder alone, threads={threads}",
         role="decoder",
         nbytes=png_folder.pixels,
@@ -194,29 +194,7 @@ def test_png_decoder_alone(benchmark, png_folder: PngFolder, threads: int) -> No
 def test_png_thread_gain_interleaved(benchmark, png_folder: PngFolder) -> None:
     """What a second thread gains, measured paired: one thread, then two, then one again, ...
     A shared machine's slow spells then hit both alike, which separate blocks of rounds do not."""
-    from fastweights import _core
-    from fastweights.io.readers.png import MAX_PIXELS
-
-    paths = [str(path) for path in png_folder.paths]
-
-    def decode(threads: int) -> np.ndarray:
-        """The decoder alone on `threads` threads; the pixels of every class, summed over the files."""
-        found: list[list] = [[] for _ in range(threads)]
-
-        def decode_share(start: int) -> None:
-            found[start] = _core.count_png_files(paths[start::threads], MAX_PIXELS)
-
-        workers = [threading.Thread(target=decode_share, args=(start,)) for start in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        results = [result for share in found for result in share]
-        assert len(results) == len(paths) and all(result.status == _core.PngStatus.ok for result in results)
-        pixels = np.zeros(1 + max(int(result.values.max(initial=0)) for result in results), np.uint64)
-        for result in results:
-            np.add.at(pixels, result.values, result.counts)
-        return pixels
+    decode = decoder_alone(png_folder.paths)
 
     def decoded(pixels: np.ndarray) -> bool:
         return same_counts(pixels, png_folder.expected)
