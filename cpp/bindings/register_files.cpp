@@ -6,6 +6,7 @@
 
 #include <libdeflate.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -24,7 +25,6 @@ namespace fastweights::bindings {
 namespace {
 
 ResultType file_batch_type;
-ResultType folder_listing_type;
 
 // str -> the file system's bytes, as os.fsencode gives them (names that are not valid UTF-8 too).
 std::string fs_bytes(const py::handle& path) {
@@ -97,10 +97,11 @@ py::object count_files(const py::list& paths, const py::array_t<std::int64_t, py
 }
 
 #if !defined(_WIN32)
-// One folder's entries (hidden ones left out), each stat'ed once, in the file system's order: full
-// paths as os.path.join(folder, name) gives them, and per entry its stat fields and the position of
-// its extension in `extensions` (-1: none). OSError when the folder cannot be read.
-py::object list_folder(const py::str& folder, const std::vector<std::string>& extensions) {
+// One folder's entries (hidden ones left out), each stat'ed once, sorted by path as Python sorts
+// str: per entry (path as os.path.join(folder, name) gives it, errno of its stat or 0, (mode, size,
+// mtime_ns, (device, inode)) or None, position of its extension in `extensions` or -1). OSError
+// when the folder cannot be read.
+py::list list_folder(const py::str& folder, const std::vector<std::string>& extensions) {
     const std::string root = fs_bytes(folder);
     int error = 0;
     std::vector<listing::Entry> entries;
@@ -114,18 +115,22 @@ py::object list_folder(const py::str& folder, const std::vector<std::string>& ex
         throw py::error_already_set();
     }
     const std::string prefix = root.empty() || root.back() == '/' ? root : root + "/";
-    py::list paths, errors, modes, sizes, mtimes, devices, inodes, positions;
+    std::vector<py::tuple> made;
+    made.reserve(entries.size());
     for (const auto& entry : entries) {
-        paths.append(fs_str(prefix + entry.name));
-        errors.append(entry.error);
-        modes.append(entry.mode);
-        sizes.append(entry.size);
-        mtimes.append(entry.mtime_ns);
-        devices.append(entry.device);
-        inodes.append(entry.inode);
-        positions.append(entry.extension);
+        py::object facts = py::none();
+        if (entry.error == 0) {
+            facts = py::make_tuple(entry.mode, entry.size, entry.mtime_ns, py::make_tuple(entry.device, entry.inode));
+        }
+        made.push_back(py::make_tuple(fs_str(prefix + entry.name), entry.error, facts, entry.extension));
     }
-    return folder_listing_type(paths, errors, modes, sizes, mtimes, devices, inodes, positions);
+    // Python's order of the paths (code points; a name that is not UTF-8 holds surrogates).
+    std::sort(made.begin(), made.end(), [](const py::tuple& a, const py::tuple& b) {
+        return PyUnicode_Compare(a[0].ptr(), b[0].ptr()) < 0;
+    });
+    py::list out(made.size());
+    for (std::size_t i = 0; i < made.size(); ++i) out[i] = std::move(made[i]);
+    return out;
 }
 #endif
 
@@ -179,11 +184,8 @@ void register_files(py::module_& m) {
           "Reads and counts many small PNG (kind 0) and .npy (kind 1) files on `threads` threads with the GIL "
           "released once; each file is checked against its listed size and modification time.");
 #if !defined(_WIN32)
-    folder_listing_type = ResultType(m, "FolderListing", "paths errors modes sizes mtimes devices inodes extensions",
-                                     "A folder's entries, hidden ones left out, each stat'ed once (following "
-                                     "symbolic links): lists, one item per entry.");
     m.def("list_folder", &list_folder, py::arg("folder"), py::arg("extensions"),
-          "Lists a folder in one pass (readdir, then one fstatat per entry) with the GIL released.");
+          "Lists a folder in one pass (readdir, then one fstatat per entry, GIL released), sorted by path.");
 #endif
 #if !defined(_WIN32)
     register_guarded_map(m);

@@ -111,17 +111,9 @@ def count_files(
     threads: int,
 ) -> FileBatch: ...
 
-class FolderListing(NamedTuple):
-    paths: list[str]
-    errors: list[int]
-    modes: list[int]
-    sizes: list[int]
-    mtimes: list[int]
-    devices: list[int]
-    inodes: list[int]
-    extensions: list[int]
+_Facts = tuple[int, int, int, tuple[int, int]]  # mode, size, mtime_ns, (device, inode)
 
-def list_folder(folder: str, extensions: list[str]) -> FolderListing: ...
+def list_folder(folder: str, extensions: list[str]) -> list[tuple[str, int, _Facts | None, int]]: ...
 
 class GuardedMap:
     """A read-only map of a whole file (not on Windows); reads past the end of a file that shrank

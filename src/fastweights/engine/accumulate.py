@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -98,11 +99,11 @@ class Accumulator:
                 np.add.at(self.image_pixels, where, image_pixels)
         self.n_pixels += int(batch.totals.sum(dtype=np.uint64))
         self.ignored += int(batch.ignored.sum(dtype=np.uint64))
-        bounds = batch.bounds()
-        for position, index in enumerate(batch.indices):
-            self.inputs[index] = batch.names[position]
-            self.names[index] = [batch.names[position]]
-            if self.rows is not None:
+        self.inputs.update(zip(batch.indices, batch.names))
+        self.names.update(zip(batch.indices, ([name] for name in batch.names)))
+        if self.rows is not None:
+            bounds = batch.bounds().tolist()
+            for position, index in enumerate(batch.indices):
                 start, end = bounds[position], bounds[position + 1]
                 self.rows[index] = [(batch.classes[start:end], batch.pixels[start:end])]
 
@@ -216,7 +217,7 @@ class Accumulator:
     def counts(self, settings: Settings) -> Counts:
         self._merge()
         order = sorted(self.names)
-        sources = tuple(name for index in order for name in self.names[index])
+        sources = tuple(chain.from_iterable(map(self.names.__getitem__, order)))
         table = None
         if self.rows is not None:
             rows = (row for index in order for row in self.rows[index])

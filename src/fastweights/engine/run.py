@@ -8,8 +8,10 @@ flight, so memory does not grow with the size of the data set.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from contextvars import copy_context
 from typing import Union
 
@@ -55,6 +57,10 @@ class Run:
         `workers` threads. At most two batches per worker are in flight. A bad input stops the
         handing out of work (with on_error="raise"); the error raised is that of the first bad input
         in input order, once every input before it is counted."""
+        with _collector_paused():
+            self._count_all(items)
+
+    def _count_all(self, items: Iterable[Input]) -> None:
         listed = len(items) if isinstance(items, list) else None
         work = _batches(self._to_count(items), self.workers, listed)
         if self.workers == 1:
@@ -163,6 +169,20 @@ class Run:
                 if known is not None:
                     entries.append((*known, images))
         return entries
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A count makes a few small objects per file (its input, its name, its result), none of them
+    in a reference cycle; Python's cyclic collector, run every few hundred allocations, would walk
+    them again and again (a tenth of the time of a count of tiny files). Paused while counting."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _known_by(item: Input) -> Known | None:

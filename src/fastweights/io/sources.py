@@ -21,7 +21,15 @@ from .coco import CocoInstances, CocoPanoptic, InstanceImage, PanopticImage, Ref
 from .colormaps import colour_image
 from .device import current
 from .images import Image, ReadOptions, images_of_array
-from .readers import LISTED_EXTENSIONS, RawFile, extension_of, is_mask_extension, open_path, supported_extensions
+from .readers import (
+    LISTED_EXTENSIONS,
+    READERS,
+    RawFile,
+    extension_of,
+    is_mask_extension,
+    open_path,
+    supported_extensions,
+)
 from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
 from .remote import RemoteInput, is_url, list_objects
 
@@ -344,40 +352,32 @@ def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[
                 yield path, facts
             else:
                 yield from _walk(path, (*ancestors, identity))
-        elif extension is not None and is_mask_extension(path, extension):
+        elif extension in READERS:
             # A FIFO or a broken link with a mask's name too: refused.
-            if error is not None and error.errno != errno.ENOENT:
-                raise error
+            if error and error != errno.ENOENT:
+                raise OSError(error, os.strerror(error), path)
             yield path, facts
+        elif extension is not None:
+            is_mask_extension(path, extension)  # refuses the masks this version cannot read
 
 
-def _entries(folder: str) -> Iterator[tuple[str, OSError | None, Facts, str | None]]:
-    """A folder's entries by name, hidden ones left out: path, the error of its stat (following
-    links), what it knows of the entry, and its extension when it is one a mask may have. One pass
-    in C++ where the extension module lists folders (POSIX), else os.scandir."""
+def _entries(folder: str) -> list[tuple[str, int, Facts, str | None]]:
+    """A folder's entries by name, hidden ones left out: path, errno of its stat (following links)
+    or 0, what it knows of the entry, and its extension when it is one a mask may have. One pass in
+    C++ where the extension module lists folders (POSIX), else os.scandir."""
     if _list_folder is not None:
-        listing = _list_folder(folder, LISTED_EXTENSIONS)
-        paths = listing.paths
-        for position in sorted(range(len(paths)), key=paths.__getitem__):
-            error = listing.errors[position]
-            if error:
-                yield paths[position], OSError(error, os.strerror(error), paths[position]), None, None
-                continue
-            facts = (
-                listing.modes[position],
-                listing.sizes[position],
-                listing.mtimes[position],
-                (listing.devices[position], listing.inodes[position]),
-            )
-            code = listing.extensions[position]
-            yield paths[position], None, facts, LISTED_EXTENSIONS[code] if code >= 0 else None
-        return
+        return [
+            (path, error, facts, None if code < 0 else LISTED_EXTENSIONS[code])
+            for path, error, facts, code in _list_folder(folder, LISTED_EXTENSIONS)
+        ]
+    entries = []
     with os.scandir(folder) as scanned:
         for entry in sorted(scanned, key=lambda e: e.name):
             if entry.name.startswith("."):
                 continue
-            extension = extension_of(entry.path)
+            extension = extension_of(entry.path) or None
             try:
-                yield entry.path, None, _facts(entry.stat()), extension or None
+                entries.append((entry.path, 0, _facts(entry.stat()), extension))
             except OSError as error:
-                yield entry.path, error, None, extension or None
+                entries.append((entry.path, error.errno or errno.EIO, None, extension))
+    return entries
