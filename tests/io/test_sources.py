@@ -88,3 +88,34 @@ def test_inputs_of_the_wrong_type() -> None:
         fastweights.count([np.zeros(3, np.uint8), 42])
     with pytest.raises(TypeError, match="inputs: expected a path"):
         fastweights.count(3.5)
+
+
+@pytest.mark.skipif(not hasattr(fastweights._core, "list_folder"), reason="the C++ listing is POSIX only")
+def test_the_one_pass_listing_equals_os_scandir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C++ listing (readdir + fstatat, extensions matched in C++, sorted as Python sorts str)
+    gives what os.scandir and extension_of give: the same files, order, facts and refusals."""
+    from fastweights.io import sources
+
+    names = ["b.PNG", "a.png", "é.png", "z.NII.GZ", "y.nii.gz", "dots..npy", "..npy", "noext", "x.TIFF", "m.npz"]
+    names += ["Ä.npy", "ß.npy", "a b.npy", "0.npy", "~.npy", "archive.tar.gz", "README.txt", ".hidden.png"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x" * len(name))
+    (tmp_path / "sub.d").mkdir()
+    (tmp_path / "sub.d" / "in.npy").write_bytes(b"yy")
+    os.symlink(tmp_path / "missing.npy", tmp_path / "broken.npy")
+    os.symlink(tmp_path / "a.png", tmp_path / "link.png")
+    os.mkfifo(tmp_path / "pipe.npy")
+    if os.uname().sysname == "Linux":  # a name that is not UTF-8 (macOS refuses those)
+        with open(os.fsencode(tmp_path) + b"/\xff\xfe.npy", "wb") as file:
+            file.write(b"zzz")
+    fast = list(sources._walk(str(tmp_path)))
+    monkeypatch.setattr(sources, "_list_folder", None)
+    slow = list(sources._walk(str(tmp_path)))
+    assert fast == slow
+    assert [os.path.basename(path) for path, _ in fast][:4] == ["0.npy", "a b.npy", "a.png", "b.PNG"]
+    assert len(fast) == 17 + (os.uname().sysname == "Linux")  # "..npy" has no extension
+    (tmp_path / "photo.GIF").write_bytes(b"GIF89a")
+    for listing in (None, fastweights._core.list_folder):
+        monkeypatch.setattr(sources, "_list_folder", listing)
+        with pytest.raises(fastweights.errors.InputError, match=r"photo\.GIF: \.gif masks cannot be read"):
+            list(sources._walk(str(tmp_path)))
