@@ -110,6 +110,9 @@ class Run:
     def _to_count(self, items: Iterable[Input]) -> Iterator[tuple[int, Input]]:
         """The inputs left to count, with their positions: not those the checkpoint has done, nor
         the files the cache holds (their counts go straight to the total)."""
+        if self.checkpoint is None and self.cache is None:
+            yield from enumerate(items)
+            return
         for index, item in enumerate(items):
             known = _known_by(item)
             if self.checkpoint is not None:
@@ -239,9 +242,10 @@ def _batches(items: Iterable[tuple[int, Input]], workers: int, listed: int | Non
 
 
 def _all_small(work: list[tuple[int, Input]], settings: Settings) -> bool:
-    """Whether every input of a batch is a file the C++ batch reader takes."""
+    """Whether a batch is one for the C++ batch reader, judged by its first and last inputs: folders
+    that mix formats are rare, and a wrong guess costs speed, never a count."""
     return settings.read.stack_axis is None and all(
-        isinstance(item, FileInput) and batch_kind(item.path) is not None for _, item in work
+        isinstance(item, FileInput) and batch_kind(item.path) is not None for _, item in (work[0], work[-1])
     )
 
 
