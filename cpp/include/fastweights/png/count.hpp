@@ -121,14 +121,10 @@ bool count_samples(unsigned char* image, const Layout& layout, Outcome& out, std
 }
 
 // Rows this short (tiles, thumbnails) cost the run kernel more in setting up than its runs save:
-// they are counted byte by byte, one replica per byte position.
+// the images whose rows are all this short are counted byte by byte, one replica per byte position.
 constexpr std::size_t short_row_bytes = 256;
 
-inline void count_row_bytes(const unsigned char* row, std::size_t n, std::uint32_t* tables) noexcept {
-    if (n >= short_row_bytes) {
-        fastweights::detail::count_bytes(row, n, tables);
-        return;
-    }
+inline void count_short_row(const unsigned char* row, std::size_t n, std::uint32_t* tables) noexcept {
     std::size_t k = 0;
     for (; k + 4 <= n; k += 4) {
         ++tables[row[k]];
@@ -153,18 +149,24 @@ inline bool count_packed(unsigned char* image, const Layout& layout, Outcome& ou
     }
     ReplicatedTables bytes(256);
     std::vector<std::uint64_t> tail(256, 0);
-    const bool ok = unfilter_passes<1>(
-        image, layout,
-        [&](const unsigned char* row, int p, std::size_t) {
-            count_row_bytes(row, whole[p], bytes.tables_for(whole[p]));
-            if (tail_pixels[p]) {
-                const unsigned last = row[whole[p]];
-                for (std::size_t k = 0; k < tail_pixels[p]; ++k) {
-                    ++tail[(last >> (8 - depth * static_cast<unsigned>(k + 1))) & mask];
+    // One instance per row counter: a test per row would slow the long rows' loop down.
+    const auto count_rows = [&](auto count_row) {
+        return unfilter_passes<1>(
+            image, layout,
+            [&](const unsigned char* row, int p, std::size_t) {
+                count_row(row, whole[p], bytes.tables_for(whole[p]));
+                if (tail_pixels[p]) {
+                    const unsigned last = row[whole[p]];
+                    for (std::size_t k = 0; k < tail_pixels[p]; ++k) {
+                        ++tail[(last >> (8 - depth * static_cast<unsigned>(k + 1))) & mask];
+                    }
                 }
-            }
-        },
-        out);
+            },
+            out);
+    };
+    const bool ok = layout.widest_row < short_row_bytes
+                        ? count_rows(count_short_row)
+                        : count_rows(fastweights::detail::count_bytes<unsigned char>);
     if (!ok) return false;
     std::vector<std::uint64_t>& totals = bytes.totals();
     if (depth == 8) {
