@@ -7,6 +7,7 @@ from typing import Callable
 
 from ...base.errors import InputError
 from ...kernels._tally import Tally
+from .. import pagecache
 from ..images import Image, ReadOptions
 from ._magic import check_magic, extension_of, magic_choices
 from .arrays import open_hdf5
@@ -76,7 +77,17 @@ def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
     if reader not in CHECK_THEIR_OWN_MAGIC:
         with open(path, "rb") as file:
             check_magic(path, file.read(max(len(m) for m in magic_choices(magic))), magic)
-    return reader(path, options)
+    images = reader(path, options)
+    return _dropped_once_read(path, images) if options.drop_behind else images
+
+
+def _dropped_once_read(path: str, images: Iterator[Image]) -> Iterator[Image]:
+    """The images of a file whose pages leave the page cache once the last is counted (or the file is
+    refused): the whole file, for the readers that stream it or map only part of it."""
+    try:
+        yield from images
+    finally:
+        pagecache.drop(path)
 
 
 def tally_files(paths: list[str], options: ReadOptions) -> dict[int, Tally | InputError]:
@@ -94,4 +105,7 @@ def tally_files(paths: list[str], options: ReadOptions) -> dict[int, Tally | Inp
         for position, tally in zip(npy, tally_npy_files([paths[position] for position in npy])):
             if tally is not None:
                 tallied[position] = tally
+    if options.drop_behind:
+        for position in tallied:
+            pagecache.drop(paths[position])
     return tallied

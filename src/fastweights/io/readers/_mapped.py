@@ -19,6 +19,7 @@ import numpy as np
 
 from ... import _core
 from ...base.errors import InputError
+from .. import pagecache
 
 try:
     from numpy.lib.array_utils import byte_bounds
@@ -31,8 +32,9 @@ _PAGE = mmap.PAGESIZE
 
 
 class MappedFile:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, drop_behind: bool = False) -> None:
         self.path = path
+        self._drop_behind = drop_behind
         self._map: Any
         self._guarded = hasattr(_core, "GuardedMap")
         if self._guarded:
@@ -65,8 +67,9 @@ class MappedFile:
         return self._base + offset
 
     def release(self, region: np.ndarray) -> None:
-        """Drops this process's mapping of the pages under `region` (the page cache keeps them), once
-        counted; refuses the file if it changed meanwhile, since that count is of neither version."""
+        """Drops this process's mapping of the pages under `region` (the page cache keeps them, unless
+        drop_behind), once counted; refuses the file if it changed meanwhile, since that count is of
+        neither version."""
         info = os.stat(self.path)
         if (self._guarded and self._map.faulted()) or info.st_size < self.size:
             raise InputError(
@@ -93,3 +96,5 @@ class MappedFile:
             self._map.discard(start, end - start)
         elif hasattr(self._map, "madvise"):
             self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
+        if self._drop_behind:  # unmapped first: the page cache keeps pages a process maps
+            pagecache.drop(self.path, start, end - start)
