@@ -1,29 +1,41 @@
-"""Dropping counted files from the page cache (`drop_behind`).
+"""Page-cache hints for files counted once, front to back: read the next stretch ahead, and
+(`drop_behind`) hand counted stretches back.
 
-A count reads each byte once. Over more data than memory, the kernel would keep the counted pages
-and evict older ones to make room: the files the rest of the machine is using. posix_fadvise
-DONTNEED hands clean pages back at once and needs no privileges; pages some process still maps
-stay, so callers unmap theirs first. Only a hint: where it is missing (Windows, macOS) or fails,
-nothing changes, and the counts never depend on it.
+Read-ahead: the kernel reads ahead of faults in a memory map too, but only once a fault asks;
+WILLNEED on the next chunk while this one is counted keeps the disk busy during the count
+(BENCHMARKS.md, "Data larger than memory", says what it gained). Drop-behind: over more data than
+memory, the kernel would keep the counted pages and evict older ones to make room, the files the
+rest of the machine is using; DONTNEED hands clean pages back at once, needs no privileges, and
+leaves pages some process still maps, so callers unmap theirs first. Both are hints: where
+posix_fadvise is missing (Windows, macOS) or fails, nothing changes, and the counts never depend on them.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["drop"]
+__all__ = ["drop", "prefetch"]
 
 
 def drop(path: str, offset: int = 0, length: int = 0) -> None:
     """Drops the cached pages of `length` bytes of `path` from `offset` (0: to the file's end)."""
+    _advise(path, offset, length, "POSIX_FADV_DONTNEED")
+
+
+def prefetch(path: str, offset: int, length: int) -> None:
+    """Starts reading `length` bytes of `path` from `offset` into the page cache, without waiting."""
+    _advise(path, offset, length, "POSIX_FADV_WILLNEED")
+
+
+def _advise(path: str, offset: int, length: int, advice: str) -> None:
     if not hasattr(os, "posix_fadvise"):
         return
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:  # gone or unreadable since it was counted: nothing of ours to hand back
+    except OSError:  # gone or unreadable since it was opened: the reader says so, not a hint
         return
     try:
-        os.posix_fadvise(descriptor, offset, length, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(descriptor, offset, length, getattr(os, advice))
     except OSError:
         pass
     finally:
