@@ -50,17 +50,23 @@ start = time.perf_counter()
 counts = fastweights.count(sys.argv[1], threads=int(sys.argv[2]), drop_behind=sys.argv[3] == '1')
 print(time.perf_counter() - start, ','.join(map(str, counts.pixels)), {PEAK_RSS})
 """
+DEFAULT = "fastweights threads=2"  # count()'s default on this 2-CPU machine: what the goal is judged on
+WARM = "fastweights threads=2, warm"
 VARIANTS = {  # name -> (program, extra arguments)
     "cat (1 MiB reads)": (CAT, []),
     "fastweights threads=1": (COUNT, ["1", "0"]),
-    "fastweights threads=2": (COUNT, ["2", "0"]),
+    DEFAULT: (COUNT, ["2", "0"]),
     "fastweights threads=1, drop_behind": (COUNT, ["1", "1"]),
+    # The same files read just before, untimed: what the count costs without the disk (sets that fit in memory).
+    WARM: (COUNT, ["2", "0"]),
 }
 
 
-def run_once(program: str, folder: Path, extra: list[str], files: list[Path]) -> tuple[float, str, int]:
-    stayed = cold(files)
-    if stayed > MIB * len(files):
+def run_once(program: str, folder: Path, extra: list[str], files: list[Path], warm: bool) -> tuple[float, str, int]:
+    if warm:
+        for path in files:
+            path.read_bytes()
+    elif (stayed := cold(files)) > MIB * len(files):
         raise SystemExit(f"{folder}: {stayed:,} bytes stayed in the page cache after DONTNEED: not cold")
     done = subprocess.run([sys.executable, "-c", program, str(folder), *extra], capture_output=True, text=True)
     if done.returncode != 0:
@@ -72,19 +78,21 @@ def run_once(program: str, folder: Path, extra: list[str], files: list[Path]) ->
 def measure(masks: MaskSet, rounds: int) -> dict[str, tuple[float, int]]:
     """Median seconds and largest peak RSS of each variant; rounds interleave the variants so that a
     slow spell of the shared machine falls on all of them."""
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    peaks: dict[str, int] = dict.fromkeys(VARIANTS, 0)
+    fits = masks.nbytes < _memory_gib() * GIB / 2
+    variants = {name: variant for name, variant in VARIANTS.items() if fits or name != WARM}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    peaks: dict[str, int] = dict.fromkeys(variants, 0)
     expected = ",".join(map(str, masks.pixels))
     for _ in range(rounds):
-        for name, (program, extra) in VARIANTS.items():
-            seconds, result, peak = run_once(program, masks.folder, extra, masks.files)
+        for name, (program, extra) in variants.items():
+            seconds, result, peak = run_once(program, masks.folder, extra, masks.files, name == WARM)
             if program is COUNT and result.rstrip(",0") != expected.rstrip(",0"):
                 raise SystemExit(f"{masks.folder}: {name} counted {result}, expected {expected}")
             if program is CAT and int(result) != masks.nbytes:
                 raise SystemExit(f"{masks.folder}: cat read {result} bytes of {masks.nbytes}")
             times[name].append(seconds)
             peaks[name] = max(peaks[name], peak)
-    return {name: (statistics.median(times[name]), peaks[name]) for name in VARIANTS}
+    return {name: (statistics.median(times[name]), peaks[name]) for name in variants}
 
 
 def section(command: str, results: dict[str, dict[float, tuple[MaskSet, dict[str, tuple[float, int]]]]]) -> str:
@@ -101,13 +109,16 @@ def section(command: str, results: dict[str, dict[float, tuple[MaskSet, dict[str
         "(no privileges needed); util-linux `fincore` (mincore(2)) then checks that no more than 1 MiB per "
         "file stayed cached, or the benchmark stops. Each run is a process of its own: its peak RSS is "
         "its VmHWM, the time that of the call inside it. *cat*: the same files read in 1 MiB blocks into one "
-        "reused buffer. MB/s are of bytes on disk (for PNG, far fewer than the pixels they decode to).",
+        "reused buffer. MB/s: bytes on disk per second, what the goal compares; labels MB/s: decoded labels "
+        "(one byte each) per second, for PNG the work that decoding does (realistic masks compress about "
+        "100-fold, so a PNG set is bound by the decode, not the disk).",
         "",
-        "Goals (issue 23): fastweights at least 90 % of the cat reader's rate; peak RSS within 100 MB from "
-        "the smallest set to the largest.",
+        "Goals (issue 23): fastweights at least 90 % of the cat reader's rate (judged on threads=2, count's "
+        "default on this machine), cold; peak RSS within 100 MB from the smallest set to the largest. "
+        "*warm*: the files read just before, untimed (sets that fit in memory): the count without the disk.",
         "",
-        "| format | set | files | on disk | variant | time | MB/s | of cat | peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| format | set | files | on disk | variant | time | MB/s | labels MB/s | of cat | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     for kind, sizes in results.items():
@@ -116,18 +127,18 @@ def section(command: str, results: dict[str, dict[float, tuple[MaskSet, dict[str
             cat = measured["cat (1 MiB reads)"][0]
             for name, (seconds, peak) in measured.items():
                 peaks.setdefault(name, []).append(peak)
-                rate = masks.nbytes / seconds / 1e6
+                rate, labels = masks.nbytes / seconds / 1e6, int(masks.pixels.sum()) / seconds / 1e6
                 lines.append(
                     f"| {kind} | {gib:g} GiB of labels | {len(masks.files):,} | {masks.nbytes / MIB:,.0f} MiB | {name} "
-                    f"| {seconds:.2f} s | {rate:,.0f} | {cat / seconds:.0%} | {peak / 1e6:,.0f} MB |"
+                    f"| {seconds:.2f} s | {rate:,.0f} | {labels:,.0f} | {cat / seconds:.0%} | {peak / 1e6:,.0f} MB |"
                 )
-            best = max(cat / measured[name][0] for name in measured if name.startswith("fastweights"))
+            share = cat / measured[DEFAULT][0]
             verdicts.append(
-                f"- {kind}, {gib:g} GiB: best fastweights variant at {best:.0%} of cat: "
-                f"{'met' if best >= RATE_GOAL else 'not met'}"
+                f"- {kind}, {gib:g} GiB: {DEFAULT} (count's default here) at {share:.0%} of cat: "
+                f"{'met' if share >= RATE_GOAL else 'not met'}"
             )
         for name, values in peaks.items():
-            if name.startswith("fastweights"):
+            if name.startswith("fastweights") and name != WARM:
                 spread = (max(values) - min(values)) / 1e6
                 verdicts.append(
                     f"- {kind}, {name}: peak RSS spread {spread:.0f} MB across sizes: "
