@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from ooc_data import GIB, MaskSet, cold, mask_set
-from sections import write_section
+from sections import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "BENCHMARKS.md"
@@ -191,9 +191,7 @@ def main() -> None:
             print(json.dumps({kind: gib, **results[kind][gib][1]}), file=sys.stderr, flush=True)
     command = "python benchmarks/bench_out_of_core.py " + " ".join(sys.argv[1:])
     text = section(command, results)
-    print(text)
-    if args.write:
-        write_section(OUTPUT, START, END, text)
+    publish(OUTPUT, START, END, text, args.write)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from ooc_data import drop_cache
-from sections import write_section
+from sections import publish
 
 import fastweights
 
@@ -359,9 +359,7 @@ def main() -> None:
         server.terminate()
         server.wait()
     text = section(timed, merge)
-    print(text)
-    if args.write:
-        write_section(OUTPUT, START, END, text)
+    publish(OUTPUT, START, END, text, args.write)
 
 
 if __name__ == "__main__":
