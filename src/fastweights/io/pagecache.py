@@ -23,11 +23,13 @@ def drop(path: str, offset: int = 0, length: int = 0) -> None:
 
 
 def prefetch(path: str, offset: int, length: int) -> None:
-    """Starts reading `length` bytes of `path` from `offset` into the page cache, without waiting."""
-    _advise(path, offset, length, "POSIX_FADV_WILLNEED")
+    """Starts reading `length` bytes of `path` from `offset` into the page cache, without waiting,
+    unless they are cached: asking for cached pages costs as much as counting them, so the last
+    page, read without waiting (RWF_NOWAIT fails where it would wait), is asked first."""
+    _advise(path, offset, length, "POSIX_FADV_WILLNEED", skip_if_cached=True)
 
 
-def _advise(path: str, offset: int, length: int, advice: str) -> None:
+def _advise(path: str, offset: int, length: int, advice: str, skip_if_cached: bool = False) -> None:
     if not hasattr(os, "posix_fadvise"):
         return
     try:
@@ -35,8 +37,19 @@ def _advise(path: str, offset: int, length: int, advice: str) -> None:
     except OSError:  # gone or unreadable since it was opened: the reader says so, not a hint
         return
     try:
-        os.posix_fadvise(descriptor, offset, length, getattr(os, advice))
+        if not (skip_if_cached and _cached(descriptor, offset + length - 1)):
+            os.posix_fadvise(descriptor, offset, length, getattr(os, advice))
     except OSError:
         pass
     finally:
         os.close(descriptor)
+
+
+def _cached(descriptor: int, position: int) -> bool:
+    if not hasattr(os, "RWF_NOWAIT"):
+        return False
+    try:
+        os.preadv(descriptor, [bytearray(1)], position, os.RWF_NOWAIT)
+    except BlockingIOError:
+        return False
+    return True

@@ -102,6 +102,6 @@ class MappedFile:
         elif hasattr(self._map, "madvise"):
             self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
         if end < self.size:
-            pagecache.prefetch(self.path, end, AHEAD_BYTES)
+            pagecache.prefetch(self.path, end, min(AHEAD_BYTES, self.size - end))
         if self._drop_behind:  # unmapped first: the page cache keeps pages a process maps
             pagecache.drop(self.path, start, end - start)

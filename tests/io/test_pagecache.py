@@ -1,5 +1,5 @@
-"""drop_behind: the counts do not change, and a counted file's pages leave the page cache (Linux,
-where mincore(2) shows what is cached)."""
+"""Page-cache hints: with drop_behind the counts do not change and a counted file's pages leave the
+page cache (Linux, where mincore(2) shows what is cached); read-ahead asks only for pages not cached."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from PIL import Image
 
 import fastweights
 from fastweights.cli import main
+from fastweights.io import pagecache
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"),
@@ -113,3 +114,23 @@ def test_the_flag(masks: dict[str, Path], capsys: pytest.CaptureFixture[str]) ->
     assert main(["count", str(masks["big.npy"]), "--drop-behind", "-q", "--format", "json"]) == 0
     assert '"pixels"' in capsys.readouterr().out
     assert resident_fraction(masks["big.npy"]) == 0
+
+
+@linux_only
+def test_read_ahead_asks_only_for_pages_not_cached(masks: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for cached pages costs as much as counting them: a warm count must not pay it."""
+    asked: list[int] = []
+    advise = os.posix_fadvise
+    monkeypatch.setattr(
+        os,
+        "posix_fadvise",
+        lambda fd, offset, length, advice: asked.append(advice) or advise(fd, offset, length, advice),
+    )
+    path = str(masks["big.npy"])
+    pagecache.drop(path)
+    pagecache.prefetch(path, 0, 1 << 20)
+    assert asked[-1] == os.POSIX_FADV_WILLNEED
+    masks["big.npy"].read_bytes()
+    asked.clear()
+    pagecache.prefetch(path, 0, 1 << 20)
+    assert asked == []
