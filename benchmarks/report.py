@@ -348,12 +348,18 @@ def busy_note(others: float, steal: float) -> list[str]:
 
 def kept_sections() -> str:
     """The sections of the current BENCHMARKS.md that other scripts write, to keep: the GPU one
-    (gpu_bench.py, on a machine with a GPU) and the before/after one (compare_builds.py)."""
+    (gpu_bench.py, on a machine with a GPU), the before/after one (compare_builds.py), data larger
+    than memory (bench_out_of_core.py), the scaling model (scaling_model.py) and small files
+    (bench_small_files.py)."""
+    import bench_out_of_core
+    import bench_small_files
     import compare_builds
     import gpu_bench
+    import scaling_model
     from sections import read_section
 
-    kept = [read_section(OUTPUT, module.START, module.END) for module in (gpu_bench, compare_builds)]
+    writers = (gpu_bench, compare_builds, bench_out_of_core, scaling_model, bench_small_files)
+    kept = [read_section(OUTPUT, module.START, module.END) for module in writers]
     return "".join(f"\n{section}\n" for section in kept if section)
 
 

@@ -20,3 +20,10 @@ def read_section(output: Path, start: str, end: str) -> str:
     text = output.read_text() if output.exists() else ""
     first, last = text.find(start), text.find(end)
     return text[first : last + len(end)] if 0 <= first < last else ""
+
+
+def publish(output: Path, start: str, end: str, section: str, write: bool) -> None:
+    """Prints a section a script measured and, with its --write, puts it in `output` too."""
+    print(section)
+    if write:
+        write_section(output, start, end, section)

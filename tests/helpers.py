@@ -109,9 +109,9 @@ def record_memory_maps(monkeypatch: pytest.MonkeyPatch, reader_module: object) -
     mapped_file = reader_module.MappedFile  # type: ignore[attr-defined]
 
     class Recording(mapped_file):  # type: ignore[misc,valid-type]
-        def __init__(self, path: str) -> None:
+        def __init__(self, path: str, drop_behind: bool = False) -> None:
             paths.append(path)
-            super().__init__(path)
+            super().__init__(path, drop_behind)
 
     monkeypatch.setattr(reader_module, "MappedFile", Recording)
     return paths

@@ -423,10 +423,10 @@ def test_npy_shrunk_between_its_check_and_its_map(tmp_path: Path, monkeypatch: p
     np.save(path, np.zeros(numpy_files.SMALL_FILE_BYTES + 1, np.uint8))
     real = _mapped.MappedFile.__init__
 
-    def cut_then_map(self: _mapped.MappedFile, mapped_path: str) -> None:
+    def cut_then_map(self: _mapped.MappedFile, mapped_path: str, drop_behind: bool = False) -> None:
         with open(mapped_path, "r+b") as file:
             file.truncate(1000)
-        real(self, mapped_path)
+        real(self, mapped_path, drop_behind)
 
     monkeypatch.setattr(_mapped.MappedFile, "__init__", cut_then_map)
     with pytest.raises(InputError, match=r"shrinking\.npy: 1,048,705 bytes needed, the file now has 1,000"):

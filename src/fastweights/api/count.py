@@ -46,6 +46,7 @@ def count(
     label_map: LabelMapSpec = None,
     reduce_zero_label: bool = False,
     storage_options: Mapping[str, Any] | None = None,
+    drop_behind: bool = False,
 ) -> Counts:
     """Counts the pixels of every class over a set of label masks, exactly.
 
@@ -131,6 +132,12 @@ def count(
         {"client_kwargs": {"endpoint_url": "http://minio:9000"}}); needs `pip install
         "fastweights[remote]"` (gcsfs for gs://, adlfs for az://). Never saved with the Counts, a
         checkpoint or the cache; objects are known there by URL, size and ETag (or version).
+    drop_behind : bool, default False
+        Drop the pages of each local file from the page cache once they are counted
+        (posix_fadvise DONTNEED; Linux and other POSIX systems), so that a count over more data
+        than memory does not push the files the machine is otherwise using out of the cache.
+        Files counted this way are cold for the next reader, even if they were cached before.
+        Never changes the counts.
 
     Returns
     -------

@@ -256,6 +256,12 @@ def _parser() -> argparse.ArgumentParser:
         help="for s3:// gs:// az:// https:// paths, an fsspec option (repeatable); VALUE as JSON when it parses "
         "(true, 3, {...}), else a string: --storage-option anon=true",
     )
+    count.add_argument(
+        "--drop-behind",
+        action="store_true",
+        help="drop each file's pages from the page cache once counted, so that a count over more data than "
+        "memory does not push other files out of it",
+    )
     _weight_options(count)
     count.add_argument("-o", "--output", metavar="FILE", help="save the counts as JSON, to recompute weights later")
     count.add_argument("--format", choices=COUNT_FORMATS, default="table", help="what to print (default: table)")
@@ -425,6 +431,7 @@ def _count(args: argparse.Namespace) -> int:
         label_map=args.label_map,
         reduce_zero_label=args.reduce_zero_label,
         storage_options=None if args.storage_options is None else dict(args.storage_options),
+        drop_behind=args.drop_behind,
     )
     if comm is not None and comm.Get_rank() != 0:  # rank 0 prints and saves
         return EXIT_OK

@@ -72,6 +72,7 @@ class Settings:
     reduce_zero_label: bool = False
     # Handed to fsspec as they are, for URLs; never in a checkpoint, the cache or the Counts (they may hold secrets).
     storage_options: dict[str, Any] | None = None
+    drop_behind: bool = False
 
     @classmethod
     def build(
@@ -98,6 +99,7 @@ class Settings:
         label_map: LabelMapSpec,
         reduce_zero_label: object,
         storage_options: object,
+        drop_behind: object,
     ) -> Settings:
         """The Settings of `count()`'s keywords (every one of them, by name), each checked."""
         classes, ignore = _check_num_classes(num_classes), _check_ignore(ignore_index)
@@ -123,6 +125,7 @@ class Settings:
             label_map=resolved,
             reduce_zero_label=resolved is not None and resolved.reduce_zero_label,
             storage_options=_check_storage_options(storage_options),
+            drop_behind=bool(drop_behind),
         )
 
     @property
@@ -133,7 +136,7 @@ class Settings:
     @property
     def read(self) -> ReadOptions:
         """How the readers turn files into images."""
-        return ReadOptions(self.stack_axis, self.colormap, self.allow_lossy)
+        return ReadOptions(self.stack_axis, self.colormap, self.allow_lossy, self.drop_behind)
 
     @property
     def names(self) -> tuple[str, ...]:

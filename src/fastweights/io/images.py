@@ -50,6 +50,7 @@ class ReadOptions:
     stack_axis: int | None = None
     colormap: Colormap | None = None  # RGB colour -> class id, for colour masks
     allow_lossy: bool = False  # count JPEG (and other lossy) masks anyway
+    drop_behind: bool = False  # hand a file's pages back to the page cache's free list once counted
 
 
 @dataclass(frozen=True)

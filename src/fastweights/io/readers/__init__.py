@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Callable
 
 from ...base.errors import InputError
+from .. import pagecache
 from ..images import Image, ReadOptions
 from ._magic import check_magic, extension_of, magic_choices
 from .arrays import open_hdf5
@@ -93,4 +94,14 @@ def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
     if reader not in CHECK_THEIR_OWN_MAGIC:
         with open(path, "rb") as file:
             check_magic(path, file.read(max(len(m) for m in magic_choices(magic))), magic)
-    return reader(path, options)
+    images = reader(path, options)
+    return _dropped_once_read(path, images) if options.drop_behind else images
+
+
+def _dropped_once_read(path: str, images: Iterator[Image]) -> Iterator[Image]:
+    """The images of a file whose pages leave the page cache once the last is counted (or the file is
+    refused): the whole file, for the readers that stream it or map only part of it."""
+    try:
+        yield from images
+    finally:
+        pagecache.drop(path)

@@ -1,5 +1,5 @@
-"""Read-only memory maps whose pages are handed back once counted, so RSS stays flat, and that
-survive the file changing while it is counted.
+"""Read-only memory maps whose pages are handed back once counted, so RSS stays flat, read a chunk
+ahead of the count, and that survive the file changing while it is counted.
 
 A file cut short under a map would kill the process (SIGBUS) at the first page touched past its
 new end: the C++ map (`_core.GuardedMap`) reads zeros there instead and says so, and `release`,
@@ -19,6 +19,8 @@ import numpy as np
 
 from ... import _core
 from ...base.errors import InputError
+from .. import pagecache
+from ..images import CHUNK_BYTES
 
 try:
     from numpy.lib.array_utils import byte_bounds
@@ -28,11 +30,14 @@ except ImportError:  # numpy < 2
 __all__ = ["MappedFile", "byte_bounds"]
 
 _PAGE = mmap.PAGESIZE
+# How far ahead of the count the disk reads: the next chunk, while this one is counted.
+AHEAD_BYTES = CHUNK_BYTES
 
 
 class MappedFile:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, drop_behind: bool = False) -> None:
         self.path = path
+        self._drop_behind = drop_behind
         self._map: Any
         self._guarded = hasattr(_core, "GuardedMap")
         if self._guarded:
@@ -47,6 +52,8 @@ class MappedFile:
         if self.size != info.st_size:
             raise InputError(f"{path}: changed size while it was being opened; count it once it is complete")
         self._base = np.frombuffer(self._map, np.uint8).ctypes.data if self.size else 0
+        if self.size > AHEAD_BYTES:
+            pagecache.prefetch(path, 0, AHEAD_BYTES)
 
     def array(self, dtype: np.dtype, shape: tuple[int, ...], offset: int, fortran: bool) -> np.ndarray:
         count = math.prod(shape)
@@ -65,8 +72,9 @@ class MappedFile:
         return self._base + offset
 
     def release(self, region: np.ndarray) -> None:
-        """Drops this process's mapping of the pages under `region` (the page cache keeps them), once
-        counted; refuses the file if it changed meanwhile, since that count is of neither version."""
+        """Drops this process's mapping of the pages under `region` (the page cache keeps them, unless
+        drop_behind), once counted; refuses the file if it changed meanwhile, since that count is of
+        neither version."""
         info = os.stat(self.path)
         if (self._guarded and self._map.faulted()) or info.st_size < self.size:
             raise InputError(
@@ -93,3 +101,7 @@ class MappedFile:
             self._map.discard(start, end - start)
         elif hasattr(self._map, "madvise"):
             self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
+        if end < self.size:
+            pagecache.prefetch(self.path, end, min(AHEAD_BYTES, self.size - end))
+        if self._drop_behind:  # unmapped first: the page cache keeps pages a process maps
+            pagecache.drop(self.path, start, end - start)

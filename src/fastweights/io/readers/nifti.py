@@ -105,7 +105,7 @@ def open_nifti(path: str, options: ReadOptions) -> Iterator[Image]:
     if compressed:
         yield from with_voxel(_gzip_images(path, shape, dtype, offset, scale, options.stack_axis), voxel)
         return
-    mapped = MappedFile(path)
+    mapped = MappedFile(path, options.drop_behind)
     _check_size(path, shape, dtype, offset, mapped.size)
     array = mapped.array(dtype, shape, offset, True)
     yield from with_voxel(_voxel_images(path, array, scale, options.stack_axis, mapped.release), voxel)

@@ -204,7 +204,7 @@ def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
             array = np.frombuffer(data, header.dtype).reshape(header.shape, order="F" if header.fortran else "C")
             yield from images_of_array(path, array, options.stack_axis)
             return
-    mapped = MappedFile(path)
+    mapped = MappedFile(path, options.drop_behind)
     array = mapped.array(header.dtype, header.shape, header.offset, header.fortran)
     yield from images_of_array(path, array, options.stack_axis, mapped.release)
 
@@ -472,7 +472,7 @@ class RawFile:
         return math.prod(self.shape) * self.dtype.itemsize
 
     def images(self, options: ReadOptions) -> Iterator[Image]:
-        mapped = MappedFile(self.path)
+        mapped = MappedFile(self.path, options.drop_behind)
         _check_raw_size(self.path, mapped.size, self)
         array = mapped.array(self.dtype, self.shape, self.offset, self.order == "F")
         yield from images_of_array(self.path, array, options.stack_axis, mapped.release)

@@ -13,6 +13,7 @@ import numpy as np
 from ... import _core
 from ...base.errors import InputError
 from ...kernels._tally import Tally
+from .. import pagecache
 from ..images import ReadOptions
 from ._magic import check_magic
 from .png import MAX_PIXELS, PNG_MAGIC, general_tally, png_error, read_whole
@@ -59,6 +60,9 @@ def tally_small_files(
                 others[position] = outcome
         # A .npy the batch could not take (not a plain integer array, damaged, unreadable, changed)
         # goes to the general reader, which reads it again and says what is wrong with it.
+    if options.drop_behind:  # the files read here (the others are dropped by their readers)
+        for position in [*counted.tolist(), *others]:
+            pagecache.drop(paths[position])
     # Only the files counted have labels: theirs lie end to end, in batch order.
     offsets = np.append(found.offsets[counted], found.values.size)
     return SmallFiles(counted, offsets, found.values, found.counts, others)

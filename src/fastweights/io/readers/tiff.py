@@ -218,7 +218,7 @@ def _series_images(
     colour = "S" in keyframe.axes
     if not colour and _mappable(series, keyframe, starts):
         dtype = np.dtype(tif.byteorder + series.dtype.char)
-        mapped = MappedFile(path)
+        mapped = MappedFile(path, options.drop_behind)
         end = series.dataoffset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if mapped.size < end:
             raise InputError(f"{name}: truncated TIFF: its image data needs {end} bytes, the file has {mapped.size}")

@@ -1,0 +1,136 @@
+"""Page-cache hints: with drop_behind the counts do not change and a counted file's pages leave the
+page cache (Linux, where mincore(2) shows what is cached); read-ahead asks only for pages not cached."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import mmap
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+import fastweights
+from fastweights.cli import main
+from fastweights.io import pagecache
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"),
+    reason="mincore and posix_fadvise DONTNEED as Linux has them",
+)
+
+
+def resident_fraction(path: Path) -> float:
+    """The share of the file's pages in the page cache: mincore(2) on a fresh shared map of it,
+    which faults nothing in."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = path.stat().st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, descriptor, 0)
+        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+        try:
+            vector = ctypes.create_string_buffer(pages)
+            assert libc.mincore(address, size, vector) == 0, os.strerror(ctypes.get_errno())
+            return sum(byte & 1 for byte in vector.raw) / pages
+        finally:
+            libc.munmap(address, size)
+    finally:
+        os.close(descriptor)
+
+
+@pytest.fixture
+def masks(tmp_path: Path) -> dict[str, Path]:
+    """One file per path drop_behind takes: a .npy mapped in chunks, small .npy and PNG counted in
+    batches, an uncompressed TIFF (mapped) and a deflate one (streamed), and a raw file."""
+    rng = np.random.default_rng(7)
+    big = np.repeat(rng.integers(0, 5, (160, 1), np.uint8), 1 << 18, axis=1)  # 40 MiB: several chunks
+    small = rng.integers(0, 5, (64, 64), np.uint8)
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    paths = {
+        "big.npy": folder / "big.npy",
+        "small.npy": folder / "small.npy",
+        "small.png": folder / "small.png",
+        "plain.tif": folder / "plain.tif",
+        "deflate.tif": folder / "deflate.tif",
+    }
+    np.save(paths["big.npy"], big)
+    np.save(paths["small.npy"], small)
+    Image.fromarray(small).save(paths["small.png"])
+    tifffile.imwrite(paths["plain.tif"], big[:40])
+    tifffile.imwrite(paths["deflate.tif"], big[:40], compression="zlib")
+    paths["raw"] = tmp_path / "labels.raw"
+    big.tofile(paths["raw"])
+    for path in paths.values():  # written back: DONTNEED leaves dirty pages where they are
+        with open(path, "rb+") as stream:
+            os.fsync(stream.fileno())
+    return paths
+
+
+def inputs(masks: dict[str, Path]) -> list[object]:
+    shape = np.load(masks["big.npy"], mmap_mode="r").shape
+    return [masks["big.npy"].parent, fastweights.raw(masks["raw"], np.uint8, shape)]
+
+
+def test_the_counts_do_not_change(masks: dict[str, Path]) -> None:
+    kept = fastweights.count(inputs(masks), per_image=True, threads=2)
+    dropped = fastweights.count(inputs(masks), per_image=True, threads=2, drop_behind=True)
+    assert np.array_equal(dropped.pixels, kept.pixels)
+    assert np.array_equal(dropped.per_image, kept.per_image)
+    assert dropped.sources == kept.sources
+
+
+@linux_only
+def test_counted_files_leave_the_page_cache(masks: dict[str, Path]) -> None:
+    for path in masks.values():
+        path.read_bytes()  # cached, as a file the machine was using would be
+    fastweights.count(inputs(masks), threads=1, drop_behind=True)
+    left = {name: resident_fraction(path) for name, path in masks.items()}
+    assert all(share == 0 for share in left.values()), left
+
+
+@linux_only
+def test_without_it_the_page_cache_keeps_what_was_read(masks: dict[str, Path]) -> None:
+    """The contrast that shows the test above measures something: a 40 MiB file just read is cached
+    on any machine with memory to spare."""
+    fastweights.count(inputs(masks), threads=1)
+    assert resident_fraction(masks["big.npy"]) > 0.9
+
+
+@linux_only
+def test_the_flag(masks: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    masks["big.npy"].read_bytes()
+    assert main(["count", str(masks["big.npy"]), "--drop-behind", "-q", "--format", "json"]) == 0
+    assert '"pixels"' in capsys.readouterr().out
+    assert resident_fraction(masks["big.npy"]) == 0
+
+
+@linux_only
+def test_read_ahead_asks_only_for_pages_not_cached(masks: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for cached pages costs as much as counting them: a warm count must not pay it."""
+    asked: list[int] = []
+    advise = os.posix_fadvise
+    monkeypatch.setattr(
+        os,
+        "posix_fadvise",
+        lambda fd, offset, length, advice: asked.append(advice) or advise(fd, offset, length, advice),
+    )
+    path = str(masks["big.npy"])
+    pagecache.drop(path)
+    pagecache.prefetch(path, 0, 1 << 20)
+    assert asked[-1] == os.POSIX_FADV_WILLNEED
+    masks["big.npy"].read_bytes()
+    asked.clear()
+    pagecache.prefetch(path, 0, 1 << 20)
+    assert asked == []
