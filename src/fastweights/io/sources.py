@@ -8,7 +8,7 @@ import errno
 import glob
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -216,15 +216,7 @@ def iter_inputs(inputs: object, storage_options: StorageOptions = None) -> Itera
             if hdf5 is not None and not os.path.exists(text):
                 yield HDF5Input(*hdf5, _size(hdf5[0]))
                 continue
-            for path, facts in _files_of(text):
-                if facts is None or not (S_ISREG(facts[0]) or S_ISDIR(facts[0])):
-                    yield NotAFileInput(path, _kind(facts))
-                    continue
-                mode, size, mtime_ns, identity = facts
-                if identity not in seen_files:  # the same file under two names counts once
-                    seen_files.add(identity)
-                    # Folders were walked: a folder here is a Zarr store.
-                    yield ZarrInput(path) if S_ISDIR(mode) else FileInput(path, size, mtime_ns)
+            yield from _inputs_of(text, seen_files)
         elif is_device_array(item):
             yield DeviceArrayInput(item, f"<array {arrays}>")
             arrays += 1
@@ -315,8 +307,9 @@ def _array_like_name(array: Any, position: int) -> str:
     return f"{file}:{array.name}" if file else f"<{type(array).__name__} {position}>"
 
 
-def _files_of(path: str) -> Iterator[tuple[str, Facts]]:
-    """The files a path names, with what is known of them: itself, a folder's masks, or a glob's matches."""
+def _inputs_of(path: str, seen_files: set[tuple[int, int]]) -> Iterator[Input]:
+    """The inputs a path names: itself, a folder's masks, or a glob's matches; a file met before
+    under another name (`seen_files`: device and inode) is left out."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -325,23 +318,35 @@ def _files_of(path: str) -> Iterator[tuple[str, Facts]]:
             if not matches:
                 raise FileNotFoundError(f"{path}: no file matches this pattern") from None
             for match in matches:
-                yield from _files_of(match)
+                yield from _inputs_of(match, seen_files)
             return
         raise FileNotFoundError(f"{path}: no such file or folder") from None
     if not stat.S_ISDIR(info.st_mode) or is_zarr_store(path):
-        yield path, _facts(info)
+        yield from _input(path, _facts(info), seen_files)
         return
-    found = False
-    for file in _walk(path):
-        found = True
-        yield file
-    if not found:
+    if not (yield from _walk(path, seen_files)):
         raise InputError(f"{path}: folder holds no masks (fastweights reads {supported_extensions()})")
 
 
-def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[str, Facts]]:
-    """Files below `folder`, following symbolic links but refusing a link back to an ancestor; each
-    folder's entries in name order, hidden ones left out."""
+def _input(path: str, facts: Facts, seen_files: set[tuple[int, int]]) -> Iterator[Input]:
+    """The input of one path found, unless its file was met before under another name."""
+    if facts is None or not (S_ISREG(facts[0]) or S_ISDIR(facts[0])):
+        yield NotAFileInput(path, _kind(facts))
+        return
+    mode, size, mtime_ns, identity = facts
+    if identity not in seen_files:
+        seen_files.add(identity)
+        # Folders were walked: a folder here is a Zarr store.
+        yield ZarrInput(path) if S_ISDIR(mode) else FileInput(path, size, mtime_ns)
+
+
+def _walk(
+    folder: str, seen_files: set[tuple[int, int]], ancestors: tuple[tuple[int, int], ...] = ()
+) -> Generator[Input, None, int]:
+    """The inputs below `folder`, following symbolic links but refusing a link back to an ancestor;
+    each folder's entries in name order, hidden ones left out. Returns how many masks it met (those
+    met before under another name too)."""
+    met = 0
     info = os.stat(folder)
     identity = (info.st_dev, info.st_ino)
     if identity in ancestors:
@@ -349,16 +354,23 @@ def _walk(folder: str, ancestors: tuple[tuple[int, int], ...] = ()) -> Iterator[
     for path, error, facts, extension in _entries(folder):
         if facts is not None and S_ISDIR(facts[0]):
             if is_zarr_store(path):
-                yield path, facts
+                met += 1
+                yield from _input(path, facts, seen_files)
             else:
-                yield from _walk(path, (*ancestors, identity))
+                met += yield from _walk(path, seen_files, (*ancestors, identity))
         elif extension in READERS:
-            # A FIFO or a broken link with a mask's name too: refused.
+            met += 1
             if error and error != errno.ENOENT:
                 raise OSError(error, os.strerror(error), path)
-            yield path, facts
+            if facts is not None and S_ISREG(facts[0]):  # most entries: made here, without a call
+                if facts[3] not in seen_files:
+                    seen_files.add(facts[3])
+                    yield FileInput(path, facts[1], facts[2])
+            else:  # a FIFO or a broken link with a mask's name too: refused
+                yield NotAFileInput(path, _kind(facts))
         elif extension is not None:
             is_mask_extension(path, extension)  # refuses the masks this version cannot read
+    return met
 
 
 def _entries(folder: str) -> list[tuple[str, int, Facts, str | None]]:
