@@ -48,18 +48,6 @@ struct Counted {
 
 namespace detail {
 
-inline std::int64_t mtime_ns_of(const struct stat& info) noexcept {
-#if defined(__APPLE__)
-    return static_cast<std::int64_t>(info.st_mtimespec.tv_sec) * 1000000000 + info.st_mtimespec.tv_nsec;
-#elif defined(_WIN32)
-    return static_cast<std::int64_t>(info.st_mtime) * 1000000000;
-#else
-    return static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
-#endif
-}
-
-// The file into `buffer` (resized to what was read). False when it differs from its listing, or
-// could not be read as listed: the caller reads it the careful way then.
 #if !defined(_WIN32)
 // The folder of the files a thread last opened, kept open: the files of a batch mostly share a
 // folder, and opening each relative to it spares the walk of the whole path per file.
@@ -103,6 +91,8 @@ class Folder {
 struct Folder {};
 #endif
 
+// The file into `buffer` (resized to what was read). False when it differs from its listing, or
+// could not be read as listed: the caller reads it the careful way then.
 inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffer, Folder& folder) noexcept {
 #if defined(_WIN32)
     (void)file;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -33,6 +34,17 @@ struct FileStamp {
         return size == other.size && seconds == other.seconds && nanoseconds == other.nanoseconds;
     }
 };
+
+#if !defined(_WIN32)
+// A stat's modification time in nanoseconds, as Python's st_mtime_ns gives it.
+inline std::int64_t mtime_ns_of(const struct stat& info) noexcept {
+#if defined(__APPLE__)
+    return static_cast<std::int64_t>(info.st_mtimespec.tv_sec) * 1000000000 + info.st_mtimespec.tv_nsec;
+#else
+    return static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+#endif
+}
+#endif
 
 inline FileStamp stamp_of(std::FILE* file) noexcept {
     FileStamp stamp;

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "files.hpp"
+
 namespace fastweights::listing {
 
 struct Entry {
@@ -83,11 +85,7 @@ inline std::vector<Entry> list_folder(const std::string& folder, const std::vect
         } else {
             entry.mode = static_cast<std::uint32_t>(info.st_mode);
             entry.size = static_cast<std::int64_t>(info.st_size);
-#if defined(__APPLE__)
-            entry.mtime_ns = static_cast<std::int64_t>(info.st_mtimespec.tv_sec) * 1000000000 + info.st_mtimespec.tv_nsec;
-#else
-            entry.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
-#endif
+            entry.mtime_ns = mtime_ns_of(info);
             entry.device = static_cast<std::uint64_t>(info.st_dev);
             entry.inode = static_cast<std::uint64_t>(info.st_ino);
         }

@@ -272,7 +272,8 @@ def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[Res
         objects = classify_batch(clean, settings)
         if objects is not None:
             results.append(objects)
-            found = {index: result for index, result in found.items() if index not in set(objects.indices)}
+            classified = set(objects.indices)
+            found = {index: result for index, result in found.items() if index not in classified}
         tallied.update(found)
     done = {index for result in results if isinstance(result, BatchCount) for index in result.indices}
     results += [

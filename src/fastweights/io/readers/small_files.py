@@ -55,9 +55,7 @@ def tally_small_files(
     others: dict[int, Tally | InputError] = {}
     if counted.size < len(paths):
         for position in np.flatnonzero(~good & (kinds == _PNG)).tolist():
-            outcome = _png_outcome(paths[position], found, position, options)
-            if outcome is not None:
-                others[position] = outcome
+            others[position] = _png_outcome(paths[position], found, position, options)
         # A .npy the batch could not take (not a plain integer array, damaged, unreadable, changed)
         # goes to the general reader, which reads it again and says what is wrong with it.
     if options.drop_behind:  # the files read here (the others are dropped by their readers)
@@ -68,7 +66,7 @@ def tally_small_files(
     return SmallFiles(counted, offsets, found.values, found.counts, others)
 
 
-def _png_outcome(path: str, found: _core.FileBatch, position: int, options: ReadOptions) -> Tally | InputError | None:
+def _png_outcome(path: str, found: _core.FileBatch, position: int, options: ReadOptions) -> Tally | InputError:
     error, changed, size = found.errors[position], found.changed[position], found.sizes[position]
     status = int(found.statuses[position])
     try:
