@@ -54,6 +54,7 @@ class ReplicatedTables {
 
   private:
     void flush() noexcept {
+        if (pending_ == 0) return;  // nothing counted since the last flush
         const std::uint32_t* t = tables_.data();
         for (std::size_t k = 0; k < size_; ++k) {
             const std::uint32_t sum = t[k] + t[size_ + k] + t[2 * size_ + k] + t[3 * size_ + k];
@@ -121,19 +122,11 @@ bool count_samples(unsigned char* image, const Layout& layout, Outcome& out, std
 }
 
 // Rows this short (tiles, thumbnails) cost the run kernel more in setting up than its runs save:
-// the images whose rows are all this short are counted byte by byte, one replica per byte position.
+// such images are counted whole once unfiltered, filter bytes and all, in one call, and each row's
+// filter byte (and its last byte, when that holds padding bits) is then taken back. Counting
+// ignores positions, so runs may well cross rows. Row by row, byte by byte, a 64 x 64 tile took
+// 2.5 us to count; whole, about 0.4 us.
 constexpr std::size_t short_row_bytes = 256;
-
-inline void count_short_row(const unsigned char* row, std::size_t n, std::uint32_t* tables) noexcept {
-    std::size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        ++tables[row[k]];
-        ++tables[256 + row[k + 1]];
-        ++tables[512 + row[k + 2]];
-        ++tables[768 + row[k + 3]];
-    }
-    for (; k < n; ++k) ++tables[row[k]];
-}
 
 // Gray or palette samples of 1 to 8 bits. Whole bytes are counted as bytes and split into pixels at
 // the end; the last byte of a row holds padding bits when the row does not fill it, so its pixels
@@ -149,25 +142,41 @@ inline bool count_packed(unsigned char* image, const Layout& layout, Outcome& ou
     }
     ReplicatedTables bytes(256);
     std::vector<std::uint64_t> tail(256, 0);
-    // One instance per row counter: a test per row would slow the long rows' loop down.
-    const auto count_rows = [&](auto count_row) {
-        return unfilter_passes<1>(
-            image, layout,
-            [&](const unsigned char* row, int p, std::size_t) {
-                count_row(row, whole[p], bytes.tables_for(whole[p]));
-                if (tail_pixels[p]) {
-                    const unsigned last = row[whole[p]];
-                    for (std::size_t k = 0; k < tail_pixels[p]; ++k) {
-                        ++tail[(last >> (8 - depth * static_cast<unsigned>(k + 1))) & mask];
-                    }
-                }
-            },
-            out);
+    const auto count_tail = [&](const unsigned char* row, int p) {
+        const unsigned last = row[whole[p]];
+        for (std::size_t k = 0; k < tail_pixels[p]; ++k) {
+            ++tail[(last >> (8 - depth * static_cast<unsigned>(k + 1))) & mask];
+        }
     };
-    const bool ok = layout.widest_row < short_row_bytes
-                        ? count_rows(count_short_row)
-                        : count_rows(fastweights::detail::count_bytes<unsigned char>);
-    if (!ok) return false;
+    if (layout.widest_row < short_row_bytes) {
+        if (!unfilter_passes<1>(
+                image, layout, [&](const unsigned char* row, int p, std::size_t) { if (tail_pixels[p]) count_tail(row, p); },
+                out)) {
+            return false;
+        }
+        constexpr std::size_t call_bytes = std::size_t{1} << 30;  // the run kernel's limit per call
+        const auto inflated = static_cast<std::size_t>(layout.inflated);
+        for (std::size_t done = 0; done < inflated; done += call_bytes) {
+            const std::size_t n = std::min(call_bytes, inflated - done);
+            fastweights::detail::count_bytes<unsigned char>(image + done, n, bytes.tables_for(n));
+        }
+        std::vector<std::uint64_t>& totals = bytes.totals();
+        const unsigned char* line = image;
+        for (int p = 0; p < layout.passes; ++p) {
+            for (std::size_t y = 0; y < layout.pass[p].height; ++y, line += layout.pass[p].rowbytes + 1) {
+                --totals[line[0]];
+                if (tail_pixels[p]) --totals[line[1 + whole[p]]];
+            }
+        }
+    } else if (!unfilter_passes<1>(
+                   image, layout,
+                   [&](const unsigned char* row, int p, std::size_t) {
+                       fastweights::detail::count_bytes<unsigned char>(row, whole[p], bytes.tables_for(whole[p]));
+                       if (tail_pixels[p]) count_tail(row, p);
+                   },
+                   out)) {
+        return false;
+    }
     std::vector<std::uint64_t>& totals = bytes.totals();
     if (depth == 8) {
         table = std::move(totals);

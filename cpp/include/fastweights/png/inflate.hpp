@@ -111,11 +111,12 @@ class Scratch {
 // Inflates the stream into `image`, exactly layout.inflated bytes.
 inline bool inflate(const Stream& stream, const Layout& layout, Outcome& out, Scratch& image) {
     const Header& h = out.header;
-    const std::string kind = size_text(h) + " pixels at bit depth " + std::to_string(h.bit_depth);
+    // Only a failure says it: a tile's decode is short enough for its string's allocations to show.
+    const auto kind = [&h] { return size_text(h) + " pixels at bit depth " + std::to_string(h.bit_depth); };
     if (layout.inflated > std::uint64_t{stream.size} * max_inflate_ratio + inflate_slack ||
         layout.inflated > std::numeric_limits<std::size_t>::max() / 2) {
         return out.fail(Status::corrupt_data, "corrupt image data: " + std::to_string(stream.size) +
-                                                  " bytes of compressed data cannot hold " + kind);
+                                                  " bytes of compressed data cannot hold " + kind());
     }
     const auto size = static_cast<std::size_t>(layout.inflated);
     libdeflate_decompressor* decompressor = thread_decompressor();
@@ -125,14 +126,14 @@ inline bool inflate(const Stream& stream, const Layout& layout, Outcome& out, Sc
                                                                    image.get(), size, &consumed, &inflated);
     if (result == LIBDEFLATE_INSUFFICIENT_SPACE) {
         return out.fail(Status::corrupt_data, "corrupt image data: it inflates to more than the " +
-                                                  std::to_string(size) + " bytes that " + kind + " need");
+                                                  std::to_string(size) + " bytes that " + kind() + " need");
     }
     if (result != LIBDEFLATE_SUCCESS) {
         return out.fail(Status::corrupt_data, "corrupt image data: the IDAT data is not a valid zlib stream");
     }
     if (inflated != size) {
         return out.fail(Status::corrupt_data, "corrupt image data: it inflates to " + std::to_string(inflated) +
-                                                  " bytes, but " + kind + " need " + std::to_string(size));
+                                                  " bytes, but " + kind() + " need " + std::to_string(size));
     }
     // Bytes after the stream's end (and its checksum) are no part of the image: a second stream
     // appended by a broken writer, or damage; which of them holds the image cannot be told.
