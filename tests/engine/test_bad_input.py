@@ -95,6 +95,35 @@ def test_the_first_bad_file_stops_the_count_and_is_named(tmp_path: Path) -> None
         fastweights.count(tmp_path, num_classes=10, threads=2)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bad_files_inside_a_batch_of_good_ones_are_never_dropped(tmp_path: Path, threads: int) -> None:
+    """The C++ batch reader takes a folder's small files together: a bad file among them is named
+    (or, with on_error="skip", listed), and the good ones around it are counted exactly."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    bad = {30: "m30.npy", 45: "m45.png"}
+    expected = np.zeros(5, np.int64)
+    for i in range(60):
+        mask = rng.integers(0, 5, (16, 16), dtype=np.uint8)
+        if i in bad:
+            continue
+        expected += np.bincount(mask.ravel(), minlength=5)
+        if i % 2:
+            Image.fromarray(mask).save(tmp_path / f"m{i:02d}.png")
+        else:
+            np.save(tmp_path / f"m{i:02d}.npy", mask)
+    (tmp_path / bad[30]).write_bytes(b"\x93NUMPY\x01\x00garbage")  # a header cut short
+    (tmp_path / bad[45]).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # no image in it
+    with pytest.raises(InputError, match=r"m30\.npy"):
+        fastweights.count(tmp_path, threads=threads)
+    with pytest.warns(UserWarning, match="skipped 2 of 60 inputs"):
+        counts = fastweights.count(tmp_path, threads=threads, on_error="skip")
+    assert sorted(Path(path).name for path, _ in counts.errors) == sorted(bad.values())
+    assert counts.n_images == 58
+    np.testing.assert_array_equal(counts.pixels, expected)
+
+
 def test_an_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "locked.npy"
     np.save(path, np.zeros(3, np.uint8))
@@ -106,7 +135,7 @@ def test_an_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
         monkeypatch.setattr("fastweights.io.readers.numpy_files.open", refuse, raising=False)
         # The batch reader (C++) would read it too: leave the file to the general reader.
-        monkeypatch.setattr("fastweights.engine.run.batch_kind", lambda path: None)
+        monkeypatch.setattr("fastweights.io.sources.batch_kind", lambda path: None)
     with pytest.raises(InputError, match=r"locked\.npy: cannot be read: Permission denied"):
         fastweights.count(path)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..base.errors import InputError
 from ..io.images import CHUNK_BYTES
-from ..io.readers.small_files import batch_kind, tally_small_files
+from ..io.readers.small_files import tally_small_files
 from ..io.remote import tally_objects
 from ..io.sources import FileInput, Input, RemoteInput
 from ..kernels._tally import Tally
@@ -245,7 +245,7 @@ def _all_small(work: list[tuple[int, Input]], settings: Settings) -> bool:
     """Whether a batch is one for the C++ batch reader, judged by its first and last inputs: folders
     that mix formats are rare, and a wrong guess costs speed, never a count."""
     return settings.read.stack_axis is None and all(
-        isinstance(item, FileInput) and batch_kind(item.path) is not None for _, item in (work[0], work[-1])
+        isinstance(item, FileInput) and item.batch is not None for _, item in (work[0], work[-1])
     )
 
 
@@ -262,6 +262,8 @@ def _count_work(work: Work, settings: Settings, kernel_threads: int) -> list[Res
     if small:
         batch, rest = _count_small_files(small, settings, kernel_threads)
         if batch is not None:
+            if len(batch.indices) == len(work):  # most batches: every input counted in one go
+                return [batch]
             results.append(batch)
         tallied.update(rest)
     remote = [(index, item) for index, item in work if isinstance(item, RemoteInput)]
@@ -288,11 +290,7 @@ def _small_files(work: list[tuple[int, Input]], settings: Settings) -> list[tupl
     """The files of a batch the C++ batch reader takes (PNG and .npy, one image each), with their kind."""
     if settings.read.stack_axis is not None:
         return []
-    return [
-        (index, item, kind)
-        for index, item in work
-        if isinstance(item, FileInput) and (kind := batch_kind(item.path)) is not None
-    ]
+    return [(index, item, item.batch) for index, item in work if isinstance(item, FileInput) and item.batch is not None]
 
 
 def _count_small_files(
@@ -300,8 +298,9 @@ def _count_small_files(
 ) -> tuple[BatchCount | None, dict[int, Tally | InputError]]:
     """The batch of the files counted and classified together, and by input position the tallies
     or errors of the others (a file with a label to refuse: all of them, classified one by one)."""
+    paths = [item.path for _, item, _ in small]
     found = tally_small_files(
-        [item.path for _, item, _ in small],
+        paths,
         np.array([item.nbytes for _, item, _ in small], np.int64),
         np.array([item.mtime_ns for _, item, _ in small], np.int64),
         np.array([kind for _, _, kind in small], np.uint8),
@@ -310,14 +309,12 @@ def _count_small_files(
     )
     rest = {small[position][0]: outcome for position, outcome in found.others.items()}
     counted = found.counted.tolist()
-    batch = classify_tallies(
-        [small[position][0] for position in counted],
-        [small[position][1].path for position in counted],
-        found.offsets,
-        found.values,
-        found.counts,
-        settings,
-    )
+    if len(counted) == len(small):
+        indices = [index for index, _, _ in small]
+    else:
+        indices = [small[position][0] for position in counted]
+        paths = [paths[position] for position in counted]
+    batch = classify_tallies(indices, paths, found.offsets, found.values, found.counts, settings)
     if batch is None:
         for k, position in enumerate(counted):
             start, end = found.offsets[k], found.offsets[k + 1]
