@@ -207,10 +207,12 @@ def _cached(image: ImageCount) -> CachedImage:
 # calling thread and GIL hand-overs, more than decoding a small PNG; a batch of PNG and .npy files is
 # read, decoded and counted in one C++ call that releases the GIL once. While a folder is still being
 # listed, batches start small (the first counts, progress and checkpoint come at once) and double
-# up to BATCH_INPUTS.
-BATCH_INPUTS = 512
+# up to BATCH_INPUTS. Batches of 2,048 tiles (or 4 MiB) rather than 512 (or 1 MiB): each batch costs
+# a C++ call that starts its threads, a future and a hand-over, and on 100,000 tiny .npy files the
+# larger batches made two threads 1.47x one instead of 1.21x (benchmarks/bench_small_files.py).
+BATCH_INPUTS = 2048
 FIRST_BATCH_INPUTS = 8
-BATCH_BYTES = 1 << 20
+BATCH_BYTES = 4 << 20
 
 Work = Union[tuple[int, Input], list[tuple[int, Input]]]  # one big input, or a batch of small ones
 
