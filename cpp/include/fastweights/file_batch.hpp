@@ -6,6 +6,9 @@
 // No Python in here.
 #pragma once
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #if !defined(_WIN32)
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -190,14 +193,26 @@ inline std::vector<Counted> count_files(const std::vector<Listed>& files, std::u
             }
         }
     };
-    const std::size_t helpers = std::min<std::size_t>(threads > 1 ? static_cast<std::size_t>(threads) - 1 : 0,
-                                                       files.size() > 1 ? files.size() - 1 : 0);
+    // Threads of one process share one table of open files, and each open and close locks it: on
+    // 100,000 tiny .npy files two threads took 2.5 µs a file on the shared table, 2.3 with a table
+    // each (two processes: 2.0). So each helper gets a table of its own (unshare(CLONE_FILES), no
+    // privilege needed; where a sandbox refuses it, the helper works on the shared table). Its copy
+    // holds the process's other files open until the helper ends, a few milliseconds later; closing
+    // it releases no POSIX lock of theirs, since those belong to the table that took them. The
+    // calling thread, whose table is the process's, only waits.
+    const auto work_on_own_table = [&]() {
+#if defined(__linux__)
+        ::unshare(CLONE_FILES);
+#endif
+        work();
+    };
+    const std::size_t helpers = threads > 1 ? std::min<std::size_t>(static_cast<std::size_t>(threads), files.size()) : 0;
     std::vector<std::thread> pool;
     try {
-        for (std::size_t t = 0; t < helpers; ++t) pool.emplace_back(work);
+        for (std::size_t t = 0; t < helpers; ++t) pool.emplace_back(work_on_own_table);
     } catch (...) {  // no thread to be had: the calling thread does the rest
     }
-    work();
+    if (pool.empty()) work();
     for (auto& thread : pool) thread.join();
     return results;
 }
