@@ -206,7 +206,9 @@ inline std::vector<Counted> count_files(const std::vector<Listed>& files, std::u
 #endif
         work();
     };
-    const std::size_t helpers = threads > 1 ? std::min<std::size_t>(static_cast<std::size_t>(threads), files.size()) : 0;
+    // One file is read where it is asked for: a thread would cost more than it.
+    const std::size_t helpers =
+        threads > 1 && files.size() > 1 ? std::min<std::size_t>(static_cast<std::size_t>(threads), files.size()) : 0;
     std::vector<std::thread> pool;
     try {
         for (std::size_t t = 0; t < helpers; ++t) pool.emplace_back(work_on_own_table);
