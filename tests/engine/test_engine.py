@@ -193,3 +193,24 @@ def test_a_bad_png_in_a_batch_is_named_alone_and_the_rest_counted(tmp_path: Path
     assert_same_statistics(got, numpy_counts(kept, (255,), 6, per_image=True))
     assert [Path(name).name for name, _ in got.errors] == ["m041.png"]
     assert [Path(name).name for name in got.sources] == [f"m{i:03d}.png" for i in range(70) if i != 41]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_names_and_rows_keep_input_order_across_batches_and_other_inputs(tmp_path: Path, threads: int) -> None:
+    """Inputs counted in batches are summed apart from the others (a Zarr group of two masks here):
+    the names and per-image rows still come out in input order, whichever thread ended first."""
+    pil = pytest.importorskip("PIL.Image")
+    zarr = pytest.importorskip("zarr")
+    rng = np.random.default_rng(5)
+    masks = {f"m{index:03d}.png": rng.integers(0, 7, (9, 11)).astype(np.uint8) for index in range(120)}
+    for name, mask in masks.items():
+        pil.fromarray(mask).save(tmp_path / name)
+    pair = rng.integers(0, 7, (2, 9, 11)).astype(np.uint8)
+    group = zarr.open_group(str(tmp_path / "m060b.zarr"), mode="w")
+    for name, mask in zip("ab", pair):
+        group.create_array(name, shape=mask.shape, dtype=mask.dtype)[:] = mask
+    got = fastweights.count(tmp_path, threads=threads, per_image=True)
+    order = [*masks.values()]
+    assert_same_statistics(got, numpy_counts([*order[:61], *pair, *order[61:]], (), 7, per_image=True))
+    names = [str(Path(name).relative_to(tmp_path)) for name in got.sources]
+    assert names[59:65] == ["m059.png", "m060.png", "m060b.zarr/a", "m060b.zarr/b", "m061.png", "m062.png"]
