@@ -97,58 +97,87 @@ py::object count_files(const py::list& paths, const py::array_t<std::int64_t, py
 }
 
 #if !defined(_WIN32)
-// One folder's entries (hidden ones left out), each stat'ed once, sorted by path as Python sorts
-// str: per entry (path as os.path.join(folder, name) gives it, errno of its stat or 0, (mode, size,
-// mtime_ns, (device, inode)) or None, position of its extension in `extensions` or -1). OSError
-// when the folder cannot be read.
-py::list list_folder(const py::str& folder, const std::vector<std::string>& extensions) {
-    const std::string root = fs_bytes(folder);
-    int error = 0;
-    std::vector<listing::Entry> entries;
-    bool ascii = true;
-    {
-        py::gil_scoped_release release;
-        entries = listing::list_folder(root, extensions, error);
-        for (const auto& entry : entries) {
-            for (const char c : entry.name) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+// One folder's entries (hidden ones left out), sorted by path as Python sorts str, and stat'ed a
+// stretch at a time as they are asked for: per entry (path as os.path.join(folder, name) gives it,
+// errno of its stat or 0, (mode, size, mtime_ns, (device, inode)) or None, position of its
+// extension in `extensions` or -1).
+class ListedFolder {
+public:
+    ListedFolder(const py::str& folder, const std::vector<std::string>& extensions) {
+        const std::string root = fs_bytes(folder);
+        prefix_ = root.empty() || root.back() == '/' ? root : root + "/";
+        bool ascii = true;
+        {
+            py::gil_scoped_release release;
+            folder_ = std::make_unique<listing::FolderEntries>(root, extensions);
+            auto& entries = folder_->entries();
+            for (const auto& entry : entries) {
+                for (const char c : entry.name) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+            }
+            // ASCII names sort as bytes as Python sorts them as str: no Python needed to order them.
+            if (ascii) {
+                std::sort(entries.begin(), entries.end(),
+                          [](const listing::Entry& a, const listing::Entry& b) { return a.name < b.name; });
+            }
         }
-        // ASCII names sort as bytes as Python sorts them as str: no Python needed to order them.
-        if (ascii) {
-            std::sort(entries.begin(), entries.end(),
-                      [](const listing::Entry& a, const listing::Entry& b) { return a.name < b.name; });
+        if (folder_->error() != 0) {
+            errno = folder_->error();
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, folder.ptr());
+            throw py::error_already_set();
         }
+        if (!ascii) sort_as_python();
     }
-    if (error != 0) {
-        errno = error;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, folder.ptr());
-        throw py::error_already_set();
-    }
-    const std::string prefix = root.empty() || root.back() == '/' ? root : root + "/";
-    std::vector<py::object> made;
-    made.reserve(entries.size());
-    for (const auto& entry : entries) {
-        py::object facts = py::none();
-        if (entry.error == 0) {
-            facts = py::reinterpret_steal<py::object>(Py_BuildValue(
-                "(ILL(KK))", static_cast<unsigned>(entry.mode), static_cast<long long>(entry.size),
-                static_cast<long long>(entry.mtime_ns), static_cast<unsigned long long>(entry.device),
-                static_cast<unsigned long long>(entry.inode)));
-            if (!facts) throw py::error_already_set();
+
+    std::size_t size() const noexcept { return folder_->entries().size(); }
+
+    py::list entries(std::size_t start, std::size_t stop) {
+        const auto& entries = folder_->entries();
+        stop = std::min(stop, entries.size());
+        start = std::min(start, stop);
+        {
+            py::gil_scoped_release release;
+            folder_->stat(start, stop);
         }
-        py::object made_entry = py::reinterpret_steal<py::object>(
-            Py_BuildValue("(NiOi)", fs_str(prefix + entry.name).release().ptr(), entry.error, facts.ptr(), entry.extension));
-        if (!made_entry) throw py::error_already_set();
-        made.push_back(std::move(made_entry));
+        py::list out(stop - start);
+        for (std::size_t i = start; i < stop; ++i) {
+            const auto& entry = entries[i];
+            py::object facts = py::none();
+            if (entry.error == 0) {
+                facts = py::reinterpret_steal<py::object>(Py_BuildValue(
+                    "(ILL(KK))", static_cast<unsigned>(entry.mode), static_cast<long long>(entry.size),
+                    static_cast<long long>(entry.mtime_ns), static_cast<unsigned long long>(entry.device),
+                    static_cast<unsigned long long>(entry.inode)));
+                if (!facts) throw py::error_already_set();
+            }
+            py::object made = py::reinterpret_steal<py::object>(Py_BuildValue(
+                "(NiOi)", fs_str(prefix_ + entry.name).release().ptr(), entry.error, facts.ptr(), entry.extension));
+            if (!made) throw py::error_already_set();
+            out[i - start] = std::move(made);
+        }
+        return out;
     }
-    if (!ascii) {  // Python's order of str (code points; a name that is not UTF-8 holds surrogates)
-        std::sort(made.begin(), made.end(), [](const py::object& a, const py::object& b) {
-            return PyUnicode_Compare(PyTuple_GET_ITEM(a.ptr(), 0), PyTuple_GET_ITEM(b.ptr(), 0)) < 0;
+
+private:
+    // Python's order of str (code points; a name that is not UTF-8 holds surrogates).
+    void sort_as_python() {
+        auto& entries = folder_->entries();
+        std::vector<py::str> names;
+        names.reserve(entries.size());
+        for (const auto& entry : entries) names.push_back(fs_str(entry.name));
+        std::vector<std::size_t> order(entries.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return PyUnicode_Compare(names[a].ptr(), names[b].ptr()) < 0;
         });
+        std::vector<listing::Entry> sorted;
+        sorted.reserve(entries.size());
+        for (const std::size_t i : order) sorted.push_back(std::move(entries[i]));
+        entries = std::move(sorted);
     }
-    py::list out(made.size());
-    for (std::size_t i = 0; i < made.size(); ++i) out[i] = std::move(made[i]);
-    return out;
-}
+
+    std::string prefix_;
+    std::unique_ptr<listing::FolderEntries> folder_;
+};
 #endif
 
 // The CRC-32 of a bytes-like object (a memory-mapped zip member, say), continuing from `value`.
@@ -201,8 +230,17 @@ void register_files(py::module_& m) {
           "Reads and counts many small PNG (kind 0) and .npy (kind 1) files on `threads` threads with the GIL "
           "released once; each file is checked against its listed size and modification time.");
 #if !defined(_WIN32)
-    m.def("list_folder", &list_folder, py::arg("folder"), py::arg("extensions"),
-          "Lists a folder in one pass (readdir, then one fstatat per entry, GIL released), sorted by path.");
+    py::class_<ListedFolder>(m, "ListedFolder",
+                             "A folder's entries, read in one readdir pass and sorted by path; "
+                             "entries(start, stop) stats those (one fstatat each, GIL released).")
+        .def("__len__", &ListedFolder::size)
+        .def("entries", &ListedFolder::entries, py::arg("start"), py::arg("stop"));
+    m.def(
+        "list_folder",
+        [](const py::str& folder, const std::vector<std::string>& extensions) {
+            return std::make_unique<ListedFolder>(folder, extensions);
+        },
+        py::arg("folder"), py::arg("extensions"), "A folder's entries, named and sorted, not yet stat'ed (ListedFolder).");
 #endif
 #if !defined(_WIN32)
     register_guarded_map(m);

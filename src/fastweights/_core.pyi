@@ -113,7 +113,13 @@ def count_files(
 
 _Facts = tuple[int, int, int, tuple[int, int]]  # mode, size, mtime_ns, (device, inode)
 
-def list_folder(folder: str, extensions: list[str]) -> list[tuple[str, int, _Facts | None, int]]: ...
+class ListedFolder:
+    """A folder's entries, read in one readdir pass and sorted by path; entries(start, stop) stats those."""
+
+    def __len__(self) -> int: ...
+    def entries(self, start: int, stop: int) -> list[tuple[str, int, _Facts | None, int]]: ...
+
+def list_folder(folder: str, extensions: list[str]) -> ListedFolder: ...
 
 class GuardedMap:
     """A read-only map of a whole file (not on Windows); reads past the end of a file that shrank

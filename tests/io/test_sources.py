@@ -109,6 +109,8 @@ def test_the_one_pass_listing_equals_os_scandir(tmp_path: Path, monkeypatch: pyt
         with open(os.fsencode(tmp_path) + b"/\xff\xfe.npy", "wb") as file:
             file.write(b"zzz")
     fast = list(sources._walk(str(tmp_path), set()))
+    monkeypatch.setattr(sources, "STAT_STRETCH", 3)  # stat'ed a few entries at a time: the same
+    assert list(sources._walk(str(tmp_path), set())) == fast
     monkeypatch.setattr(sources, "_list_folder", None)
     slow = list(sources._walk(str(tmp_path), set()))
     assert fast == slow
@@ -120,3 +122,24 @@ def test_the_one_pass_listing_equals_os_scandir(tmp_path: Path, monkeypatch: pyt
         monkeypatch.setattr(sources, "_list_folder", listing)
         with pytest.raises(fastweights.errors.InputError, match=r"photo\.GIF: \.gif masks cannot be read"):
             list(sources._walk(str(tmp_path), set()))
+
+
+@pytest.mark.skipif(not hasattr(fastweights._core, "list_folder"), reason="the C++ listing is POSIX only")
+def test_a_file_removed_between_its_listing_and_its_stat_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder's names are read at once and its entries stat'ed a stretch at a time: a file removed
+    in between is refused by name, not taken for a broken link nor left out silently."""
+    from fastweights.io import sources
+
+    for name in ("a.npy", "b.npy"):
+        np.save(tmp_path / name, np.zeros((2, 2), np.uint8))
+    monkeypatch.setattr(sources, "STAT_STRETCH", 1)
+    walk = sources._walk(str(tmp_path), set())
+    assert next(walk).name == str(tmp_path / "a.npy")
+    (tmp_path / "b.npy").unlink()
+    gone = next(walk)
+    with pytest.raises(
+        fastweights.errors.InputError, match=r"b\.npy: is a file removed while its folder was being listed"
+    ):
+        list(gone.images(fastweights.io.images.ReadOptions()))

@@ -1,4 +1,4 @@
-// One folder's entries in one pass: readdir, then fstatat on the open folder (one stat per entry,
+// One folder's entries: one readdir pass, then fstatat on the open folder (one stat per entry,
 // following symbolic links, as os.scandir's DirEntry.stat does). Hidden entries (a leading dot) are
 // left out. Each entry's extension is matched against the caller's list, so that a folder of a
 // million masks is filtered without a Python call per file. POSIX only; no Python in here.
@@ -57,44 +57,64 @@ inline int position_of(const std::string& extension, const std::vector<std::stri
     return -1;
 }
 
-// The entries of `folder`, in the order the file system gives them; `error` the errno of opening
-// or reading the folder (0 when it was read whole).
-inline std::vector<Entry> list_folder(const std::string& folder, const std::vector<std::string>& extensions,
-                                      int& error) {
-    std::vector<Entry> entries;
-    error = 0;
-    DIR* dir = ::opendir(folder.c_str());
-    if (dir == nullptr) {
-        error = errno ? errno : EIO;
-        return entries;
-    }
-    const int fd = ::dirfd(dir);
-    for (;;) {
-        errno = 0;
-        const dirent* found = ::readdir(dir);
-        if (found == nullptr) {
-            error = errno;
-            break;
+// A folder's entries: its names read in one readdir pass, then stat'ed (fstatat on the open
+// folder) a stretch at a time, so that the files of the first stretches can be counted while the
+// later ones are stat'ed. The folder stays open until this is destroyed.
+class FolderEntries {
+public:
+    FolderEntries(const std::string& folder, const std::vector<std::string>& extensions) {
+        dir_ = ::opendir(folder.c_str());
+        if (dir_ == nullptr) {
+            error_ = errno ? errno : EIO;
+            return;
         }
-        if (found->d_name[0] == '.') continue;  // hidden, and "." and ".."
-        Entry entry;
-        entry.name = found->d_name;
-        struct stat info;
-        if (::fstatat(fd, found->d_name, &info, 0) != 0) {
-            entry.error = errno ? errno : EIO;
-        } else {
+        for (;;) {
+            errno = 0;
+            const dirent* found = ::readdir(dir_);
+            if (found == nullptr) {
+                error_ = errno;
+                break;
+            }
+            if (found->d_name[0] == '.') continue;  // hidden, and "." and ".."
+            Entry entry;
+            entry.name = found->d_name;
+            entry.extension = position_of(extension_of(entry.name), extensions);
+            entries_.push_back(std::move(entry));
+        }
+    }
+    FolderEntries(const FolderEntries&) = delete;
+    FolderEntries& operator=(const FolderEntries&) = delete;
+    ~FolderEntries() {
+        if (dir_ != nullptr) ::closedir(dir_);
+    }
+
+    // errno of opening or reading the folder; 0 when it was read whole
+    int error() const noexcept { return error_; }
+    std::vector<Entry>& entries() noexcept { return entries_; }
+
+    // Fills in the stat of entries [begin, end).
+    void stat(std::size_t begin, std::size_t end) {
+        const int fd = ::dirfd(dir_);
+        for (std::size_t i = begin; i < end && i < entries_.size(); ++i) {
+            Entry& entry = entries_[i];
+            struct stat info;
+            if (::fstatat(fd, entry.name.c_str(), &info, 0) != 0) {
+                entry.error = errno ? errno : EIO;
+                continue;
+            }
             entry.mode = static_cast<std::uint32_t>(info.st_mode);
             entry.size = static_cast<std::int64_t>(info.st_size);
             entry.mtime_ns = mtime_ns_of(info);
             entry.device = static_cast<std::uint64_t>(info.st_dev);
             entry.inode = static_cast<std::uint64_t>(info.st_ino);
         }
-        entry.extension = position_of(extension_of(entry.name), extensions);
-        entries.push_back(std::move(entry));
     }
-    ::closedir(dir);
-    return entries;
-}
+
+private:
+    DIR* dir_ = nullptr;
+    int error_ = 0;
+    std::vector<Entry> entries_;
+};
 
 }  // namespace fastweights::listing
 
