@@ -12,6 +12,7 @@
 #if !defined(_WIN32)
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #endif
 
@@ -95,8 +96,12 @@ struct Folder {};
 #endif
 
 // The file into `buffer` (resized to what was read). False when it differs from its listing, or
-// could not be read as listed: the caller reads it the careful way then.
-inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffer, Folder& folder) noexcept {
+// could not be read as listed: the caller reads it the careful way then. `on_cold()` is called
+// before waiting for the disk when its first bytes are not in the page cache.
+template <class OnCold>
+inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffer, Folder& folder,
+                           OnCold&& on_cold) noexcept {
+    bool cold = false;
 #if defined(_WIN32)
     (void)file;
     (void)buffer;
@@ -114,7 +119,25 @@ inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffe
     } catch (...) {
         ok = false;
     }
+#if defined(RWF_NOWAIT)
+    // The first read does not wait for the disk: a cached file (most) is read by it all the same,
+    // and one that is not is known cold, so that the files after it can be asked for at once.
+    if (ok && file.size > 0) {
+        iovec part{buffer.data(), static_cast<std::size_t>(file.size)};
+        const ssize_t n = ::preadv2(fd, &part, 1, 0, RWF_NOWAIT);
+        if (n > 0) {
+            got = static_cast<std::size_t>(n);
+        } else if (n < 0 && errno == EAGAIN) {
+            cold = true;
+        }
+        if (got != 0) ::lseek(fd, static_cast<off_t>(got), SEEK_SET);
+        if (cold) on_cold();
+    }
+#else
+    (void)on_cold;
+#endif
     while (ok && got < buffer.size()) {
+        if (got == static_cast<std::size_t>(file.size)) break;
         const ssize_t n = ::read(fd, buffer.data() + got, buffer.size() - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) ok = false;
@@ -138,12 +161,26 @@ inline void present(const std::vector<std::uint64_t>& table, std::vector<std::pa
     }
 }
 
+#if !defined(_WIN32)
+// Asks the disk for a file's bytes without waiting for them (a hint: a file that cannot be opened
+// is left to its read).
+inline void ask_for(const Listed& file, Folder& folder) noexcept {
+    const int fd = folder.open(file.path);
+    if (fd < 0) return;
+#if defined(POSIX_FADV_WILLNEED)
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+#endif
+    ::close(fd);
+}
+#endif
+
+template <class OnCold>
 inline void count_one(const Listed& file, std::uint64_t max_pixels, std::vector<unsigned char>& buffer,
-                      Folder& folder, Counted& out) {
+                      Folder& folder, Counted& out, OnCold&& on_cold) {
     const unsigned char* data = nullptr;
     std::size_t size = 0;
     FileContents careful;
-    if (read_as_listed(file, buffer, folder)) {
+    if (read_as_listed(file, buffer, folder, on_cold)) {
         data = buffer.data();
         size = buffer.size();
     } else {
@@ -176,16 +213,37 @@ inline void count_one(const Listed& file, std::uint64_t max_pixels, std::vector<
 
 }  // namespace detail
 
+// How many files ahead the disk is asked for when a cold one is met.
+constexpr std::size_t READ_AHEAD_FILES = 64;
+
 // Every file of the batch read and counted, on `threads` threads taking files in turn.
 inline std::vector<Counted> count_files(const std::vector<Listed>& files, std::uint64_t max_pixels, int threads) {
     std::vector<Counted> results(files.size());
     std::atomic<std::size_t> next{0};
+    // Cold files: one read at a time waits for the disk a file at a time (about 100 µs a tiny file
+    // here, twenty times the count). A file found cold asks the disk for the next READ_AHEAD_FILES
+    // at once, so that many are read together while the threads count.
+    std::atomic<std::size_t> asked{0};  // files before this one were asked for
+    const auto ask_ahead = [&](std::size_t from, detail::Folder& folder) {
+#if defined(_WIN32)
+        (void)from;
+        (void)folder;
+#else
+        const std::size_t end = std::min(files.size(), from + READ_AHEAD_FILES);
+        std::size_t seen = asked.load(std::memory_order_relaxed);
+        do {
+            if (seen >= end) return;
+        } while (!asked.compare_exchange_weak(seen, end, std::memory_order_relaxed));
+        for (std::size_t k = std::max(seen, from); k < end; ++k) detail::ask_for(files[k], folder);
+#endif
+    };
     const auto work = [&]() {
         std::vector<unsigned char> buffer;
         detail::Folder folder;
         for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < files.size();) {
             try {
-                detail::count_one(files[i], max_pixels, buffer, folder, results[i]);
+                detail::count_one(files[i], max_pixels, buffer, folder, results[i],
+                                  [&] { ask_ahead(i + 1, folder); });
             } catch (...) {  // out of memory: nothing may leave a thread
                 results[i].labels.clear();
                 results[i].status = png::Status::out_of_memory;

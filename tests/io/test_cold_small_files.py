@@ -1,0 +1,79 @@
+"""Small files not in the page cache: the batch reader reads a file without waiting for the disk
+first, and a file found cold has the disk asked for the files after it. The counts are those of
+the files, whether they are cold, partly cached (the first page only) or warm."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastweights
+
+pytestmark = pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and hasattr(os, "RWF_NOWAIT")), reason="RWF_NOWAIT reads: Linux"
+)
+
+
+def _write(folder: Path) -> tuple[list[Path], np.ndarray]:
+    """PNG and .npy masks in two folders (the .npy ones span two pages), and their counts."""
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    paths, total = [], np.zeros(9, np.int64)
+    for kind, count, side in (("npy", 400, 70), ("png", 200, 40)):
+        (folder / kind).mkdir()
+        for index in range(count):
+            mask = rng.integers(0, 9, (side, side), dtype=np.uint8)
+            path = folder / kind / f"{index:04d}.{kind}"
+            if kind == "npy":
+                np.save(path, mask)
+            else:
+                Image.fromarray(mask).save(path)
+            paths.append(path)
+            total += np.bincount(mask.ravel(), minlength=9)
+    return paths, total
+
+
+def _drop(path: Path, offset: int = 0) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)  # only clean pages can be dropped
+        os.posix_fadvise(descriptor, offset, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(descriptor)
+
+
+def _cached(path: Path, offset: int = 0) -> bool:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.preadv(descriptor, [bytearray(1)], offset, os.RWF_NOWAIT)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)
+    return True
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cold_partly_cold_and_warm_small_files_are_counted_exactly(tmp_path: Path, threads: int) -> None:
+    paths, expected = _write(tmp_path)
+    for path in paths:
+        _drop(path)
+    if _cached(paths[0]):
+        pytest.skip("this file system keeps its files in memory (tmpfs): none can be made cold")
+    counts = fastweights.count(str(tmp_path), threads=threads, progress=False)
+    assert counts.pixels.tolist() == expected.tolist() and counts.n_images == len(paths)
+    assert all(_cached(path) for path in paths)  # read, and the ones asked for ahead too
+    # Every other file cold; the .npy ones cached in their first page only, read on from there.
+    npys = [path for path in paths if path.suffix == ".npy"]
+    for path in paths[::2]:
+        _drop(path)
+    for path in npys[1::2]:
+        _drop(path, offset=4096)
+    assert _cached(npys[1]) and not _cached(npys[1], offset=4096)
+    counts = fastweights.count(str(tmp_path), threads=threads, progress=False)
+    assert counts.pixels.tolist() == expected.tolist() and counts.n_images == len(paths)
