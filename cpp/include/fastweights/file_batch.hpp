@@ -1,6 +1,7 @@
 // A batch of small mask files (PNG, .npy) read and counted in one call, spread over threads: what
 // millions of small files need, where the cost per file (open, read, close, Python) dwarfs the
-// decode. Each file is read with the size and modification time its listing gave: open, one read,
+// decode. Each file is read with the size and modification time its listing gave: open, one read
+// (that does not wait for the disk first: a cold file has the disk asked for the files after it),
 // fstat, close, and the file is known unchanged when the fstat after the read still says what the
 // listing said; a file that differs from its listing is read again the careful way (read_file).
 // No Python in here.
@@ -101,7 +102,6 @@ struct Folder {};
 template <class OnCold>
 inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffer, Folder& folder,
                            OnCold&& on_cold) noexcept {
-    bool cold = false;
 #if defined(_WIN32)
     (void)file;
     (void)buffer;
@@ -123,6 +123,7 @@ inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffe
     // The first read does not wait for the disk: a cached file (most) is read by it all the same,
     // and one that is not is known cold, so that the files after it can be asked for at once.
     if (ok && file.size > 0) {
+        bool cold = false;
         iovec part{buffer.data(), static_cast<std::size_t>(file.size)};
         const ssize_t n = ::preadv2(fd, &part, 1, 0, RWF_NOWAIT);
         if (n > 0) {
