@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from ooc_data import cold
 from sections import publish
 
 import fastweights
@@ -84,22 +85,12 @@ def plain_loop(folder: Path, kind: str, depth: str = "**/") -> np.ndarray:
     return total
 
 
-def drop_cache(paths: list[Path]) -> None:
-    """Makes the files cold: their pages dropped from the page cache (posix_fadvise DONTNEED, no
-    privileges needed; the files were written long before, so their pages are clean)."""
-    for path in paths:
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(descriptor)
-
-
 def measure_cold(folder: Path, kind: str, files: int, rounds: int) -> dict[str, list[float]]:
     """The first `files` files of the set (whole sub-folders), each run starting with all of them cold."""
     folders = sorted(path for path in folder.iterdir() if path.is_dir())[: max(1, files // PER_FOLDER)]
     paths = [path for sub in folders for path in sorted(sub.iterdir())]
     inputs = [str(sub) for sub in folders]
+    os.sync()  # only written-back pages can be dropped (a set just written is not yet)
 
     def plain() -> np.ndarray:
         return sum((plain_loop(sub, kind, "") for sub in folders), np.zeros(256, np.int64))
@@ -112,7 +103,8 @@ def measure_cold(folder: Path, kind: str, files: int, rounds: int) -> dict[str, 
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, run in contenders.items():
-            drop_cache(paths)
+            if stayed := cold(paths):
+                raise SystemExit(f"{folder}: {stayed:,} bytes stayed in the page cache after DONTNEED: not cold")
             times[name].append(timed(run))
     return times
 
@@ -168,7 +160,8 @@ def main() -> None:
         "`np.bincount`, add. fastweights: "
         "`fastweights.count(folder, threads=T)`, whose counts are checked equal to the loop's. Medians of "
         f"{args.rounds} rounds, each round timing every contender in turn. *cold*: the first "
-        f"{args.cold_files:,} files of the set, their pages dropped (posix_fadvise DONTNEED) before every run: "
+        f"{args.cold_files:,} files of the set, their pages dropped (posix_fadvise DONTNEED, fincore checks "
+        "none stayed) before every run: "
         "a file read waits for the disk, and fastweights asks the disk for the files after a cold one at once.",
         "",
         "| format | contender | median | files/s | µs per file | vs plain loop | vs 1 thread |",

@@ -76,8 +76,8 @@ class Run:
                 pending.discard(future)
                 self._take(future.result())
 
-        def collect_all() -> None:  # as they end, so that progress and checkpoints go on to the last
-            while pending:
+        def collect_down_to(most: int) -> None:  # as they end: progress and checkpoints go on to the last
+            while len(pending) > most:
                 collect(wait(pending, return_when=FIRST_COMPLETED).done)
 
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fastweights") as pool:
@@ -91,17 +91,16 @@ class Run:
                             continue
                         # A batch of PNG and .npy files is spread over every thread in C++.
                         threads = self.workers if _all_small(piece, self.settings) else 1
-                        while len(pending) >= (SPREAD_BATCHES_IN_FLIGHT if threads > 1 else 2 * self.workers):
-                            collect(wait(pending, return_when=FIRST_COMPLETED).done)
+                        collect_down_to((SPREAD_BATCHES_IN_FLIGHT if threads > 1 else 2 * self.workers) - 1)
                         # The count's placement (a context variable) goes with the work to the worker.
                         pending.add(pool.submit(copy_context().run, _count_work, piece, self.settings, threads))
                 except InputError:
                     # The listing met a bad path, after every input handed out: one of those may
                     # be bad too, and comes first.
-                    collect_all()
+                    collect_down_to(0)
                     if self.failed is None:
                         raise
-                collect_all()
+                collect_down_to(0)
             except BaseException:
                 for future in pending:
                     future.cancel()
