@@ -230,11 +230,16 @@ class Accumulator:
         self._merge()
         positions = list(self.names)
         images: list[Sequence[str]] = list(self.names.values())
+        singles: list[str] = []  # the batched inputs' names, one image each
         for indices, names in self.batched:
             positions += indices
-            images += [(name,) for name in names]
+            singles += names
         order = np.argsort(np.array(positions, np.int64), kind="stable").tolist()
-        sources = tuple(chain.from_iterable(map(images.__getitem__, order)))
+        if images:
+            images += [(name,) for name in singles]
+            sources = tuple(chain.from_iterable(map(images.__getitem__, order)))
+        else:  # every input came in a batch: no tuple per name (0.2 s per million files)
+            sources = tuple(map(singles.__getitem__, order))
         table = None
         if self.rows is not None:
             rows = (row for k in order for row in self.rows[positions[k]])
