@@ -89,9 +89,9 @@ def measure(masks: MaskSet, rounds: int) -> dict[str, Measured]:
     The disk behind this virtual machine caches too: made cold here, a 4 GiB set read at 464 MB/s
     the first time and at 1,246-1,324 MB/s on each of three more cold reads. So the set is read
     once, untimed, before the rounds, and each round starts one variant further on, so that no
-    variant is always the one to find the host's cache coldest (with cat always first, the count
-    once ran at twice its rate). The share of cat is taken within each round, then its median over
-    the rounds, so that a slow spell of the shared disk falls on both sides of the ratio."""
+    variant is always the one to find the host's cache coldest. The share of cat is taken within
+    each round, then its median over the rounds, so that a slow spell of the shared disk falls on
+    both sides of the ratio."""
     fits = masks.nbytes < _memory_gib() * GIB / 2
     variants = {name: variant for name, variant in VARIANTS.items() if fits or name != WARM}
     times: dict[str, list[float]] = {name: [] for name in variants}

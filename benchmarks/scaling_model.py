@@ -264,8 +264,10 @@ def section(timed: dict[str, tuple[Timed, Timed]], merge: dict[int, float]) -> s
         "",
         "Two sets per format, the same kind of masks (a few classes in regions, uint8), one of many small "
         "files and one of few big ones, each counted with `fastweights.count(folder or s3://prefix/, threads=T)`; "
-        "*cold*: every file's pages dropped (posix_fadvise DONTNEED) before each run. S3: moto's server on "
-        "this machine (loopback HTTP, no latency), through fsspec/s3fs.",
+        "*cold*: every file's pages dropped (posix_fadvise DONTNEED) before each run. The disk behind this "
+        "virtual machine keeps a cache of its own, which repeated runs warm: *cold* here is a fast disk's "
+        "(Data larger than memory: a set read at about a third of that rate the first time). S3: moto's "
+        "server on this machine (loopback HTTP, no latency), through fsspec/s3fs.",
         "",
         "| format | set | files | labels | on disk | threads | warm | cold |",
         "|---|---|---|---|---|---|---|---|",
