@@ -25,7 +25,9 @@ def drop(path: str, offset: int = 0, length: int = 0) -> None:
 def prefetch(path: str, offset: int, length: int) -> None:
     """Starts reading `length` bytes of `path` from `offset` into the page cache, without waiting,
     unless they are cached: asking for cached pages costs as much as counting them, so the last
-    page, read without waiting (RWF_NOWAIT fails where it would wait), is asked first."""
+    page, read without waiting (RWF_NOWAIT fails where it would wait), is asked first. That read
+    starts the kernel reading the page, and a disk fast enough to answer before the read gives up
+    makes it look cached: the stretch is then not asked for, which costs speed, never a count."""
     _advise(path, offset, length, "POSIX_FADV_WILLNEED", skip_if_cached=True)
 
 
