@@ -203,7 +203,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def small_files(paths: list[str], kind: int = 1, threads: int = 1):  # type: ignore[no-untyped-def]
+def small_files(paths: list[str], kind: int = 1, threads: int = 1, drop_behind: bool = False):  # type: ignore[no-untyped-def]
     """The C++ batch reader's result for these files as listed now (kind 0: PNG, 1: .npy)."""
     from fastweights.io.images import ReadOptions
     from fastweights.io.readers.small_files import tally_small_files
@@ -214,7 +214,7 @@ def small_files(paths: list[str], kind: int = 1, threads: int = 1):  # type: ign
         np.array([info.st_size for info in stats], np.int64),
         np.array([info.st_mtime_ns for info in stats], np.int64),
         np.full(len(paths), kind, np.uint8),
-        ReadOptions(),
+        ReadOptions(drop_behind=drop_behind),
         threads,
     )
 
@@ -222,3 +222,39 @@ def small_files(paths: list[str], kind: int = 1, threads: int = 1):  # type: ign
 def counted_in_batch(paths: list[str]) -> set[str]:
     """The stems of the .npy files the C++ batch reader counts itself (the rest go to the general reader)."""
     return {Path(paths[position]).stem for position in small_files(paths).counted.tolist()}
+
+
+def resident_pages(path: str | Path) -> list[bool]:
+    """Which of the file's pages are in the page cache: mincore(2) on a fresh shared map of it, which
+    faults nothing in and reads nothing (a read to probe would start the disk reading). Linux."""
+    import ctypes
+    import ctypes.util
+    import mmap
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = os.stat(path).st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    if size == 0:
+        return []
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, descriptor, 0)
+        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+        try:
+            vector = ctypes.create_string_buffer(pages)
+            assert libc.mincore(address, size, vector) == 0, os.strerror(ctypes.get_errno())
+            return [bool(byte & 1) for byte in vector.raw]
+        finally:
+            libc.munmap(address, size)
+    finally:
+        os.close(descriptor)
+
+
+def resident_fraction(path: str | Path) -> float:
+    """The share of the file's pages in the page cache."""
+    pages = resident_pages(path)
+    return sum(pages) / len(pages) if pages else 0.0

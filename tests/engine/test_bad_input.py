@@ -133,7 +133,7 @@ def test_an_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
         def refuse(*args: object, **kwargs: object) -> None:
             raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr("fastweights.io.readers.numpy_files.open", refuse, raising=False)
+        monkeypatch.setattr("fastweights.io.readers.numpy_files.open_regular", refuse)
         # The batch reader (C++) would read it too: leave the file to the general reader.
         monkeypatch.setattr("fastweights.io.sources.batch_kind", lambda path: None)
     with pytest.raises(InputError, match=r"locked\.npy: cannot be read: Permission denied"):

@@ -6,12 +6,14 @@ a crash shows as a failure here rather than killing pytest."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pytest
@@ -21,6 +23,8 @@ import fastweights
 from fastweights.errors import InputError
 from fastweights.io.images import CHUNK_BYTES, ReadOptions
 from fastweights.io.readers.small_files import tally_small_files
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Windows refuses to shrink a mapped file")
 
@@ -148,33 +152,48 @@ def test_a_small_npy_cut_short_between_its_size_and_its_data_is_refused(
         fastweights.count(path, stack_axis=0)  # stack_axis: the general reader, not the batch
 
 
-def _fed_through_a_fifo(path: Path, data: bytes) -> threading.Thread:
-    """A named pipe at `path` that a thread fills with `data`: to a reader, a file whose size (0)
-    disagrees with what it reads, as a file written to while a batch reads it does."""
-    os.mkfifo(path)
+def _without_waiting_for_a_writer(fifo: Path, read: Callable[[], T]) -> T:
+    """`read()`'s value (or its exception), `read` being given a FIFO with no writer: it runs in a
+    thread, so that a reader that opens the FIFO the blocking way, and would wait for ever, fails the
+    test rather than hangs it (a writer is let in to free it)."""
+    outcome: list[T] = []
+    raised: list[BaseException] = []
 
-    def feed() -> None:
-        with open(path, "wb") as pipe:
-            pipe.write(data)
+    def run() -> None:
+        try:
+            outcome.append(read())
+        except BaseException as error:
+            raised.append(error)
 
-    writer = threading.Thread(target=feed)
-    writer.start()
-    return writer
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # the blocked open returns, and reads nothing
+        reader.join(timeout=10)
+        pytest.fail(f"{fifo}: the reader waited for a writer")
+    if raised:
+        raise raised[0]
+    return outcome[0]
 
 
-def test_a_file_changed_while_a_batch_reads_it_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("drop_behind", [False, True], ids=["", "drop_behind"])
+def test_a_file_that_became_a_fifo_since_its_listing_is_refused_without_waiting(
+    tmp_path: Path, drop_behind: bool
+) -> None:
     from PIL import Image
 
     mask = tmp_path / "mask.png"
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(mask)
-    fifo = str(tmp_path / "fifo.png")
-    writer = _fed_through_a_fifo(Path(fifo), mask.read_bytes())
-    found = small_files([fifo, str(mask)], kind=0)  # listed as 0 bytes, then it gave more
-    writer.join()
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)  # a listed mask swapped for a named pipe, whose writer never comes
+    found = _without_waiting_for_a_writer(
+        fifo, lambda: small_files([str(fifo), str(mask)], kind=0, threads=2, drop_behind=drop_behind)
+    )
     assert found.counted.tolist() == [1] and np.diff(found.offsets).tolist() == [64]
     refused = found.others[0]
     assert isinstance(refused, InputError)
-    assert str(refused).startswith(f"{fifo}: changed while it was being read")
+    assert str(refused).startswith(f"{fifo}: changed while it was being read (its size, modification time or type)")
 
 
 def test_a_file_changed_since_it_was_listed_is_read_again(tmp_path: Path) -> None:
@@ -195,12 +214,32 @@ def test_a_file_changed_since_it_was_listed_is_read_again(tmp_path: Path) -> Non
     assert found.counted.tolist() == [0] and found.values.tolist() == [1] and found.counts.tolist() == [128]
 
 
-def test_a_npy_changed_while_a_batch_reads_it_goes_to_the_general_reader(tmp_path: Path) -> None:
+def test_a_npy_that_became_a_fifo_goes_to_the_general_reader(tmp_path: Path) -> None:
     small = tmp_path / "small.npy"
     np.save(small, np.ones((4, 4), np.uint8))
-    fifo = str(tmp_path / "fifo.npy")
-    writer = _fed_through_a_fifo(Path(fifo), small.read_bytes())
-    found = small_files([fifo, str(small)])
-    writer.join()
+    fifo = tmp_path / "fifo.npy"
+    os.mkfifo(fifo)
+    found = _without_waiting_for_a_writer(fifo, lambda: small_files([str(fifo), str(small)]))
     assert found.counted.tolist() == [1] and found.counts.tolist() == [16]
     assert found.others == {}  # the general reader reads it again, and checks it
+
+
+@pytest.mark.parametrize("extension", [".npy", ".npz", ".png", ".jpg", ".tif", ".nii", ".nii.gz", ".h5"])
+def test_every_reader_refuses_a_mask_that_became_a_fifo_without_waiting(tmp_path: Path, extension: str) -> None:
+    from fastweights.io.readers import open_path
+
+    fifo = tmp_path / f"mask{extension}"
+    os.mkfifo(fifo)  # swapped in after the listing, which refuses FIFOs it sees
+
+    refused = f"{fifo}: is a FIFO (named pipe), not a regular file; masks are read from files"
+    with pytest.raises(InputError, match=re.escape(refused)):
+        _without_waiting_for_a_writer(fifo, lambda: list(open_path(str(fifo), ReadOptions())))
+
+
+def test_a_mapped_npy_that_became_a_fifo_is_refused(tmp_path: Path) -> None:
+    from fastweights.io.readers._mapped import MappedFile
+
+    fifo = tmp_path / "big.npy"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is a FIFO"):
+        _without_waiting_for_a_writer(fifo, lambda: MappedFile(str(fifo)))

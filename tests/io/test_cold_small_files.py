@@ -4,14 +4,17 @@ the files, whether they are cold, partly cached (the first page only) or warm.""
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import resident_pages
 
 import fastweights
+from fastweights.io import pagecache
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and hasattr(os, "RWF_NOWAIT")), reason="RWF_NOWAIT reads: Linux"
@@ -42,20 +45,14 @@ def _drop(path: Path, offset: int = 0) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)  # only clean pages can be dropped
-        os.posix_fadvise(descriptor, offset, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(descriptor)
+    pagecache.drop(str(path), offset)
 
 
 def _cached(path: Path, offset: int = 0) -> bool:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.preadv(descriptor, [bytearray(1)], offset, os.RWF_NOWAIT)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(descriptor)
-    return True
+    """Whether the page at `offset` is cached, asked without reading it (a read would start the disk)."""
+    return resident_pages(path)[offset // mmap.PAGESIZE]
 
 
 @pytest.mark.parametrize("threads", [1, 2])

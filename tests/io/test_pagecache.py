@@ -3,9 +3,6 @@ page cache (Linux, where mincore(2) shows what is cached); read-ahead asks only 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import mmap
 import os
 import sys
 from pathlib import Path
@@ -13,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from helpers import resident_fraction
 from PIL import Image
 
 import fastweights
@@ -23,30 +21,6 @@ linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"),
     reason="mincore and posix_fadvise DONTNEED as Linux has them",
 )
-
-
-def resident_fraction(path: Path) -> float:
-    """The share of the file's pages in the page cache: mincore(2) on a fresh shared map of it,
-    which faults nothing in."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    size = path.stat().st_size
-    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, descriptor, 0)
-        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
-        try:
-            vector = ctypes.create_string_buffer(pages)
-            assert libc.mincore(address, size, vector) == 0, os.strerror(ctypes.get_errno())
-            return sum(byte & 1 for byte in vector.raw) / pages
-        finally:
-            libc.munmap(address, size)
-    finally:
-        os.close(descriptor)
 
 
 @pytest.fixture

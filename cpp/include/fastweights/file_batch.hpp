@@ -111,47 +111,42 @@ inline bool read_as_listed(const Listed& file, std::vector<unsigned char>& buffe
     if (file.size < 0) return false;
     const int fd = folder.open(file.path);
     if (fd < 0) return false;
+    // What the listing gave, and no more: whether the file grew since, the fstat below tells.
+    const auto listed = static_cast<std::size_t>(file.size);
     std::size_t got = 0;
     bool ok = true;
     try {
-        // One byte more than listed: reading it means the file grew.
-        buffer.resize(static_cast<std::size_t>(file.size) + 1);
+        buffer.resize(listed);
     } catch (...) {
         ok = false;
     }
 #if defined(RWF_NOWAIT)
     // The first read does not wait for the disk: a cached file (most) is read by it all the same,
     // and one that is not is known cold, so that the files after it can be asked for at once.
-    if (ok && file.size > 0) {
-        bool cold = false;
-        iovec part{buffer.data(), static_cast<std::size_t>(file.size)};
+    if (ok && listed > 0) {
+        iovec part{buffer.data(), listed};
         const ssize_t n = ::preadv2(fd, &part, 1, 0, RWF_NOWAIT);
-        if (n > 0) {
-            got = static_cast<std::size_t>(n);
-        } else if (n < 0 && errno == EAGAIN) {
-            cold = true;
-        }
-        if (got != 0) ::lseek(fd, static_cast<off_t>(got), SEEK_SET);
-        if (cold) on_cold();
+        if (n > 0) got = static_cast<std::size_t>(n);
+        // A partial read leaves the file offset where it was: the reads below go on from `got`.
+        if (got > 0 && got < listed) ::lseek(fd, static_cast<off_t>(got), SEEK_SET);
+        if (n < 0 && errno == EAGAIN) on_cold();
     }
 #else
     (void)on_cold;
 #endif
-    while (ok && got < buffer.size()) {
-        if (got == static_cast<std::size_t>(file.size)) break;
-        const ssize_t n = ::read(fd, buffer.data() + got, buffer.size() - got);
+    while (ok && got < listed) {
+        const ssize_t n = ::read(fd, buffer.data() + got, listed - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) ok = false;
-        if (n <= 0) break;
+        if (n <= 0) {  // an error, or the file ends before its listed size
+            ok = false;
+            break;
+        }
         got += static_cast<std::size_t>(n);
-        // All it had when listed: whether it grew since, the fstat below tells without another read.
-        if (got == static_cast<std::size_t>(file.size)) break;
     }
     struct stat info;
-    ok = ok && ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && got == static_cast<std::size_t>(file.size) &&
-         info.st_size == file.size && mtime_ns_of(info) == file.mtime_ns;
+    ok = ok && ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size == file.size &&
+         mtime_ns_of(info) == file.mtime_ns;
     ::close(fd);
-    if (ok) buffer.resize(got);
     return ok;
 #endif
 }

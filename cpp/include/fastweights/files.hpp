@@ -14,6 +14,9 @@
 
 #if defined(_WIN32)
 #include <io.h>
+#else
+#include <fcntl.h>
+#include <unistd.h>
 #endif
 
 namespace fastweights {
@@ -72,7 +75,25 @@ inline FileContents read_file(const std::string& path) noexcept {
         void operator()(std::FILE* file) const noexcept { std::fclose(file); }
     };
     errno = 0;
+#if defined(_WIN32)
     std::unique_ptr<std::FILE, Closer> file(std::fopen(path.c_str(), "rb"));
+#else
+    // Not blocking: a FIFO put in a listed file's place would hold a plain open until a writer came,
+    // and one whose writer is gone, for ever.
+    const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (descriptor < 0) {
+        out.error = errno ? errno : EIO;
+        return out;
+    }
+    struct stat info;
+    if (::fstat(descriptor, &info) != 0 || !S_ISREG(info.st_mode)) {
+        ::close(descriptor);
+        out.changed = true;  // listed as a regular file, and no longer one
+        return out;
+    }
+    std::unique_ptr<std::FILE, Closer> file(::fdopen(descriptor, "rb"));
+    if (!file) ::close(descriptor);
+#endif
     if (!file) {
         out.error = errno ? errno : EIO;
         return out;

@@ -83,7 +83,8 @@ class GuardedMap {
   public:
     // errno of the failed open, stat or map; 0 when mapped (or the file is empty).
     explicit GuardedMap(const std::string& path) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        // Not blocking: a FIFO swapped in for the file would hold a plain open until a writer came.
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             error_ = errno;
             return;
@@ -91,6 +92,8 @@ class GuardedMap {
         struct stat info {};
         if (::fstat(fd, &info) != 0) {
             error_ = errno;
+        } else if (!S_ISREG(info.st_mode)) {
+            error_ = EINVAL;
         } else if (info.st_size > 0) {
             size_ = static_cast<std::size_t>(info.st_size);
             map(fd);

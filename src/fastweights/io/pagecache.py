@@ -35,7 +35,8 @@ def _advise(path: str, offset: int, length: int, advice: str, skip_if_cached: bo
     if not hasattr(os, "posix_fadvise"):
         return
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # Not blocking: a FIFO put in the file's place would hold the open until a writer came.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:  # gone or unreadable since it was opened: the reader says so, not a hint
         return
     try:

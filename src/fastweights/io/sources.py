@@ -30,6 +30,7 @@ from .readers import (
     open_path,
     supported_extensions,
 )
+from .readers._regular import not_a_regular_file, special_kind
 from .readers.arrays import array_like_images, is_array_like, is_zarr_store, open_hdf5, open_zarr, split_hdf5_path
 from .readers.small_files import batch_kind
 from .remote import RemoteInput, is_url, list_objects
@@ -89,7 +90,7 @@ class NotAFileInput:
         return self.path
 
     def images(self, options: ReadOptions) -> Iterator[Image]:
-        raise InputError(f"{self.path}: is a {self.kind}, not a regular file; masks are read from files")
+        raise not_a_regular_file(self.path, self.kind)
 
 
 @dataclass(frozen=True)
@@ -304,17 +305,7 @@ def _facts(info: os.stat_result) -> Facts:
 
 
 def _kind(facts: Facts) -> str:
-    if facts is None:
-        return "broken symbolic link"
-    for test, kind in (
-        (stat.S_ISFIFO, "FIFO (named pipe)"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISSOCK, "socket"),
-    ):
-        if test(facts[0]):
-            return kind
-    return "special file"
+    return "broken symbolic link" if facts is None else special_kind(facts[0])
 
 
 def _size(path: str) -> int:

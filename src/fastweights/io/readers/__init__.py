@@ -9,6 +9,7 @@ from ...base.errors import InputError
 from .. import pagecache
 from ..images import Image, ReadOptions
 from ._magic import check_magic, extension_of, magic_choices
+from ._regular import open_regular
 from .arrays import open_hdf5
 from .lossy import JPEG_MAGIC, open_jpeg
 from .nifti import GZIP_MAGIC, NII_MAGICS, open_nifti
@@ -92,7 +93,7 @@ def open_path(path: str, options: ReadOptions) -> Iterator[Image]:
         )
     reader, magic = READERS[extension]
     if reader not in CHECK_THEIR_OWN_MAGIC:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:
             check_magic(path, file.read(max(len(m) for m in magic_choices(magic))), magic)
     images = reader(path, options)
     return _dropped_once_read(path, images) if options.drop_behind else images

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import mmap
 import os
+import stat
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from ... import _core
 from ...base.errors import InputError
 from .. import pagecache
 from ..images import CHUNK_BYTES
+from ._regular import not_a_regular_file, open_regular, special_kind
 
 try:
     from numpy.lib.array_utils import byte_bounds
@@ -42,9 +44,11 @@ class MappedFile:
         self._guarded = hasattr(_core, "GuardedMap")
         if self._guarded:
             info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):
+                raise not_a_regular_file(path, special_kind(info.st_mode))
             self._map = _core.GuardedMap(os.fsencode(path))
         else:
-            with open(path, "rb") as file:
+            with open_regular(path) as file:
                 info = os.fstat(file.fileno())
                 self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else None
         self._stamp = (info.st_size, info.st_mtime_ns)

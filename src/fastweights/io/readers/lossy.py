@@ -20,6 +20,7 @@ from ...base.errors import InputError
 from ...kernels._tally import Tally
 from ..colormaps import rgb_tally
 from ..images import Bounds, Image, ReadOptions, array_image
+from ._regular import open_regular
 from .png import MAX_PIXELS
 
 __all__ = ["JPEG_MAGIC", "open_jpeg"]
@@ -37,7 +38,7 @@ def open_jpeg(path: str, options: ReadOptions) -> Iterator[Image]:
 
     def tally(bounds: Bounds, threads: int) -> Tally:
         pil = require("PIL.Image", "png", "reading JPEG masks")
-        with open(path, "rb") as file:
+        with open_regular(path) as file:
             data = file.read()
         check_jpeg(path, data)
         try:

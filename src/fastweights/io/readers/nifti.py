@@ -45,6 +45,7 @@ from ..images import (
     with_voxel,
 )
 from ._mapped import MappedFile
+from ._regular import open_regular
 
 __all__ = ["GZIP_MAGIC", "NII_MAGICS", "open_nifti"]
 
@@ -85,7 +86,7 @@ def open_nifti(path: str, options: ReadOptions) -> Iterator[Image]:
     """The images of a .nii or .nii.gz file: the volume, or each slice along `stack_axis`."""
     nibabel = require("nibabel", "nifti", "reading NIfTI masks")
     compressed = path.lower().endswith(".gz")
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         start = file.read(4)
     if compressed and not start.startswith(GZIP_MAGIC):
         raise InputError(f"{path}: not a gzip file (it does not start with {GZIP_MAGIC!r})")
@@ -93,12 +94,12 @@ def open_nifti(path: str, options: ReadOptions) -> Iterator[Image]:
         raise InputError(f"{path}: not a NIfTI file (its header size is neither 348 nor 540)")
     if compressed:
         try:
-            with gzip.open(path, "rb") as stream:
+            with open_regular(path) as file, gzip.GzipFile(fileobj=file, mode="rb") as stream:
                 block = stream.read(540)
         except _DAMAGED_GZIP as error:
             raise InputError(f"{path}: damaged gzip data ({error})") from error
     else:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:
             block = file.read(540)
     shape, dtype, offset, scale, voxel = _header(nibabel, path, block)
     check_stack_axis(path, shape, options.stack_axis)
@@ -258,7 +259,7 @@ def _gzip_images(
     total = math.prod(shape)
     layout = (shape, dtype, offset)
     try:
-        with gzip.open(path, "rb") as stream:
+        with open_regular(path) as file, gzip.GzipFile(fileobj=file, mode="rb") as stream:
             stream.seek(offset)
             if stack_axis is not None and stack_axis % len(shape) != len(shape) - 1:
                 # Slices along an axis other than the last are spread over the whole stream:

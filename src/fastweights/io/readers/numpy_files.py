@@ -23,6 +23,7 @@ from ...kernels._tally import Tally
 from ..images import Bounds, Image, ReadOptions, check_stack_axis, images_of_array, stream_chunks, tally_chunks
 from ._magic import check_magic
 from ._mapped import MappedFile, byte_bounds
+from ._regular import open_regular
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard  # typing.TypeGuard is Python >= 3.10
@@ -193,7 +194,7 @@ def _checked_dtype(descr: object, name: str) -> np.dtype:
 
 
 def open_npy(path: str, options: ReadOptions) -> Iterator[Image]:
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         check_magic(path, file.peek(len(NPY_MAGIC))[: len(NPY_MAGIC)], NPY_MAGIC)
         size = os.fstat(file.fileno()).st_size
         header = read_npy_header(file, path, size)
@@ -259,7 +260,7 @@ def _check_member(path: str, name: str, info: zipfile.ZipInfo, size: int) -> int
         raise InputError(
             f"{name}: compression method {info.compress_type} is not one this reads (stored, deflate, bzip2, lzma)"
         )
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         file.seek(info.header_offset)
         local = file.read(30)
         if len(local) < 30 or local[:4] != ZIP_MAGIC:
@@ -321,7 +322,7 @@ def _zip64_local_sizes(name: str, extra: bytes) -> tuple[int, int]:
 
 
 def _stored_member(path: str, name: str, info: zipfile.ZipInfo, start: int, stack_axis: int | None) -> Iterator[Image]:
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         file.seek(start)
         header = read_npy_header(file, name, info.file_size, "the member")
     mapped = MappedFile(path)

@@ -23,6 +23,7 @@ from ...kernels._tally import Tally
 from ..colormaps import rgb_tally
 from ..images import Bounds, Image, ReadOptions, array_image, check_stack_axis, images_of_array
 from ._magic import check_magic
+from ._regular import open_regular
 
 __all__ = [
     "MAX_PIXELS",
@@ -79,7 +80,7 @@ def decode_png(path: str) -> np.ndarray:
 
 
 def read_whole(path: str) -> bytes:
-    with open(path, "rb", buffering=0) as file:
+    with open_regular(path, buffering=0) as file:
         return file.readall()
 
 

@@ -74,7 +74,8 @@ def _png_outcome(path: str, found: _core.FileBatch, position: int, options: Read
             raise InputError(f"{path}: cannot be read: {os.strerror(int(error))}")
         if changed:
             raise InputError(
-                f"{path}: changed while it was being read (its size or modification time); count it once it is complete"
+                f"{path}: changed while it was being read (its size, modification time or type); "
+                "count it once it is complete"
             )
         if size < len(PNG_MAGIC) or status == _NOT_PNG:
             check_magic(path, read_whole(path)[: len(PNG_MAGIC)], PNG_MAGIC)

@@ -42,6 +42,7 @@ from ..images import (
     with_voxel,
 )
 from ._mapped import MappedFile
+from ._regular import open_regular
 from ._tiff_rules import Layout, check_tiff
 
 __all__ = ["TIFF_MAGICS", "open_tiff"]
@@ -63,7 +64,7 @@ def open_tiff(path: str, options: ReadOptions) -> Iterator[Image]:
 
     The file stays open while the images are tallied: tally each before asking for the next."""
     tifffile = require("tifffile", "tiff", "reading TIFF masks")
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         start = file.read(4)
         if start not in TIFF_MAGICS:
             raise InputError(f"{path}: not a TIFF file (it does not start with {' or '.join(map(repr, TIFF_MAGICS))})")
