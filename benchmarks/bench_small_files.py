@@ -72,17 +72,22 @@ def write_set(folder: Path, kind: str, count: int, flat: bool = False) -> list[P
 
 def plain_loop(folder: Path, kind: str, depth: str = "**/") -> np.ndarray:
     """What the scripts fastweights replaces do: list, read each file, np.bincount, add."""
+    total = np.zeros(256, np.int64)
+    add_counts(sorted(folder.glob(f"{depth}*.{kind}")), kind, total)
+    return total
+
+
+def add_counts(paths: list[Path], kind: str, total: np.ndarray) -> None:
+    """The plain loop's work per file: read it (Pillow or np.load), np.bincount, add to `total`."""
     from PIL import Image
 
-    total = np.zeros(256, np.int64)
-    for path in sorted(folder.glob(f"{depth}*.{kind}")):
+    for path in paths:
         if kind == "png":
             with Image.open(path) as image:
                 labels = np.asarray(image)
         else:
             labels = np.load(path)
         total += np.bincount(labels.ravel(), minlength=256)
-    return total
 
 
 # This VM pages out file pages idle for about 6 s (a DAMON pageout scheme, docs/performance.md): a
@@ -91,11 +96,9 @@ def plain_loop(folder: Path, kind: str, depth: str = "**/") -> np.ndarray:
 WARM_CHUNK = 2000
 
 
-def plain_loop_warm(folder: Path, kind: str) -> tuple[np.ndarray, float]:
-    """The plain loop over a warm set, and its time: the listing, then each chunk of files timed
-    just after it was read into the page cache (untimed)."""
-    from PIL import Image
-
+def plain_loop_warm(folder: Path, kind: str) -> float:
+    """The plain loop's time over a warm set: the listing, then each chunk of files timed just after
+    it was read into the page cache (untimed)."""
     start = time.perf_counter()
     paths = sorted(folder.glob(f"**/*.{kind}"))
     elapsed = time.perf_counter() - start
@@ -105,15 +108,9 @@ def plain_loop_warm(folder: Path, kind: str) -> tuple[np.ndarray, float]:
         for path in chunk:
             path.read_bytes()
         start = time.perf_counter()
-        for path in chunk:
-            if kind == "png":
-                with Image.open(path) as image:
-                    labels = np.asarray(image)
-            else:
-                labels = np.load(path)
-            total += np.bincount(labels.ravel(), minlength=256)
+        add_counts(chunk, kind, total)
         elapsed += time.perf_counter() - start
-    return total, elapsed
+    return elapsed
 
 
 def measure_cold(folder: Path, kind: str, files: int, rounds: int) -> dict[str, list[float]]:
@@ -160,7 +157,7 @@ def measure(folder: Path, kind: str, rounds: int) -> dict[str, list[float]]:
         return timed(lambda: fastweights.count(str(folder), threads=threads, progress=False))
 
     contenders: dict[str, Callable[[], float]] = {
-        "plain loop": lambda: plain_loop_warm(folder, kind)[1],
+        "plain loop": lambda: plain_loop_warm(folder, kind),
         "fastweights, 1 thread": lambda: warm_count(1),
         "fastweights, 2 threads": lambda: warm_count(2),
     }

@@ -237,9 +237,9 @@ def resident_pages(path: str | Path) -> list[bool]:
     libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
     libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
     size = os.stat(path).st_size
-    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
     if size == 0:
         return []
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
     descriptor = os.open(path, os.O_RDONLY)
     try:
         address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, descriptor, 0)

@@ -45,13 +45,8 @@ def open_regular(path: str, buffering: int = -1) -> io.BufferedReader | io.FileI
     descriptor = os.open(path, _NOT_BLOCKING)
     try:
         mode = os.fstat(descriptor).st_mode
-    except BaseException:
-        os.close(descriptor)
-        raise
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        raise not_a_regular_file(path, special_kind(mode))
-    try:
+        if not stat.S_ISREG(mode):
+            raise not_a_regular_file(path, special_kind(mode))
         return cast("io.BufferedReader | io.FileIO", os.fdopen(descriptor, "rb", buffering=buffering))
     except BaseException:
         os.close(descriptor)
